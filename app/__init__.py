@@ -1,0 +1,80 @@
+"""RaDaR in the chart: a SMART on FHIR app that suggests rare diseases inside the EHR."""
+from __future__ import annotations
+
+import logging
+import os
+
+import httpx
+import secrets
+
+from flask import Flask, current_app, g, request
+from htmx_flask import Htmx
+
+from .config import ConfigError, load_settings
+from .store import connect
+
+__all__ = ["create_app", "ConfigError"]
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: settings (env, overridden by ``config``) → clients → blueprints → headers."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(__name__, template_folder=os.path.join(root, "templates"),
+                static_folder=os.path.join(root, "static"))
+    settings = load_settings({**os.environ, **(config or {})})
+    app.config.update(RADAR_SETTINGS=settings, MAX_CONTENT_LENGTH=1024 * 1024)
+    app.extensions["radar.settings"] = settings
+    app.extensions["radar.store"] = connect(settings.redis_url, settings.data_dir)
+    app.extensions["radar.http"] = httpx.Client(
+        timeout=httpx.Timeout(settings.fhir_timeout, connect=5.0),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        headers={"User-Agent": "RaDaR-in-the-chart/0.1"}, follow_redirects=False)
+    Htmx(app)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    from . import chart, health, launch
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(launch.bp)
+    app.register_blueprint(chart.bp)
+    app.after_request(launch.set_browser_cookie)
+    app.after_request(security_headers)
+    app.register_error_handler(401, lambda e: chart.relaunch_page())
+    app.register_error_handler(403, lambda e: launch.message(
+        "Request refused", "This request could not be verified. Reload the chart and try again.", 403))
+    configure_logging(app)
+    return app
+
+
+def csp_nonce() -> str:
+    """A per-response nonce for the one inline style block (EHR colours)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def security_headers(response):
+    """Headers for a page that lives inside an EHR iframe and holds patient data."""
+    ancestors = current_app.extensions["radar.settings"].frame_ancestors
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        f"default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{csp_nonce()}'; img-src 'self' data:; "
+        f"connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith(("/s/", "/callback")):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def configure_logging(app: Flask) -> None:
+    """Application log: events only, by route template, never PHI, tokens or session ids."""
+    logging.basicConfig(level=os.environ.get("RADAR_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log = logging.getLogger("radar.http")
+
+    @app.after_request
+    def log_request(response):
+        rule = request.url_rule.rule if request.url_rule else "(unmatched)"
+        log.info("%s %s %s", request.method, rule, response.status_code)
+        return response

@@ -1,0 +1,34 @@
+# Two commands: `make demo` runs the product locally, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test bench chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.app: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.app
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.app  ## sandbox EHR :8001 + app :8000 + worker; Ctrl-C stops
+	$(BIN)/python -m launch.demo
+
+test: $(VENV)/.test chromium  ## the whole suite, browser tests included
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.test  ## benchmarks; they print numbers
+	$(BIN)/python -m pytest -q -s tests/bench
+
+chromium:  ## Debian's Chromium for the browser tests (Playwright drives it; no browser download)
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) .radar .pytest_cache

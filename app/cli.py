@@ -1,0 +1,80 @@
+"""The ``radar`` console script: worker, keys, audit export."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .config import ConfigError, load_settings
+
+QUEUES = ["radar"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``radar``."""
+    parser = argparse.ArgumentParser(prog="radar", description="RaDaR in the chart")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("worker", help="run the background worker (RQ) on Redis")
+    sub.add_parser("check-config", help="validate the settings from the environment and exit")
+    keys = sub.add_parser("keys", help="print a new private JWK Set (RS384 + ES384) for private_key_jwt")
+    keys.add_argument("--public", action="store_true", help="print the public JWKS of RADAR_JWKS(_FILE) instead")
+    audit = sub.add_parser("audit", help="audit trail")
+    audit.add_argument("action", choices=["export"], help="export the audit trail as NDJSON on stdout")
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"radar: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_worker(args) -> int:
+    """Run an RQ worker for the app's queues until interrupted."""
+    from redis import Redis
+    from rq import Worker
+
+    from .store import connect
+
+    settings = load_settings()
+    store = connect(settings.redis_url, settings.data_dir)
+    kwargs = store.redis.connection_pool.connection_kwargs
+    # RQ needs raw bytes, so it gets its own connection to the same server.
+    conn = Redis.from_url(settings.redis_url) if settings.redis_url else Redis(unix_socket_path=kwargs["path"])
+    print(f"radar worker: listening on queues {', '.join(QUEUES)}", flush=True)
+    Worker(QUEUES, connection=conn).work(with_scheduler=False)
+    return 0
+
+
+def cmd_check_config(args) -> int:
+    """Validate settings; exit 0 when they are usable."""
+    settings = load_settings()
+    print(f"ok: {len(settings.ehrs)} EHR(s) registered; redis: {'external' if settings.redis_url else 'embedded'}")
+    return 0
+
+
+def cmd_keys(args) -> int:
+    """Print a new private JWK Set, or the public half of the configured one."""
+    from .keys import generate_keys, public_jwks
+
+    if args.public:
+        print(json.dumps(public_jwks(load_settings().keys), indent=2))
+    else:
+        print(json.dumps(generate_keys().as_dict(private=True), indent=2))
+    return 0
+
+
+def cmd_audit(args) -> int:
+    """Export the audit trail as NDJSON."""
+    from . import audit
+    from .store import connect
+
+    settings = load_settings()
+    for event in audit.events(connect(settings.redis_url, settings.data_dir)):
+        sys.stdout.write(json.dumps(event, sort_keys=True) + "\n")
+    return 0
+
+
+COMMANDS = {"worker": cmd_worker, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
+
+if __name__ == "__main__":
+    sys.exit(main())

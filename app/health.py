@@ -1,0 +1,23 @@
+"""Liveness and readiness endpoints for probes."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+from redis.exceptions import RedisError
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness: the process serves requests."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: Redis answers (sessions and jobs live there)."""
+    try:
+        current_app.extensions["radar.store"].ping()
+    except RedisError:
+        return {"status": "unavailable", "redis": "down"}, 503
+    return {"status": "ok", "redis": "up"}

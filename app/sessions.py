@@ -1,0 +1,95 @@
+"""Launch sessions: one per EHR launch, kept server-side in Redis, addressed by an opaque id.
+
+The browser only ever holds the session id (in the URL) and a browser id (cookie); tokens stay
+here. Several launches in one browser (Epic opens one per patient tab) are separate sessions.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+
+import httpx
+
+from . import smart
+from .config import Settings
+from .fhir import RelaunchRequired
+
+REFRESH_MARGIN = 60  # refresh this many seconds before expiry
+
+
+def new_session(store, settings: Settings, *, ehr, token: dict, endpoints: smart.Endpoints, fhir_user: str | None,
+                browser: str | None) -> str:
+    """Create a session from a token response and return its id."""
+    sid = secrets.token_urlsafe(32)
+    session = {
+        "iss": ehr.iss, "ehr": ehr.name, "patient": token.get("patient"), "encounter": token.get("encounter"),
+        "fhir_user": fhir_user, "need_patient_banner": token["need_patient_banner"],
+        "smart_style_url": token.get("smart_style_url"), "scope": token.get("scope", ""),
+        "access_token": token["access_token"], "refresh_token": token.get("refresh_token"),
+        "expires_at": token["expires_at"], "token_endpoint": endpoints.token_endpoint,
+        "browser": browser, "csrf": secrets.token_urlsafe(32), "created": int(time.time()),
+    }
+    store.set("session", sid, session, settings.session_ttl)
+    return sid
+
+
+def load(store, sid: str, browser: str | None) -> dict | None:
+    """The session ``sid`` if it exists and belongs to this browser (when the browser sent its cookie)."""
+    if not sid or len(sid) > 128:
+        return None
+    session = store.get("session", sid)
+    if session is None:
+        return None
+    if browser and session.get("browser") and not hmac.compare_digest(browser, session["browser"]):
+        return None
+    return session
+
+
+def end(store, sid: str) -> None:
+    """Forget a session and its tokens."""
+    store.delete("session", sid)
+
+
+class SessionTokens:
+    """TokenSource for one session: refreshes ahead of expiry and after a 401, one refresh at a time."""
+
+    def __init__(self, store, http: httpx.Client, settings: Settings, sid: str):
+        self.store, self.http, self.settings, self.sid = store, http, settings, sid
+
+    def get(self, rejected: str | None = None) -> str:
+        """A usable access token; raises RelaunchRequired when none can be had."""
+        session = self._session()
+        if rejected is None and session["expires_at"] - time.time() > REFRESH_MARGIN:
+            return session["access_token"]
+        with self.store.lock(f"refresh:{self.sid}", timeout=30, blocking_timeout=30):
+            session = self._session()
+            if rejected is None and session["expires_at"] - time.time() > REFRESH_MARGIN:
+                return session["access_token"]
+            if rejected is not None and session["access_token"] != rejected:
+                return session["access_token"]  # another request refreshed while we waited
+            return self._refresh(session)
+
+    def _session(self) -> dict:
+        session = self.store.get("session", self.sid)
+        if session is None:
+            raise RelaunchRequired()
+        return session
+
+    def _refresh(self, session: dict) -> str:
+        ehr = self.settings.ehr_for(session["iss"])
+        if not session.get("refresh_token") or ehr is None:
+            raise RelaunchRequired()
+        try:
+            token = smart.refresh(self.http, ehr, self.settings.keys, session["token_endpoint"],
+                                  session["refresh_token"])
+        except smart.SmartError:
+            raise RelaunchRequired() from None
+        session["access_token"] = token["access_token"]
+        session["expires_at"] = token["expires_at"]
+        # Oracle Health answers without a new refresh token: keep the one we have.
+        if token.get("refresh_token"):
+            session["refresh_token"] = token["refresh_token"]
+        if not self.store.replace("session", self.sid, session):
+            raise RelaunchRequired()
+        return session["access_token"]

