@@ -101,7 +101,7 @@ def _load_ehrs(env: dict[str, str], keys: KeySet | None) -> dict[str, Ehr]:
     raw = (env.get("RADAR_EHRS") or "").strip()
     if not raw:
         return {}
-    if not raw.startswith("["):
+    if not raw.startswith(("[", "{")):
         path = Path(raw)
         if not path.is_file():
             raise ConfigError(f"RADAR_EHRS: expected a JSON list or the path of a JSON file; no file at {raw!r}")

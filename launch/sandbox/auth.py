@@ -331,7 +331,6 @@ class SandboxAuthorizationServer(AuthorizationServer):
         """The context an authorize request gets; None when the user must still pick a patient."""
         data = oauth_request.payload.data
         granted = set((oauth_request.scope or "").split())
-        practitioner = self.data.default_practitioner
         if data.get("launch"):
             launch = self.state.peek_launch(data["launch"], self.tenant.name)
             if launch is None:
@@ -343,8 +342,8 @@ class SandboxAuthorizationServer(AuthorizationServer):
             if not patient:
                 return None
             encounter = self.data.latest_encounter(patient) if "launch/encounter" in granted else None
-            return Context(practitioner, patient, encounter)
-        return Context(practitioner)
+            return Context(self.data.practitioner_for(patient), patient, encounter)
+        return Context(self.data.default_practitioner)
 
 
 def request_proxy():

@@ -3,6 +3,7 @@ searches with paging, Binary content negotiation, flavour quirks and injected fa
 from __future__ import annotations
 
 import base64
+import binascii
 import time
 from urllib.parse import urlencode
 
@@ -149,7 +150,11 @@ def _binary(tenant: Tenant, binary: dict):
                                         and content_type != "application/json"):
             return fhir_json(binary)
         if value == content_type.lower() or (value == "*/*" and tenant.flavour.binary_wildcard_is_raw):
-            return Response(base64.b64decode(binary.get("data", "")), 200, content_type=content_type)
+            try:
+                content = base64.b64decode(binary.get("data", ""))
+            except binascii.Error as error:
+                raise FhirError(500, "exception", "The stored content of this Binary is corrupt.") from error
+            return Response(content, 200, content_type=content_type)
     raise FhirError(406, "not-supported",
                     f"Accept must be application/fhir+json or {content_type} for this Binary.")
 

@@ -23,7 +23,7 @@ def mint(sandbox: Sandbox, tenant_name: str, patient_id: str, encounter: str | N
     """Mint a launch for a patient (with their latest encounter unless one is given)."""
     encounter = encounter or sandbox.data.latest_encounter(patient_id)
     return sandbox.state.mint_launch(tenant_name, patient_id, encounter,
-                                     sandbox.data.default_practitioner)
+                                     sandbox.data.practitioner_for(patient_id))
 
 
 def _patient_row(patient: dict) -> dict:

@@ -71,6 +71,7 @@ class PatientData:
     def __init__(self, bundles: list[dict]):
         self.resources: dict[str, dict[str, dict]] = {}
         self.patient_of: dict[tuple[str, str], str] = {}
+        self.practitioner_of: dict[str, str] = {}
         for bundle in bundles:
             self._add_bundle(bundle)
         if not self.resources.get("Practitioner"):
@@ -91,6 +92,8 @@ class PatientData:
         for resource in resources:
             if resource.get("resourceType") == "Practitioner":
                 self._add(resource, None)
+                if patient_id:
+                    self.practitioner_of.setdefault(patient_id, resource["id"])
             else:
                 self._add(resource, patient_id)
 
@@ -115,6 +118,10 @@ class PatientData:
     def default_practitioner(self) -> str:
         """The id of the Practitioner who is the signed-in user of every launch."""
         return next(iter(self.resources["Practitioner"]))
+
+    def practitioner_for(self, patient_id: str) -> str:
+        """The user of a launch for this patient: the patient's own clinician when the data has one."""
+        return self.practitioner_of.get(patient_id, self.default_practitioner)
 
     def get(self, rtype: str, rid: str) -> dict | None:
         """One resource by type and id, or None."""

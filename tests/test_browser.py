@@ -1,0 +1,74 @@
+"""Headless Chromium (Debian's, driven by Playwright): click a patient on the sandbox launcher and
+see that patient's chart inside the EHR's iframe."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("RADAR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def test_click_patient_on_launcher_shows_chart_in_iframe(stack, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{stack.sandbox_url}/", wait_until="domcontentloaded")
+    link = page.locator("a[data-launch][data-patient-name]").first
+    name = link.get_attribute("data-patient-name")
+    launch_url = link.get_attribute("data-launch")
+    assert launch_url.startswith(f"{stack.app_url}/launch?") and "iss=" in launch_url and "launch=" in launch_url
+    link.click()
+    frame = page.frame_locator("iframe#app-frame")
+    frame.locator("#problems").wait_for(timeout=20_000)
+    frame.locator("#labs").wait_for()
+    frame.locator("#notes").wait_for()
+    assert "Not available" not in frame.locator("#record").inner_text()
+    banner_or_title = page.content() + frame.locator("body").inner_text()
+    assert name in banner_or_title
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "launcher-chart.png"))
+    page.close()
+
+
+def test_chart_fits_a_1024x700_frame(stack, browser):
+    page = browser.new_page(viewport={"width": 1024, "height": 700})
+    page.goto(stack.mint("cerner", "rd-002"), wait_until="domcontentloaded")
+    page.locator("#problems").wait_for(timeout=20_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1024, f"horizontal scrolling: {width}px"
+    # The banner and all four panels start within the first screen.
+    for selector in (".banner", "#problems", "#labs", "#notes", "#suggestions"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["y"] < 700, selector
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chart-1024x700.png"))
+    page.close()
+
+
+def test_htmx_reload_keeps_the_chart(stack, browser):
+    page = browser.new_page(viewport={"width": 1024, "height": 700})
+    page.goto(stack.mint("epic", "rd-003"), wait_until="domcontentloaded")
+    page.locator("#problems").wait_for(timeout=20_000)
+    before = page.locator("#problems").inner_text()
+    with page.expect_response(lambda r: "/chart" in r.url and r.request.headers.get("hx-request") == "true"):
+        page.get_by_role("button", name="Reload record").click()
+    page.locator("#problems").wait_for()
+    assert page.locator("#problems").inner_text() == before
+    assert page.locator("header.appbar").count() == 1  # swapped the block, not the whole page
+    page.close()

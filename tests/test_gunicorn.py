@@ -1,0 +1,83 @@
+"""The app under real gunicorn (preloaded, two workers), as `make demo` and Helm run it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.keys import generate_keys
+from launch.sandbox import create_sandbox
+from tests.servers import free_port, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
+    return subprocess.Popen([str(GUNICORN), "-c", "launch/gunicorn.conf.py", "app:create_app()"], cwd=ROOT,
+                            env={**os.environ, **env, "RADAR_BIND": f"127.0.0.1:{port}", "RADAR_WEB_WORKERS": "2"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited: {proc.stdout.read()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("gunicorn did not become ready")
+
+
+@pytest.fixture(scope="module")
+def gunicorn_stack(tmp_path_factory):
+    app_port, sandbox_port = free_port(), free_port()
+    app_url, sandbox_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{sandbox_port}"
+    keys = generate_keys()
+    sandbox = create_sandbox({"BASE_URL": sandbox_url, "APP_LAUNCH_URL": f"{app_url}/launch", "CLIENTS": [
+        {"client_id": "radar-epic", "tenant": "epic", "token_endpoint_auth_method": "private_key_jwt",
+         "jwks_url": f"{app_url}/.well-known/jwks.json", "redirect_uris": [f"{app_url}/callback"],
+         "scope": "launch openid fhirUser online_access patient/*.rs patient/*.read"}]})
+    served = serve(sandbox, sandbox_port)
+    env = {"RADAR_EHRS": json.dumps([{"iss": f"{sandbox_url}/epic/fhir", "client_id": "radar-epic",
+                                      "auth": "private_key_jwt", "scopes": "launch openid fhirUser online_access patient/*.rs"}]),
+           "RADAR_JWKS": json.dumps(keys.as_dict(private=True)), "REDIS_URL": "",
+           "RADAR_DATA_DIR": str(tmp_path_factory.mktemp("gunicorn"))}
+    proc = start_gunicorn(env, app_port)
+    try:
+        wait_healthy(app_url, proc)
+        yield app_url, sandbox_url
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)  # reaps it and closes its output pipe
+        served.stop()
+
+
+def test_launch_through_gunicorn_with_embedded_redis(gunicorn_stack):
+    app_url, sandbox_url = gunicorn_stack
+    launch = httpx.post(f"{sandbox_url}/_sandbox/launch", json={"tenant": "epic", "patient": "rd-004"}).json()["url"]
+    with httpx.Client(follow_redirects=True, timeout=30) as browser:
+        chart = browser.get(launch)
+        assert chart.status_code == 200 and 'id="problems"' in chart.text
+        # Many reloads land on both workers: the session lives in the shared (embedded) Redis.
+        for _ in range(8):
+            again = browser.get(str(chart.url))
+            assert again.status_code == 200 and 'id="problems"' in again.text
+
+
+def test_bad_configuration_fails_at_start_with_a_clear_message(tmp_path):
+    proc = start_gunicorn({"RADAR_EHRS": '[{"iss": "not a url", "client_id": "x"}]', "RADAR_DATA_DIR": str(tmp_path)},
+                          free_port())
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert "RADAR_EHRS[0].iss: 'not a url' is not an absolute http(s) URL" in out

@@ -1,0 +1,84 @@
+"""Settings validation: every bad setting fails with a message naming it and the reason."""
+import json
+
+import pytest
+
+from app.config import ConfigError, load_settings
+from app.keys import generate_keys
+
+ISS = "https://ehr.example.org/fhir"
+
+
+def ehrs(*entries):
+    return json.dumps(list(entries))
+
+
+def test_empty_environment_gives_embedded_defaults():
+    s = load_settings({})
+    assert s.redis_url is None and s.ehrs == {} and s.keys is None
+
+
+def test_registry_parsed_and_iss_normalised():
+    s = load_settings({"RADAR_EHRS": ehrs({"iss": ISS + "/", "client_id": "c1", "auth": "none"})})
+    ehr = s.ehr_for(ISS)
+    assert ehr is not None and ehr.client_id == "c1" and ehr.iss == ISS
+    assert s.ehr_for(ISS + "/") is ehr
+    assert "launch/patient" in ehr.scope_for_standalone.split() and "launch" not in ehr.scope_for_standalone.split()
+
+
+def test_registry_from_file(tmp_path):
+    path = tmp_path / "ehrs.json"
+    path.write_text(ehrs({"iss": ISS, "client_id": "c1"}))
+    assert load_settings({"RADAR_EHRS": str(path)}).ehr_for(ISS).auth == "none"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("{not json", "RADAR_EHRS: not valid JSON"),
+    ('{"iss": "x"}', "RADAR_EHRS: must be a JSON list"),
+    ("/no/such/file.json", "RADAR_EHRS: expected a JSON list or the path of a JSON file"),
+    (ehrs({"client_id": "c"}), "RADAR_EHRS[0].iss: required"),
+    (ehrs({"iss": "ftp://x", "client_id": "c"}), "RADAR_EHRS[0].iss: 'ftp://x' is not an absolute http(s) URL"),
+    (ehrs({"iss": ISS, "client_id": "c", "auth": "magic"}), "RADAR_EHRS[0].auth: 'magic' is not one of"),
+    (ehrs({"iss": ISS, "client_id": "c", "auth": "client_secret_basic"}), "RADAR_EHRS[0].secret_env: auth client_secret_basic needs"),
+    (ehrs({"iss": ISS, "client_id": "c", "auth": "client_secret_post", "secret_env": "NOPE_UNSET"}),
+     "RADAR_EHRS[0].secret_env: environment variable NOPE_UNSET is not set"),
+    (ehrs({"iss": ISS, "client_id": "c", "auth": "private_key_jwt"}), "RADAR_EHRS[0].auth: private_key_jwt needs a private RS384 key"),
+    (ehrs({"iss": ISS, "client_id": "c", "secret": "inline"}), "RADAR_EHRS[0]: unknown field(s) secret"),
+    (ehrs({"iss": ISS, "client_id": "c"}, {"iss": ISS, "client_id": "d"}), "RADAR_EHRS[1].iss: " + ISS + " is registered twice"),
+])
+def test_bad_registry_names_the_setting(value, message):
+    with pytest.raises(ConfigError) as err:
+        load_settings({"RADAR_EHRS": value})
+    assert message in str(err.value)
+
+
+def test_secret_comes_from_the_named_variable():
+    s = load_settings({"RADAR_EHRS": ehrs({"iss": ISS, "client_id": "c", "auth": "client_secret_basic",
+                                           "secret_env": "MY_SECRET"}), "MY_SECRET": "s3cr3t"})
+    assert s.ehr_for(ISS).client_secret == "s3cr3t"
+
+
+def test_private_key_jwt_with_keys():
+    keys = json.dumps(generate_keys().as_dict(private=True))
+    s = load_settings({"RADAR_JWKS": keys, "RADAR_EHRS": ehrs({"iss": ISS, "client_id": "c", "auth": "private_key_jwt",
+                                                               "signing_alg": "ES384"})})
+    assert s.ehr_for(ISS).signing_alg == "ES384"
+
+
+def test_public_only_jwks_rejected():
+    public = json.dumps(generate_keys().as_dict(private=False))
+    with pytest.raises(ConfigError, match="RADAR_JWKS: key .* has no private part"):
+        load_settings({"RADAR_JWKS": public})
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"REDIS_URL": "http://localhost"}, "REDIS_URL: must start with"),
+    ({"RADAR_SESSION_TTL": "soon"}, "RADAR_SESSION_TTL: 'soon' is not a whole number"),
+    ({"RADAR_SESSION_TTL": "0"}, "RADAR_SESSION_TTL: must be greater than zero"),
+    ({"RADAR_PUBLIC_URL": "radar.example.org"}, "RADAR_PUBLIC_URL:"),
+    ({"RADAR_JWKS_FILE": "/no/such/jwks.json"}, "RADAR_JWKS_FILE: no file"),
+    ({"RADAR_JWKS": "[]"}, "RADAR_JWKS: not a valid JWK Set"),
+])
+def test_other_settings_validated(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)
