@@ -32,12 +32,12 @@ def create_app(config: dict | None = None) -> Flask:
     Htmx(app)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
-    from . import chart, health, launch
+    from . import binding, chart, health, launch
 
     app.register_blueprint(health.bp)
     app.register_blueprint(launch.bp)
     app.register_blueprint(chart.bp)
-    app.after_request(launch.set_browser_cookie)
+    app.after_request(binding.set_marker)
     app.after_request(security_headers)
     app.register_error_handler(401, lambda e: chart.relaunch_page())
     app.register_error_handler(403, lambda e: launch.message(

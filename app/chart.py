@@ -8,9 +8,9 @@ from datetime import date
 from flask import Blueprint, abort, current_app, g, render_template, request
 from jinja2_fragments.flask import render_block
 
-from . import audit, record as rec, sessions, style
+from . import audit, binding, record as rec, sessions, style
 from .fhir import SECTION_RESOURCES, FhirClient, RelaunchRequired, fetch_record
-from .launch import BROWSER_COOKIE, message
+from .launch import message
 from .notes import excerpt
 
 bp = Blueprint("chart", __name__, url_prefix="/s/<sid>")
@@ -25,7 +25,7 @@ def _ext(name: str):
 def load_session(endpoint, values):
     """Every view here needs a live session for this browser; CSRF-check anything that changes state."""
     g.sid = values.pop("sid")
-    g.session = sessions.load(_ext("store"), g.sid, request.cookies.get(BROWSER_COOKIE))
+    g.session = sessions.load(_ext("store"), g.sid, lambda s: binding.matches("c", g.sid, s.get("binding")))
     if g.session is None:
         abort(401)
     if request.method not in ("GET", "HEAD", "OPTIONS"):

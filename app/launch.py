@@ -1,21 +1,18 @@
 """SMART launch views: EHR launch, standalone launch, the OAuth callback and the app's JWKS."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 from urllib.parse import urljoin
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from . import sessions, smart
+from . import binding, sessions, smart
 from .keys import public_jwks
 
 bp = Blueprint("launch", __name__)
 log = logging.getLogger("radar.launch")
 STATE_TTL = 600
-BROWSER_COOKIE = "radar_browser"
 OAUTH_ERRORS = {"invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type",
                 "invalid_scope", "server_error", "temporarily_unavailable"}
 
@@ -63,15 +60,13 @@ def _start(iss: str, launch: str | None):
         log.warning("launch failed: %s", exc.detail)
         return message("Cannot reach the EHR", exc.message, exc.status)
     verifier, challenge = smart.new_pkce()
-    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    store.set("state", state, {"iss": ehr.iss, "launch": launch, "verifier": verifier, "browser": browser_id(),
-                               "nonce": nonce, "redirect_uri": redirect_uri(ehr)}, STATE_TTL)
+    state = secrets.token_urlsafe(32)
     scope = ehr.scopes if launch is not None else ehr.scope_for_standalone
     response = redirect(smart.authorize_url(endpoints, ehr, redirect_uri=redirect_uri(ehr), state=state,
                                             challenge=challenge, scope=scope, launch=launch))
-    # One cookie per launch binds the state to this browser, so parallel launches cannot collide.
-    response.set_cookie(state_cookie(state), nonce, max_age=STATE_TTL, path="/callback", httponly=True,
-                        **cookie_attributes())
+    nonce = binding.bind(response, "s", state, path="/callback", max_age=STATE_TTL)
+    store.set("state", state, {"iss": ehr.iss, "launch": launch, "verifier": verifier, "nonce": nonce,
+                               "redirect_uri": redirect_uri(ehr)}, STATE_TTL)
     return response
 
 
@@ -85,9 +80,7 @@ def callback():
     pending = store.pop("state", state) if len(state) <= 256 else None
     if pending is None:
         return message("Sign-in expired", "This sign-in was already used or has expired. Relaunch RaDaR from the EHR.", 400)
-    g.used_state_cookie = state_cookie(state)
-    cookie = request.cookies.get(BROWSER_COOKIE)
-    if not state_matches_browser(state, pending):
+    if not binding.matches("s", state, pending.get("nonce")):
         log.warning("callback refused: state bound to another browser")
         return message("Sign-in failed", "This sign-in was started in another browser. Relaunch RaDaR from the EHR.", 400)
     error = request.args.get("error")
@@ -118,11 +111,14 @@ def callback():
     if not token.get("patient"):
         return message("No patient in context", "The EHR did not say which patient is open, so RaDaR has nothing "
                        "to show. Open a patient's chart and launch RaDaR from there.", 400)
-    sid = sessions.new_session(store, settings, ehr=ehr, token=token, endpoints=endpoints, fhir_user=fhir_user,
-                               browser=cookie or pending.get("browser"))
+    sid = secrets.token_urlsafe(32)
+    response = redirect(url_for("chart.chart", sid=sid))
+    nonce = binding.bind(response, "c", sid, path=f"/s/{sid}/", max_age=settings.session_ttl)
+    sessions.new_session(store, settings, sid, ehr=ehr, token=token, endpoints=endpoints, fhir_user=fhir_user,
+                         binding=nonce)
     log.info("launch complete: ehr=%s auth=%s mode=%s", ehr.name, ehr.auth,
              "ehr" if pending.get("launch") is not None else "standalone")
-    return redirect(url_for("chart.chart", sid=sid))
+    return binding.forget(response, "s", state, path="/callback")
 
 
 @bp.get("/.well-known/jwks.json")
@@ -137,47 +133,3 @@ def redirect_uri(ehr) -> str:
         return ehr.redirect_uri
     base = _ext("settings").public_url or request.host_url.rstrip("/")
     return f"{base}/callback"
-
-
-def browser_id() -> str:
-    """This browser's opaque id (cookie), created on first use; set on the response by ``set_browser_cookie``."""
-    current = request.cookies.get(BROWSER_COOKIE)
-    if current and 20 <= len(current) <= 64:
-        return current
-    if "new_browser_id" not in g:
-        g.new_browser_id = secrets.token_urlsafe(24)
-    return g.new_browser_id
-
-
-def set_browser_cookie(response):
-    """Send a new browser id cookie when this request created one; drop a used launch cookie."""
-    if g.get("used_state_cookie"):
-        response.delete_cookie(g.used_state_cookie, path="/callback", httponly=True, **cookie_attributes())
-    new = g.get("new_browser_id")
-    if new:
-        response.set_cookie(BROWSER_COOKIE, new, max_age=30 * 24 * 3600, httponly=True, path="/",
-                            **cookie_attributes())
-    return response
-
-
-def cookie_attributes() -> dict:
-    """Inside a cross-site EHR iframe a cookie must be SameSite=None; Secure; Partitioned (https only)."""
-    secure = request.is_secure or (_ext("settings").public_url or "").startswith("https://")
-    return {"secure": secure, "samesite": "None" if secure else "Lax", "partitioned": secure}
-
-
-def state_cookie(state: str) -> str:
-    """Name of the cookie that binds one pending launch to the browser that started it."""
-    return "radar_s_" + hashlib.sha256(state.encode()).hexdigest()[:16]
-
-
-def state_matches_browser(state: str, pending: dict) -> bool:
-    """The callback comes from the browser that started the launch.
-
-    When the browser sends no cookie at all (third-party cookies blocked inside the EHR frame)
-    the single-use, high-entropy state alone has to do: that is the per-launch URL fallback.
-    """
-    sent = request.cookies.get(state_cookie(state))
-    if sent is not None:
-        return hmac.compare_digest(sent, pending.get("nonce", ""))
-    return not request.cookies

@@ -1,13 +1,12 @@
 """Launch sessions: one per EHR launch, kept server-side in Redis, addressed by an opaque id.
 
-The browser only ever holds the session id (in the URL) and a browser id (cookie); tokens stay
-here. Several launches in one browser (Epic opens one per patient tab) are separate sessions.
+The browser only ever holds the session id (in the URL) and a binding cookie; tokens stay here. Several launches in one browser (Epic opens one per patient tab) are separate sessions.
 """
 from __future__ import annotations
 
-import hmac
 import secrets
 import time
+from typing import Callable
 
 import httpx
 
@@ -18,30 +17,26 @@ from .fhir import RelaunchRequired
 REFRESH_MARGIN = 60  # refresh this many seconds before expiry
 
 
-def new_session(store, settings: Settings, *, ehr, token: dict, endpoints: smart.Endpoints, fhir_user: str | None,
-                browser: str | None) -> str:
-    """Create a session from a token response and return its id."""
-    sid = secrets.token_urlsafe(32)
+def new_session(store, settings: Settings, sid: str, *, ehr, token: dict, endpoints: smart.Endpoints,
+                fhir_user: str | None, binding: str) -> None:
+    """Store the session ``sid`` made from a token response."""
     session = {
         "iss": ehr.iss, "ehr": ehr.name, "patient": token.get("patient"), "encounter": token.get("encounter"),
         "fhir_user": fhir_user, "need_patient_banner": token["need_patient_banner"],
         "smart_style_url": token.get("smart_style_url"), "scope": token.get("scope", ""),
         "access_token": token["access_token"], "refresh_token": token.get("refresh_token"),
         "expires_at": token["expires_at"], "token_endpoint": endpoints.token_endpoint,
-        "browser": browser, "csrf": secrets.token_urlsafe(32), "created": int(time.time()),
+        "binding": binding, "csrf": secrets.token_urlsafe(32), "created": int(time.time()),
     }
     store.set("session", sid, session, settings.session_ttl)
-    return sid
 
 
-def load(store, sid: str, browser: str | None) -> dict | None:
-    """The session ``sid`` if it exists and belongs to this browser (when the browser sent its cookie)."""
+def load(store, sid: str, belongs: Callable[[dict], bool]) -> dict | None:
+    """The session ``sid`` if it exists and ``belongs(session)`` (to the browser asking)."""
     if not sid or len(sid) > 128:
         return None
     session = store.get("session", sid)
-    if session is None:
-        return None
-    if browser and session.get("browser") and not hmac.compare_digest(browser, session["browser"]):
+    if session is None or not belongs(session):
         return None
     return session
 

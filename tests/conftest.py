@@ -67,8 +67,9 @@ class Stack:
         """A fresh EHR launch URL of the app (what the EHR would open)."""
         return self.control("POST", "launch", json={"tenant": tenant, "patient": patient}).json()["url"]
 
-    def fault(self, tenant: str, resource: str, mode, **extra) -> None:
-        self.control("POST", "faults", json={"tenant": tenant, "resource": resource, "mode": mode, **extra})
+    def fault(self, tenant: str, resource: str, mode, seconds: float = 5) -> None:
+        """Make the sandbox fail ``resource`` requests: an HTTP status, "timeout" or "malformed"."""
+        self.control("POST", "faults", json={"tenant": tenant, "resource": resource, "mode": mode, "seconds": seconds})
 
     def launch(self, tenant: str = "epic", patient: str = PATIENT, browser: httpx.Client | None = None) -> httpx.Response:
         """Run a whole EHR launch like a browser (following redirects) and return the final page."""

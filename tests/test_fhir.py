@@ -10,9 +10,12 @@ from app.sessions import SessionTokens
 from tests.conftest import new_browser, session_id
 
 
-def record_for(stack, tenant="epic", patient="rd-001", concurrent=True):
+def record_for(stack, tenant="epic", patient="rd-001", concurrent=True, faults=()):
+    """Launch (so the app holds a session), inject ``faults``, then fetch the record through the app's client."""
     resp = stack.launch(tenant, patient)
     assert resp.status_code == 200, resp.text
+    for fault in faults:
+        stack.fault(tenant, *fault)
     sid = session_id(resp)
     app = stack.app
     client = FhirClient(app.extensions["radar.http"], stack.iss(tenant),
@@ -78,8 +81,7 @@ def test_big_note_read_in_full(stack):
 @pytest.mark.parametrize("mode, reason", [(403, "access not granted by the EHR (403)"), (500, "the EHR had an error (500)"),
                                           ("malformed", "unreadable answer"), ("timeout", "did not answer in time")])
 def test_one_failing_fetcher_marks_only_its_section(stack, resource, section, mode, reason):
-    stack.fault("epic", resource, mode, seconds=5)
-    record = record_for(stack, "epic")
+    record = record_for(stack, "epic", faults=[(resource, mode)])
     if section is None:  # notes: DocumentReference failed but reports still came
         assert "notes" not in record.unavailable
         assert any("clinical notes not available: " in w and reason in w for w in record.warnings)
@@ -93,15 +95,12 @@ def test_one_failing_fetcher_marks_only_its_section(stack, resource, section, mo
 
 
 def test_all_notes_sources_failing_marks_notes_unavailable(stack):
-    stack.fault("cerner", "DocumentReference", 503)
-    stack.fault("cerner", "DiagnosticReport", 503)
-    record = record_for(stack, "cerner")
+    record = record_for(stack, "cerner", faults=[("DocumentReference", 503), ("DiagnosticReport", 503)])
     assert record.unavailable == {"notes": "the EHR had an error (503)"}
 
 
 def test_binary_failure_marks_that_note(stack):
-    stack.fault("epic", "Binary", 500)
-    record = record_for(stack, "epic")
+    record = record_for(stack, "epic", faults=[("Binary", 500)])
     assert "notes" not in record.unavailable
     assert all(n.error == "the EHR had an error (500)" for n in record.notes if n.kind == "note")
 

@@ -2,6 +2,7 @@
 and every way a launch can go wrong."""
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -60,7 +61,17 @@ def test_tokens_never_reach_the_browser(stack):
         if secret:
             assert secret not in resp.text and secret not in str(resp.url)
             assert all(secret not in v for v in browser.cookies.values())
-    assert set(browser.cookies.keys()) <= {"radar_browser"} | {k for k in browser.cookies.keys() if k.startswith("sandbox")}
+    assert all(k == "radar_browser" or k.startswith("radar_c_") for k in browser.cookies.keys())
+
+
+def test_launch_works_where_cookies_are_blocked(stack):
+    """Third-party cookies blocked inside the EHR frame: the per-launch id in the URL carries the session."""
+    jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    browser = httpx.Client(follow_redirects=True, timeout=30, cookies=jar)
+    resp = stack.launch("epic", browser=browser)
+    assert resp.status_code == 200 and patient_name(stack) in resp.text
+    assert not list(jar)
+    assert browser.get(str(resp.url)).status_code == 200
 
 
 def test_epic_banner_string_false_hides_banner_cerner_shows_it(stack):
@@ -129,7 +140,7 @@ def test_state_is_single_use(stack):
 def test_state_bound_to_the_browser(stack):
     one, other = new_browser(), new_browser()
     callback = start(stack, one)
-    other.cookies.set("radar_browser", "another-browser-id-0123456789")
+    other.cookies.set("radar_browser", "1")  # keeps cookies, but not this launch's
     resp = other.get(callback)
     assert resp.status_code == 400 and "another browser" in resp.text
 
@@ -240,7 +251,7 @@ def test_two_launches_in_one_browser_do_not_collide(stack):
 def test_session_of_another_browser_is_refused(stack):
     resp = stack.launch("epic")
     stranger = new_browser()
-    stranger.cookies.set("radar_browser", "a-different-browser-id-000000")
+    stranger.cookies.set("radar_browser", "1")  # a browser that keeps cookies, but not this session's
     assert stranger.get(str(resp.url)).status_code == 401
 
 
