@@ -25,7 +25,7 @@ test: $(VENV)/.test chromium  ## the whole suite, browser tests included
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.test  ## benchmarks; they print numbers
-	$(BIN)/python -m pytest -q -s tests/bench
+	$(BIN)/python -m pytest -q -s -o python_files='bench_*.py' tests/bench
 
 chromium:  ## Debian's Chromium for the browser tests (Playwright drives it; no browser download)
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }

@@ -72,6 +72,9 @@ def configure_logging(app: Flask) -> None:
     logging.basicConfig(level=os.environ.get("RADAR_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     log = logging.getLogger("radar.http")
+    # httpx logs every URL it requests, and FHIR URLs carry patient ids.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
     @app.after_request
     def log_request(response):

@@ -21,9 +21,19 @@ def _ext(name: str):
     return current_app.extensions[f"radar.{name}"]
 
 
-def message(title: str, text: str, status: int, *, detail: str | None = None, link: str | None = None):
+def message(title: str, text: str, status: int, *, detail: str | None = None, link: str | None = None,
+            standalone: str | None = None):
     """A plain page that explains what happened and what to do (no redirect anywhere)."""
-    return render_template("message.html", title=title, text=text, detail=detail, link=link), status
+    return render_template("message.html", title=title, text=text, detail=detail, link=link,
+                           standalone=standalone), status
+
+
+@bp.get("/")
+def home():
+    """Opened directly, not from an EHR: say how RaDaR is meant to be opened."""
+    return message("RaDaR in the chart", "RaDaR opens from inside the EHR: launch it from a patient's chart. "
+                   "To sign in without the EHR, use the standalone launch.", 200,
+                   link=None, standalone=url_for("launch.standalone_launch"))
 
 
 @bp.get("/launch")

@@ -61,12 +61,11 @@ def main() -> int:
     """Start everything, print where to go, and wait for Ctrl-C."""
     env, embedded = prepare_env()
     bin_dir = Path(sys.executable).parent
-    children = [
-        subprocess.Popen([str(bin_dir / "radar-sandbox"), "--port", "8001"], env=env, cwd=ROOT),
-        subprocess.Popen([str(bin_dir / "gunicorn"), "-c", "launch/gunicorn.conf.py", "app:create_app()"],
-                         env=env, cwd=ROOT),
-        subprocess.Popen([str(bin_dir / "radar"), "worker"], env=env, cwd=ROOT),
-    ]
+    # Own sessions: Ctrl-C reaches only this supervisor, which then stops the parts in order.
+    commands = [[str(bin_dir / "radar-sandbox"), "--port", "8001"],
+                [str(bin_dir / "gunicorn"), "-c", "launch/gunicorn.conf.py", "app:create_app()"],
+                [str(bin_dir / "radar"), "worker"]]
+    children = [subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True) for cmd in commands]
 
     def stop(*_):
         for child in children:

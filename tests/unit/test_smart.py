@@ -1,0 +1,123 @@
+"""SMART client pieces with httpx.MockTransport: discovery fallback, token quirks, id_token checks."""
+import time
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+
+from app import smart
+from app.config import Ehr
+from app.store import connect
+
+ISS = "https://ehr.example/fhir"
+EHR = Ehr(name="t", iss=ISS, client_id="app", auth="none", scopes="launch openid fhirUser")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return connect(None, tmp_path_factory.mktemp("redis"))
+
+
+def client(routes: dict) -> httpx.Client:
+    def handler(request):
+        answer = routes.get(request.url.path)
+        if answer is None:
+            return httpx.Response(404, text="not found")
+        return httpx.Response(200, json=answer) if isinstance(answer, dict) else answer
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def fresh_ehr(n):
+    return Ehr(name="t", iss=f"https://ehr{n}.example/fhir", client_id="app", auth="none", scopes="launch")
+
+
+def test_well_known_with_relative_urls(store):
+    ehr = fresh_ehr(1)
+    http = client({"/fhir/.well-known/smart-configuration": {
+        "authorization_endpoint": "../oauth2/authorize", "token_endpoint": "https://ehr1.example/oauth2/token",
+        "code_challenge_methods_supported": ["S256"], "capabilities": ["launch-ehr"]}})
+    ep = smart.discover(http, store, ehr)
+    assert ep.authorization_endpoint == "https://ehr1.example/oauth2/authorize"
+    assert ep.token_endpoint == "https://ehr1.example/oauth2/token"
+
+
+def test_falls_back_to_metadata(store):
+    ehr = fresh_ehr(2)
+    oauth = {"url": smart.OAUTH_URIS, "extension": [{"url": "authorize", "valueUri": "https://auth.example/a"},
+                                                    {"url": "token", "valueUri": "https://auth.example/t"}]}
+    http = client({"/fhir/metadata": {"resourceType": "CapabilityStatement",
+                                      "rest": [{"security": {"extension": [oauth]}}]}})
+    ep = smart.discover(http, store, ehr)
+    assert (ep.authorization_endpoint, ep.token_endpoint) == ("https://auth.example/a", "https://auth.example/t")
+
+
+def test_no_discovery_at_all(store):
+    with pytest.raises(smart.SmartError) as err:
+        smart.discover(client({}), store, fresh_ehr(3))
+    assert err.value.status == 502
+
+
+def test_plain_only_pkce_refused(store):
+    http = client({"/fhir/.well-known/smart-configuration": {
+        "authorization_endpoint": "https://x/a", "token_endpoint": "https://x/t", "code_challenge_methods_supported": ["plain"]}})
+    with pytest.raises(smart.SmartError, match="PKCE S256"):
+        smart.discover(http, store, fresh_ehr(4))
+
+
+def test_token_quirks_normalised():
+    token = smart.normalize_token({"access_token": "a", "expires_in": "570", "need_patient_banner": "false"})
+    assert token["expires_in"] == 570 and token["need_patient_banner"] is False
+    assert abs(token["expires_at"] - time.time() - 570) < 5
+    assert smart.normalize_token({"access_token": "a"})["need_patient_banner"] is True
+
+
+def test_authorize_url_has_required_parameters():
+    ep = smart.Endpoints(authorization_endpoint="https://x/a?tenant=1", token_endpoint="https://x/t")
+    url = smart.authorize_url(ep, EHR, redirect_uri="https://app/callback", state="s", challenge="c", scope="launch",
+                              launch="L")
+    q = httpx.URL(url).params
+    assert url.startswith("https://x/a?tenant=1&")
+    assert q["aud"] == ISS and q["code_challenge_method"] == "S256" and q["launch"] == "L" and q["state"] == "s"
+
+
+KEY = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256"}, private=True)
+OTHER = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256"}, private=True)
+JWKS = KeySet([KEY]).as_dict(private=False)
+
+
+def id_token(key=KEY, **claims):
+    now = int(time.time())
+    payload = {"iss": "https://ehr.example/oauth2", "aud": "app", "sub": "u", "iat": now, "exp": now + 300,
+               "fhirUser": "Practitioner/1", **claims}
+    return jwt.encode({"alg": "RS256", "kid": "k1"}, payload, key)
+
+
+def verify(store, token, issuer="https://ehr.example/oauth2"):
+    ep = smart.Endpoints(authorization_endpoint="a", token_endpoint="t", issuer=issuer,
+                         jwks_uri=f"https://ehr.example/jwks-{issuer[-3:]}-{id(token)}")
+    http = client({httpx.URL(ep.jwks_uri).path: JWKS})
+    return smart.verify_id_token(http, store, ep, EHR, token)
+
+
+def test_id_token_valid(store):
+    assert verify(store, id_token())["fhirUser"] == "Practitioner/1"
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: id_token(aud="someone-else"),
+    lambda: id_token(iss="https://evil.example"),
+    lambda: id_token(exp=int(time.time()) - 3600),
+    lambda: id_token(key=OTHER),
+])
+def test_id_token_rejected(store, bad):
+    with pytest.raises(smart.SmartError, match="could not be verified"):
+        verify(store, bad())
+
+
+def test_id_token_issuer_discovered_when_no_jwks_uri(store):
+    token = id_token()
+    ep = smart.Endpoints(authorization_endpoint="a", token_endpoint="t")
+    http = client({"/oauth2/.well-known/openid-configuration": {"jwks_uri": "https://ehr.example/oauth2/keys-x"},
+                   "/oauth2/keys-x": JWKS})
+    assert smart.verify_id_token(http, store, ep, EHR, token)["sub"] == "u"
