@@ -13,6 +13,8 @@ from .keys import public_jwks
 bp = Blueprint("launch", __name__)
 log = logging.getLogger("radar.launch")
 STATE_TTL = 600
+MAX_ISS = 2048
+MAX_LAUNCH = 8192  # Epic's launch values are JWTs of a few kB
 OAUTH_ERRORS = {"invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type",
                 "invalid_scope", "server_error", "temporarily_unavailable"}
 
@@ -40,6 +42,8 @@ def home():
 def ehr_launch():
     """EHR launch: validate ``iss`` against the registry, then send the browser to authorize."""
     iss, launch = request.args.get("iss", ""), request.args.get("launch", "")
+    if len(iss) > MAX_ISS or len(launch) > MAX_LAUNCH:
+        return message("Launch refused", "The launch request was malformed (a value is far too long).", 400)
     if not iss or not launch:
         return message("Open RaDaR from the patient's chart",
                        "This page is opened by the EHR. Launch RaDaR from the patient's chart.", 400)
@@ -49,7 +53,7 @@ def ehr_launch():
 @bp.get("/standalone")
 def standalone_launch():
     """Standalone launch: pick a registered EHR (or use ``iss``), then authorize with ``launch/patient``."""
-    iss = request.args.get("iss", "")
+    iss = request.args.get("iss", "")[:MAX_ISS + 1]
     if not iss:
         ehrs = sorted(_ext("settings").ehrs.values(), key=lambda e: e.name)
         return render_template("choose_ehr.html", ehrs=ehrs)

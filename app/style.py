@@ -6,6 +6,7 @@ import re
 import httpx
 
 STYLE_TTL = 24 * 3600
+FAILURE_TTL = 300
 _COLOR = re.compile(r"^(#[0-9a-fA-F]{3,8}|rgba?\([0-9.,%\s]+\)|[a-zA-Z]{3,20})$")
 _FONT = re.compile(r"^[A-Za-z0-9 ,'\"-]{1,120}$")
 _DIM = re.compile(r"^\d{1,3}(\.\d+)?(px|em|rem|%)?$")
@@ -42,9 +43,10 @@ def load(http: httpx.Client, store, url: str | None) -> dict[str, str]:
         return cached
     try:
         resp = http.get(url, headers={"Accept": "application/json"}, timeout=3.0)
-        doc = resp.json() if resp.status_code == 200 else {}
+        doc = resp.json() if resp.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
-        doc = {}
+        doc = None
     variables = css_variables(doc) if isinstance(doc, dict) else {}
-    store.set("style", url, variables, STYLE_TTL)
+    # A failed fetch falls back to our colours for a few minutes, then is tried again.
+    store.set("style", url, variables, STYLE_TTL if doc is not None else FAILURE_TTL)
     return variables

@@ -109,6 +109,11 @@ def test_unknown_iss_is_refused_without_redirect(stack):
     assert "not registered" in resp.text and "location" not in resp.headers
 
 
+def test_oversized_launch_parameters_refused(stack):
+    resp = httpx.get(f"{stack.app_url}/launch", params={"iss": stack.iss("epic"), "launch": "x" * 10_000})
+    assert resp.status_code == 400 and "malformed" in resp.text and "location" not in resp.headers
+
+
 def test_missing_launch_parameters(stack):
     resp = httpx.get(f"{stack.app_url}/launch", params={"iss": stack.iss("epic")})
     assert resp.status_code == 400 and "Launch RaDaR from the patient" in resp.text
