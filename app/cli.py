@@ -18,6 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check-config", help="validate the settings from the environment and exit")
     keys = sub.add_parser("keys", help="print a new private JWK Set (RS384 + ES384) for private_key_jwt")
     keys.add_argument("--public", action="store_true", help="print the public JWKS of RADAR_JWKS(_FILE) instead")
+    rank = sub.add_parser("rank", help="rank rare diseases for FHIR Bundles (one patient each); NDJSON out")
+    rank.add_argument("file", help="a FHIR Bundle (JSON) or NDJSON with one Bundle per line; - for stdin")
+    rank.add_argument("--top", type=int, default=10, help="suggestions per patient (default 10)")
+    rank.add_argument("--engine", choices=["phenotype"], default="phenotype",
+                      help="phenotype: the embedded HPO/Orphanet ranker")
+    build = sub.add_parser("build-knowledge", help="compile app/knowledge/data from the shared sources")
+    build.add_argument("--source", default=None, help="folder with the Orphanet, HPO and loinc2hpo files")
     audit = sub.add_parser("audit", help="audit trail")
     audit.add_argument("action", choices=["export"], help="export the audit trail as NDJSON on stdout")
     args = parser.parse_args(argv)
@@ -74,7 +81,39 @@ def cmd_audit(args) -> int:
     return 0
 
 
-COMMANDS = {"worker": cmd_worker, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
+def cmd_rank(args) -> int:
+    """Rank each input Bundle; one NDJSON line per input, in order; errors as lines with ``error``."""
+    from .rank import rank_stream
+
+    if args.top < 1 or args.top > 100:
+        print("radar rank: --top must be between 1 and 100", file=sys.stderr)
+        return 2
+    if args.file == "-":
+        source = sys.stdin
+    else:
+        try:
+            source = open(args.file, encoding="utf-8")
+        except OSError as exc:
+            print(f"radar rank: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    with source:
+        ok, failed = rank_stream(source, sys.stdout, top=args.top)
+    if ok == 0:
+        print(f"radar rank: nothing could be read ({failed} bad input(s))", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_build_knowledge(args) -> int:
+    """Compile the knowledge files from the shared sources."""
+    from .knowledge.build import DEFAULT_SOURCE, build_all
+
+    for path in build_all(args.source or DEFAULT_SOURCE):
+        print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    return 0
+
+
+COMMANDS = {"worker": cmd_worker, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,8 +6,6 @@ would look like "no data". An expired token is refreshed once; a refused refresh
 """
 from __future__ import annotations
 
-import base64
-import binascii
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -22,7 +20,6 @@ from .record import EXCLUDED_STATUSES, Note, PatientRecord, text_of
 
 PAGE_SIZE = 100
 MAX_PAGES = 50
-MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 CONDITION_CATEGORIES = ("problem-list-item", "encounter-diagnosis", "health-concern")
 FHIR_JSON = "application/fhir+json"
 MODELS = {"Patient": patient.Patient, "Condition": condition.Condition, "Observation": observation.Observation,
@@ -34,7 +31,7 @@ class RelaunchRequired(Exception):
     """The EHR session is over (token rejected and refresh impossible): relaunch from the EHR."""
 
 
-class FhirError(Exception):
+class FhirError(notes_mod.Unreadable):
     """A FHIR request failed; the message says why in words a clinician can read (no PHI)."""
 
 
@@ -131,7 +128,7 @@ class FhirClient:
     def attachment(self, attachment: dict) -> bytes:
         """The bytes of an attachment: inline base64 ``data`` or a Binary read (content negotiated)."""
         if attachment.get("data") is not None:
-            return _b64(attachment["data"])
+            return notes_mod.decode_base64(attachment["data"])
         url = attachment.get("url")
         if not url:
             raise FhirError("the note has no content")
@@ -143,18 +140,8 @@ class FhirClient:
                 raise FhirError("the EHR sent an unreadable answer") from None
             if not isinstance(binary, dict) or binary.get("resourceType") != "Binary":
                 raise FhirError("the EHR sent an unreadable answer")
-            return _b64(binary.get("data") or "")
+            return notes_mod.decode_base64(binary.get("data") or "")
         return resp.content
-
-
-def _b64(data: str) -> bytes:
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise FhirError("the note's content is damaged (invalid base64)") from None
-    if len(raw) > MAX_ATTACHMENT_BYTES:
-        raise FhirError("the note is too large to read")
-    return raw
 
 
 def _outcome_messages(outcome: dict) -> list[str]:
@@ -230,45 +217,15 @@ def fetch_notes(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -
         raise docs
     warnings: list[str] = []
     pending: list[tuple[Note, dict | None]] = []
-    if isinstance(docs, FhirError):
-        warnings.append(f"clinical notes not available: {docs}")
-    else:
-        warnings.extend(docs.warnings)
-        for d in valid_resources(docs.resources, warnings):
-            if d.get("status") == "entered-in-error":
-                continue
-            attachments = [c.get("attachment") or {} for c in d.get("content") or []]
-            title = text_of(d.get("type")) or d.get("description") or "Clinical note"
-            pending.append((Note(ref=f"DocumentReference/{d.get('id')}", kind="note", title=title, date=d.get("date"),
-                                 content_type=None), notes_mod.pick_attachment(attachments) if attachments else None))
-    if isinstance(reports, FhirError):
-        warnings.append(f"reports not available: {reports}")
-    else:
-        warnings.extend(reports.warnings)
-        for rep in valid_resources(reports.resources, warnings):
-            if not rep.get("presentedForm") or rep.get("status") in EXCLUDED_STATUSES:
-                continue
-            pending.append((Note(ref=f"DiagnosticReport/{rep.get('id')}", kind="report",
-                                 title=text_of(rep.get("code")) or "Report",
-                                 date=rep.get("effectiveDateTime") or rep.get("issued"), content_type=None),
-                            notes_mod.pick_attachment(rep["presentedForm"])))
-    notes = list(pool.map(lambda item: _read_note(client, *item), pending))
+    for name, result in (("clinical notes", docs), ("reports", reports)):
+        if isinstance(result, FhirError):
+            warnings.append(f"{name} not available: {result}")
+            continue
+        warnings.extend(result.warnings)
+        pending.extend(stub for stub in map(notes_mod.note_stub, valid_resources(result.resources, warnings)) if stub)
+    notes = list(pool.map(lambda item: notes_mod.read_note(*item, client.attachment), pending))
     notes.sort(key=lambda n: n.date or "", reverse=True)
     return {"notes": notes, "warnings": warnings}
-
-
-def _read_note(client: FhirClient, note: Note, attachment: dict | None) -> Note:
-    if attachment is None:
-        note.error = "no readable text version (only formats such as PDF)"
-        return note
-    note.content_type = notes_mod.base_type(attachment.get("contentType"))
-    try:
-        note.text = notes_mod.to_text(attachment.get("contentType"), client.attachment(attachment))
-    except FhirError as exc:
-        note.error = str(exc)
-    except notes_mod.UnsupportedNote as exc:
-        note.error = str(exc)
-    return note
 
 
 def _try(fn: Callable, *args):

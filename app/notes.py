@@ -1,11 +1,16 @@
 """Clinical note attachments (HTML, RTF, plain text) to clean text, with maintained converters."""
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from typing import Callable
 
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 from striprtf.striprtf import rtf_to_text
+
+from .record import EXCLUDED_STATUSES, Note, text_of
 
 # Most to least faithful to what the author wrote; Epic sends HTML and RTF of the same note.
 PREFERRED_TYPES = ("text/html", "text/plain", "text/rtf", "application/rtf")
@@ -14,8 +19,60 @@ _BLANKS = re.compile(r"[ \t\u00a0]+")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
-class UnsupportedNote(ValueError):
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+
+class Unreadable(Exception):
+    """An attachment's content could not be had or read; the message says why (no PHI)."""
+
+
+class UnsupportedNote(Unreadable):
     """The attachment's content type cannot be turned into text."""
+
+
+def decode_base64(data: str) -> bytes:
+    """Decode an attachment's base64 ``data``; damaged or oversized content is Unreadable."""
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise Unreadable("the note's content is damaged (invalid base64)") from None
+    if len(raw) > MAX_ATTACHMENT_BYTES:
+        raise Unreadable("the note is too large to read")
+    return raw
+
+
+def note_stub(resource: dict) -> tuple[Note, dict | None] | None:
+    """A DocumentReference or DiagnosticReport as a Note without text, plus the attachment to read."""
+    kind = resource.get("resourceType")
+    if kind == "DocumentReference":
+        if resource.get("status") == "entered-in-error":
+            return None
+        attachments = [c.get("attachment") or {} for c in resource.get("content") or []]
+        title = text_of(resource.get("type")) or resource.get("description") or "Clinical note"
+        note = Note(ref=f"DocumentReference/{resource.get('id')}", kind="note", title=title,
+                    date=resource.get("date"), content_type=None)
+        return note, pick_attachment(attachments)
+    if kind == "DiagnosticReport":
+        if not resource.get("presentedForm") or resource.get("status") in EXCLUDED_STATUSES:
+            return None
+        note = Note(ref=f"DiagnosticReport/{resource.get('id')}", kind="report",
+                    title=text_of(resource.get("code")) or "Report",
+                    date=resource.get("effectiveDateTime") or resource.get("issued"), content_type=None)
+        return note, pick_attachment(resource["presentedForm"])
+    return None
+
+
+def read_note(note: Note, attachment: dict | None, fetch: Callable[[dict], bytes]) -> Note:
+    """Fill ``note.text`` from ``attachment`` (bytes from ``fetch``), or ``note.error`` saying why not."""
+    if attachment is None:
+        note.error = "no readable text version (only formats such as PDF)"
+        return note
+    note.content_type = base_type(attachment.get("contentType"))
+    try:
+        note.text = to_text(attachment.get("contentType"), fetch(attachment))
+    except Unreadable as exc:
+        note.error = str(exc)
+    return note
 
 
 def base_type(content_type: str | None) -> str:

