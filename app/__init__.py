@@ -11,6 +11,7 @@ from flask import Flask, current_app, g, request
 from htmx_flask import Htmx
 
 from .config import ConfigError, load_settings
+from .knowledge import load_knowledge
 from .store import connect
 
 __all__ = ["create_app", "ConfigError"]
@@ -29,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
         timeout=httpx.Timeout(settings.fhir_timeout, connect=5.0),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         headers={"User-Agent": "RaDaR-in-the-chart/0.1"}, follow_redirects=False)
+    app.extensions["radar.knowledge"] = load_knowledge()
     Htmx(app)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 

@@ -12,9 +12,12 @@ from . import audit, binding, record as rec, sessions, style
 from .fhir import SECTION_RESOURCES, FhirClient, RelaunchRequired, fetch_record
 from .launch import message
 from .notes import excerpt
+from .phenotype import Profile, edits, extract
+from .rank import ENGINE_LABEL, MIN_PRESENT, rank_profile
 
 bp = Blueprint("chart", __name__, url_prefix="/s/<sid>")
 log = logging.getLogger("radar.chart")
+PROFILE_TTL = 3600  # the extracted profile, kept so edits re-rank without refetching the record
 
 
 def _ext(name: str):
@@ -54,10 +57,40 @@ def chart():
         _audit(session, None, "relaunch-required")
         return relaunch_page()
     _audit(session, record, "partial" if record.unavailable else "success")
+    kb = _ext("knowledge")
+    profile = extract(record, kb)
+    store.set("profile", g.sid, profile.to_dict(), PROFILE_TTL)
     context = chart_context(session, record, style.load(http, store, session.get("smart_style_url")))
+    context.update(analysis_context(profile, store.get("edits", g.sid) or edits.empty(), kb))
     if request.headers.get("HX-Request"):
         return render_block("chart.html", "record", **context), 200, {"Vary": "HX-Request"}
     return render_template("chart.html", **context), 200, {"Vary": "HX-Request"}
+
+
+@bp.post("/phenotypes/<action>")
+def edit_phenotypes(action):
+    """Remove, restore or add a phenotype; the suggestions re-rank in place (htmx swaps the block)."""
+    if action not in ("remove", "restore", "add"):
+        abort(404)
+    kb, store = _ext("knowledge"), _ext("store")
+    hpo = kb.lexicon.current(request.form.get("hpo", "").strip()[:20])
+    if hpo is None:
+        return "Unknown HPO term.", 400
+    saved = store.get("profile", g.sid)
+    if saved is None:
+        return "The record is no longer loaded: reload the chart.", 409
+    changed = getattr(edits, action)(store.get("edits", g.sid) or edits.empty(), hpo)
+    store.set("edits", g.sid, changed, _ext("settings").session_ttl)
+    context = {"csrf": g.session["csrf"], **analysis_context(Profile.from_dict(saved), changed, kb)}
+    return render_block("chart.html", "analysis", **context)
+
+
+@bp.get("/phenotypes/search")
+def search_phenotypes():
+    """Autocomplete over HPO names and synonyms (an htmx fragment of options)."""
+    query = request.args.get("q", "").strip()[:100]
+    options = _ext("knowledge").lexicon.search(query, limit=8) if len(query) >= 2 else []
+    return render_block("chart.html", "hpo_options", options=options, query=query)
 
 
 @bp.post("/end")
@@ -82,6 +115,14 @@ def chart_context(session: dict, record: rec.PatientRecord, style_vars: dict) ->
         "unavailable": record.unavailable,
         "warnings": record.warnings,
     }
+
+
+def analysis_context(profile: Profile, changes: dict, kb) -> dict:
+    """The phenotype profile (after the clinician's edits) and the ranked suggestions (pure)."""
+    edited = edits.apply(profile, changes, kb.lexicon)
+    removed = [p for p in profile.all if p.hpo in set(changes["removed"])]
+    return {"analysis": rank_profile(edited, kb), "removed": removed, "engine_label": ENGINE_LABEL,
+            "min_present": MIN_PRESENT}
 
 
 def _audit(session: dict, record: rec.PatientRecord | None, outcome: str) -> None:

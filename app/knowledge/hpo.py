@@ -237,7 +237,7 @@ class Lexicon:
         """Sorted word list, word → label indexes, and the labels themselves (built on first search)."""
         if self._index is None:
             labels, postings = [], {}
-            for hpo, term in self.terms.items():
+            for hpo in self.terms:
                 for text, kind in self.labels(hpo):
                     idx = len(labels)
                     labels.append((hpo, text, kind == "name"))

