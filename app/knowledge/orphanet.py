@@ -127,11 +127,11 @@ def main_build(source_dir: str | Path, path: str | Path = DEFAULT_PATH) -> Path:
 
 
 def _bare_orpha(code: str | int) -> str:
-    return re.sub(r"^(ORPHA|Orphanet)[:_]", "", str(code).strip(), flags=re.I)
+    return re.sub(r"^(ORPHA|Orphanet)[:_]", "", str(code).strip(), flags=re.IGNORECASE)
 
 
 def _bare_omim(code: str | int) -> str:
-    return re.sub(r"^(OMIM|MIM)[:_]", "", str(code).strip(), flags=re.I)
+    return re.sub(r"^(OMIM|MIM)[:_]", "", str(code).strip(), flags=re.IGNORECASE)
 
 
 @dataclass

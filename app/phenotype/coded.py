@@ -3,7 +3,9 @@ and rare diseases already diagnosed (ICD-10-CM via Orphanet, or the disease name
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+from ..knowledge.ontology import ontology
 from ..record import text_of
 from .model import ABSENT, PRESENT, Phenotype
 from .narrative import mentions_to_phenotypes
@@ -24,9 +26,8 @@ def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[d
         status = ABSENT if verification == "refuted" else PRESENT
         code = c.get("code") or {}
         text = text_of(code)
-        for code_ in _known_diseases(code, text, kb):
-            known.setdefault(code_, {"orpha": f"ORPHA:{code_}", "name": kb.orphanet.disease(code_)["name"],
-                                     "source": ref})
+        for key, entry in _known_diseases(code, text, kb):
+            known.setdefault(key, {**entry, "source": ref})
         hpos = [h for coding in code.get("coding", []) if coding.get("system") == SNOMED
                 for h in kb.lexicon.by_snomed(coding.get("code", ""))]
         if hpos:
@@ -42,12 +43,26 @@ def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[d
     return found, list(known.values())
 
 
-def _known_diseases(code: dict, text: str, kb) -> list[str]:
+def _known_diseases(code: dict, text: str, kb) -> list[tuple[str, dict]]:
+    """(key, {"orpha", "omim", "name"}) for each rare disease this problem entry names."""
     orphas = [o for coding in code.get("coding", []) if coding.get("system") in ICD10
               for o in kb.orphanet.by_icd10(coding.get("code", ""))]
+    omims: list[tuple[str, str]] = []
     if text:
-        orphas += _names_index(kb.orphanet).get(normalize_name(text), [])
-    return list(dict.fromkeys(orphas))
+        key = normalize_name(text)
+        orphas += _orpha_names(kb.orphanet).get(key, [])
+        omims = _omim_names().get(key, [])
+    found = [(f"ORPHA:{o}", {"orpha": f"ORPHA:{o}", "omim": None, "name": kb.orphanet.disease(o)["name"]})
+             for o in dict.fromkeys(orphas)]
+    for omim, name in omims:
+        mapped = kb.orphanet.by_omim(omim, {"E"})
+        if mapped:
+            o = mapped[0]
+            found.append((f"ORPHA:{o}", {"orpha": f"ORPHA:{o}", "omim": f"OMIM:{omim}",
+                                         "name": kb.orphanet.disease(o)["name"]}))
+        else:
+            found.append((f"OMIM:{omim}", {"orpha": None, "omim": f"OMIM:{omim}", "name": name}))
+    return found
 
 
 def normalize_name(name: str) -> str:
@@ -58,7 +73,18 @@ def normalize_name(name: str) -> str:
 _INDEXES: dict[int, dict[str, list[str]]] = {}
 
 
-def _names_index(orphanet) -> dict[str, list[str]]:
+@lru_cache(maxsize=1)
+def _omim_names() -> dict[str, list[tuple[str, str]]]:
+    """OMIM disease names (hpo3) → [(OMIM number, name)]."""
+    index: dict[str, list[tuple[str, str]]] = {}
+    for disease in ontology().omim_diseases:
+        key = normalize_name(disease.name)
+        if len(key) >= 4:
+            index.setdefault(key, []).append((str(disease.id), disease.name))
+    return index
+
+
+def _orpha_names(orphanet) -> dict[str, list[str]]:
     # Only the whole problem text naming a disorder counts: a word inside it would be a guess.
     if id(orphanet) in _INDEXES:
         return _INDEXES[id(orphanet)]

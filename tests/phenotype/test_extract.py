@@ -135,12 +135,17 @@ def test_known_rare_disease_flagged_from_icd10(kb):
     small = Knowledge(lexicon=kb.lexicon, orphanet=orphanet.OrphanetKB(source="test", disorders={"355": gaucher}),
                       loinc=kb.loinc, ranker=None)
     profile = extract(PatientRecord(patient_id="p", conditions=[condition("c9", icd="E75.22", text="diagnosis")]), small)
-    assert profile.known_diseases == [{"orpha": "ORPHA:355", "name": gaucher["name"], "source": "Condition/c9"}]
+    assert profile.known_diseases == [{"orpha": "ORPHA:355", "omim": None, "name": gaucher["name"],
+                                       "source": "Condition/c9"}]
 
 
 def test_known_rare_disease_flagged_from_its_name(kb):
     profile = extract(PatientRecord(patient_id="p", conditions=[condition("c12", text="Marfan syndrome")]), kb)
-    assert [d["orpha"] for d in profile.known_diseases] == ["ORPHA:558"]
+    assert "ORPHA:558" in [d["orpha"] for d in profile.known_diseases]
+    # An OMIM-only name (hpo3's OMIM titles) is recognised too.
+    profile = extract(PatientRecord(patient_id="p", conditions=[
+        condition("c14", text="Intellectual developmental disorder, autosomal dominant 39")]), kb)
+    assert [d["omim"] for d in profile.known_diseases] == ["OMIM:616521"]
     # A disease word inside a longer phrase is not a diagnosis.
     profile = extract(PatientRecord(patient_id="p", conditions=[condition("c13", text="family history of Marfan syndrome")]), kb)
     assert profile.known_diseases == []

@@ -156,3 +156,43 @@ def test_search_autocomplete(lexicon):
     assert len(hits) == 5 and all("hear" in label.lower() for _, label in hits)
     assert lexicon.search("") == []
     assert lexicon.search("zzzzqx") == []
+
+
+def test_comma_list_shares_the_head_noun():
+    ms = found("branchial, otic and renal anomalies")
+    assert {"HP:0009794", "HP:0000598", "HP:0000077"} <= set(ms)  # branchial, ear, kidney
+    ms = found("renal, hepatic and pancreatic cysts")
+    assert {"HP:0001407", "HP:0001737"} <= set(ms)  # each reading keeps its own match
+
+
+def test_comma_list_with_head_first_and_serial_comma():
+    assert "HP:0001407" in found("cysts of the kidney, liver, and pancreas")  # hepatic cysts
+
+
+def test_comma_list_of_findings_adds_nothing():
+    assert set(found("seizures, hypotonia and ataxia")) == {SEIZURE, HYPOTONIA, ATAXIA}
+
+
+def test_abbreviation_defined_in_text():
+    ms = [m for m in recognize("Two basal cell carcinomas (BCCs) were removed; more BCCs followed.")]
+    assert [m.text for m in ms if m.hpo == "HP:0002671"] == ["basal cell carcinomas", "BCCs", "BCCs"]
+
+
+def test_abbreviation_defined_as_something_else_is_not_the_lexicon_one():
+    text = "We queried the Gene Expression Regulation Database (GERD); GERD lists it."
+    assert "HP:0002020" not in found(text)
+
+
+def test_latin_plural_prefers_multiple_term():
+    assert "HP:0001054" in found("nevi on the trunk")  # Numerous nevi
+
+
+def test_participle_and_gerund_forms():
+    assert "HP:0005449" in found("bridging of the sella turcica")  # Bridged sella turcica
+    assert "HP:0000678" in found("crowded teeth")  # Dental crowding
+    assert "HP:0000465" in found("neck webbing")  # Webbed neck
+
+
+def test_anatomical_adjectives():
+    assert "HP:0000598" in found("otic anomalies")  # Abnormality of the ear
+    assert "HP:0000478" in found("ophthalmic abnormalities")  # Abnormality of the eye
