@@ -11,9 +11,11 @@ where ``IC`` is hpo3's OMIM information content (``-log`` of the share of diseas
 have the term, i.e. the background probability) and ``f_D(a)`` is the most frequent
 annotation of ``D`` at or below ``a``. The part of ``q`` the disease does not explain costs
 ``SPECIFICITY`` per nat. A noise floor (``NOISE``) keeps one unexplained term from vetoing
-a disease. The disease score is the sum over patient terms (uniform prior); suggestions
-carry ``score`` = the posterior probability over all diseases of the knowledge base under
-this (independence-assuming, hence overconfident) model.
+a disease. The disease score is the sum over patient terms (uniform prior). Suggestions carry
+``score`` = the likelihood relative to the best match, per patient term: ``exp((S - S_best) / n)``
+with ``n`` the number of terms used, so the best match has 1.0 and the others show how close
+they come per phenotype. (The posterior over all diseases would read 1.00 / 0.00 under this
+independence-assuming model, which says more certainty than there is.)
 
 OMIM diseases are merged into their Orphanet disorder where Orphanet maps them exactly (E),
 so a disease appears once; others stay OMIM entries.
@@ -57,7 +59,7 @@ class Suggestion:
     name: str
     orpha: str | None  # "ORPHA:558"
     omim: list[str]  # ["OMIM:154700"]
-    score: float  # posterior probability in [0, 1] under the ranker's model
+    score: float  # likelihood relative to the best match, per patient term, in (0, 1]; best = 1.0
     url: str
     matching: list[dict] = field(default_factory=list)
     look_for: list[dict] = field(default_factory=list)
@@ -263,15 +265,14 @@ class Ranker:
             total += self._term_scores(q)
         excluded = {orphanet._bare_orpha(c) for c in exclude_orpha}
         order = np.lexsort((np.arange(len(total)), -total))
-        posterior = np.exp(total - total.max())
-        posterior /= posterior.sum()
+        relative = np.exp((total - total.max()) / len(cols))
         absent_cols = {c for c in (self._term_col(t) for t in absent) if c is not None}
         out = []
         for i in order:
             e = self._entities[i]
             if excluded and e.related_orpha & excluded:
                 continue
-            out.append(self._suggestion(len(out) + 1, e, float(posterior[i]), cols, absent_cols))
+            out.append(self._suggestion(len(out) + 1, e, float(relative[i]), cols, absent_cols))
             if len(out) >= top:
                 break
         return out

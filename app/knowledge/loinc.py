@@ -31,8 +31,10 @@ def build(source_dir: Path) -> dict:
 def main_build(source_dir: Path) -> Path:
     """Write the compiled table; returns its path."""
     FILE.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(FILE, "wt", encoding="utf-8") as fh:
-        json.dump(build(source_dir), fh, separators=(",", ":"), sort_keys=True)
+    text = json.dumps(build(source_dir), separators=(",", ":"), sort_keys=True)
+    # mtime=0: the same sources give the same bytes.
+    with open(FILE, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as fh:
+        fh.write(text.encode("utf-8"))
     return FILE
 
 
