@@ -31,14 +31,17 @@ def create_app(config: dict | None = None) -> Flask:
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         headers={"User-Agent": "RaDaR-in-the-chart/0.1"}, follow_redirects=False)
     app.extensions["radar.knowledge"] = load_knowledge()
+    app.extensions["radar.rq"] = app.extensions["radar.store"].raw()
+    app.jinja_env.filters["allowed_link"] = allowed_link
     Htmx(app)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
-    from . import binding, chart, health, launch
+    from . import binding, chart, health, launch, radar
 
     app.register_blueprint(health.bp)
     app.register_blueprint(launch.bp)
     app.register_blueprint(chart.bp)
+    app.register_blueprint(radar.bp)
     app.after_request(binding.set_marker)
     app.after_request(security_headers)
     app.register_error_handler(401, lambda e: chart.relaunch_page())
@@ -46,6 +49,16 @@ def create_app(config: dict | None = None) -> Flask:
         "Request refused", "This request could not be verified. Reload the chart and try again.", 403))
     configure_logging(app)
     return app
+
+
+ALLOWED_LINKS = ("https://www.orpha.net/en/disease/detail/", "https://omim.org/entry/")
+
+
+def allowed_link(url: object) -> str | None:
+    """Only Orphanet and OMIM pages are ever linked from model or ranker output."""
+    if isinstance(url, str) and url.startswith(ALLOWED_LINKS) and all(c not in url for c in "\"'<> "):
+        return url
+    return None
 
 
 def csp_nonce() -> str:

@@ -8,7 +8,8 @@ from datetime import date
 from flask import Blueprint, abort, current_app, g, render_template, request
 from jinja2_fragments.flask import render_block
 
-from . import audit, binding, record as rec, sessions, style
+from . import audit, binding, radar, record as rec, sessions, style
+from .case import build_narrative
 from .fhir import SECTION_RESOURCES, FhirClient, RelaunchRequired, fetch_record
 from .launch import message
 from .notes import excerpt
@@ -61,7 +62,11 @@ def chart():
     profile = extract(record, kb)
     store.set("profile", g.sid, profile.to_dict(), PROFILE_TTL)
     context = chart_context(session, record, style.load(http, store, session.get("smart_style_url")))
-    context.update(analysis_context(profile, store.get("edits", g.sid) or edits.empty(), kb))
+    changes = store.get("edits", g.sid) or edits.empty()
+    context.update(analysis_context(profile, changes, kb))
+    edited = context["analysis"].profile
+    narrative = build_narrative(record, edited, budget_tokens=settings.narrative_tokens, deidentify=settings.deidentify)
+    context.update(radar.panel_context(g.sid, narrative, [p.hpo for p in edited.present], [p.hpo for p in edited.absent]))
     if request.headers.get("HX-Request"):
         return render_block("chart.html", "record", **context), 200, {"Vary": "HX-Request"}
     return render_template("chart.html", **context), 200, {"Vary": "HX-Request"}

@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     rank = sub.add_parser("rank", help="rank rare diseases for FHIR Bundles (one patient each); NDJSON out")
     rank.add_argument("file", help="a FHIR Bundle (JSON) or NDJSON with one Bundle per line; - for stdin")
     rank.add_argument("--top", type=int, default=10, help="suggestions per patient (default 10)")
-    rank.add_argument("--engine", choices=["phenotype"], default="phenotype",
-                      help="phenotype: the embedded HPO/Orphanet ranker")
+    rank.add_argument("--engine", choices=["phenotype", "radar"], default="phenotype",
+                      help="phenotype: the embedded HPO/Orphanet ranker; radar: RaDaR at RADAR_URL")
     build = sub.add_parser("build-knowledge", help="compile app/knowledge/data from the shared sources")
     build.add_argument("--source", default=None, help="folder with the Orphanet, HPO and loinc2hpo files")
     audit = sub.add_parser("audit", help="audit trail")
@@ -37,18 +37,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_worker(args) -> int:
     """Run an RQ worker for the app's queues until interrupted."""
-    from redis import Redis
     from rq import Worker
 
-    from .store import connect
+    from .jobs import worker_context
+    from .knowledge import load_knowledge
 
-    settings = load_settings()
-    store = connect(settings.redis_url, settings.data_dir)
-    kwargs = store.redis.connection_pool.connection_kwargs
-    # RQ needs raw bytes, so it gets its own connection to the same server.
-    conn = Redis.from_url(settings.redis_url) if settings.redis_url else Redis(unix_socket_path=kwargs["path"])
+    # Loaded once here, so every forked job starts with the knowledge already in memory.
+    store = worker_context()["store"]
+    load_knowledge()
     print(f"radar worker: listening on queues {', '.join(QUEUES)}", flush=True)
-    Worker(QUEUES, connection=conn).work(with_scheduler=False)
+    Worker(QUEUES, connection=store.raw()).work(with_scheduler=False)
     return 0
 
 
@@ -88,6 +86,11 @@ def cmd_rank(args) -> int:
     if args.top < 1 or args.top > 100:
         print("radar rank: --top must be between 1 and 100", file=sys.stderr)
         return 2
+    settings = load_settings()
+    if args.engine == "radar" and settings.model is None:
+        print("radar rank: --engine radar needs RADAR_URL (the RaDaR service's OpenAI-compatible /v1 URL)",
+              file=sys.stderr)
+        return 2
     if args.file == "-":
         source = sys.stdin
     else:
@@ -97,7 +100,7 @@ def cmd_rank(args) -> int:
             print(f"radar rank: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
             return 2
     with source:
-        ok, failed = rank_stream(source, sys.stdout, top=args.top)
+        ok, failed = rank_stream(source, sys.stdout, top=args.top, engine=args.engine, settings=settings)
     if ok == 0:
         print(f"radar rank: nothing could be read ({failed} bad input(s))", file=sys.stderr)
         return 1

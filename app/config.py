@@ -61,6 +61,10 @@ class Settings:
     frame_ancestors: str = "*"
     session_ttl: int = 12 * 3600
     fhir_timeout: float = 20.0
+    model: object = None  # inference.ModelSettings, or None when RADAR_URL is unset
+    deidentify: bool = True
+    narrative_tokens: int = 6000
+    job_stale_grace: int = 60
     extra: dict = field(default_factory=dict)
 
     def ehr_for(self, iss: str) -> Ehr | None:
@@ -94,7 +98,28 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         frame_ancestors=env.get("RADAR_FRAME_ANCESTORS", "*"),
         session_ttl=_positive_int(env, "RADAR_SESSION_TTL", 12 * 3600),
         fhir_timeout=float(_positive_int(env, "RADAR_FHIR_TIMEOUT", 20)),
+        model=_model_settings(env),
+        deidentify=_boolean(env, "RADAR_DEIDENTIFY", True),
+        narrative_tokens=_positive_int(env, "RADAR_NARRATIVE_TOKENS", 6000),
+        job_stale_grace=_positive_int(env, "RADAR_JOB_STALE_GRACE", 60),
     )
+
+
+def _model_settings(env: dict[str, str]):
+    from .inference import ModelSettings
+
+    return ModelSettings.from_env(env)
+
+
+def _boolean(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: {raw!r} is not true or false")
 
 
 def _load_ehrs(env: dict[str, str], keys: KeySet | None) -> dict[str, Ehr]:

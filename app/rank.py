@@ -60,6 +60,35 @@ def contract_line(patient_id: str, analysis: Analysis) -> dict:
     }
 
 
+def radar_line(record: PatientRecord, kb, model, *, top: int = 10, deidentify: bool = True,
+               budget_tokens: int = 6000) -> dict:
+    """The same narrative → model → parsing → grounding path as the chart, run synchronously.
+
+    RaDaR states an order, not a probability: ``score`` is 1/rank so that consumers of the
+    contract can sort, and no more should be read into it.
+    """
+    from .case import build_narrative
+    from .grounding import ground_answer
+    from .inference import complete
+
+    profile = extract(record, kb)
+    narrative = build_narrative(record, profile, budget_tokens=budget_tokens, deidentify=deidentify)
+    completion = complete(model, narrative.text)
+    present, absent = [p.hpo for p in profile.present], [p.hpo for p in profile.absent]
+    diagnoses = ground_answer(completion.content, kb, present=present, absent=absent, top=top)
+    line = contract_line(record.patient_id, Analysis(profile=profile))
+    line["engine"] = f"radar:{completion.model or model.model}"
+    line["suggestions"] = [{"rank": d.rank, "name": d.name, "orpha": _orpha(d.orpha), "omim": d.omim,
+                            "score": round(1 / d.rank, 4), "url": d.url} for d in diagnoses]
+    return line
+
+
+def _orpha(code: str | None) -> str | None:
+    if not code:
+        return None
+    return code if code.startswith("ORPHA:") else f"ORPHA:{code}"
+
+
 def read_inputs(source: IO[str]) -> Iterator[tuple[int, object]]:
     """(line number, parsed JSON or the JSONDecodeError) for a Bundle file or NDJSON of Bundles."""
     text = source.read()
@@ -81,21 +110,32 @@ def read_inputs(source: IO[str]) -> Iterator[tuple[int, object]]:
             yield number, exc
 
 
-def rank_stream(source: IO[str], out: IO[str], *, top: int = 10, kb=None) -> tuple[int, int]:
+def rank_stream(source: IO[str], out: IO[str], *, top: int = 10, kb=None, engine: str = ENGINE,
+                settings=None) -> tuple[int, int]:
     """Rank every input; write one line per input, in order. Returns (ranked, failed)."""
+    from .inference import InferenceError
     from .knowledge import load_knowledge
 
     kb = kb or load_knowledge()
     ok = failed = 0
     for number, item in read_inputs(source):
+        record = None
         try:
             if isinstance(item, json.JSONDecodeError):
                 raise BadBundle(f"invalid JSON ({item.msg})")
             record = record_from_bundle(item)
-            line = contract_line(record.patient_id, analyse(record, kb, top))
+            if engine == ENGINE:
+                line = contract_line(record.patient_id, analyse(record, kb, top))
+            else:
+                line = radar_line(record, kb, settings.model, top=top, deidentify=settings.deidentify,
+                                  budget_tokens=settings.narrative_tokens)
             ok += 1
         except BadBundle as exc:
             line = {"line": number, "patient": None, "error": str(exc)}
+            failed += 1
+        except InferenceError as exc:
+            line = {"line": number, "patient": record.patient_id if record else None, "engine": "radar",
+                    "error": f"RaDaR: {exc.message}"}
             failed += 1
         out.write(json.dumps(line, ensure_ascii=False) + "\n")
     return ok, failed

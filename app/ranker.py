@@ -334,6 +334,18 @@ class Ranker:
             prevalence=e.prevalence, inheritance=list(e.inheritance), onset=list(e.onset),
         )
 
+    def explain(self, orpha: str, present: list[str], absent: list[str] = ()) -> tuple[list[dict], list[dict]]:
+        """(matching, look_for) of an Orphanet disorder for these terms, as in ``Suggestion``; ([], []) if unknown."""
+        code = orphanet._bare_orpha(orpha)
+        if not hasattr(self, "_by_orpha"):
+            self._by_orpha = {e.orpha: e for e in self._entities if e.orpha}
+        e = self._by_orpha.get(code)
+        if e is None:
+            return [], []
+        cols = self._query_cols(present)
+        absent_cols = {c for c in (self._term_col(t) for t in absent) if c is not None}
+        return self._matches(cols, e), self._look_for(e, cols, absent_cols)
+
 
 def timed_load() -> tuple[Ranker, float]:
     """``Ranker.load()`` and the seconds it took (for the benchmark and health checks)."""

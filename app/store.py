@@ -59,6 +59,13 @@ class Store:
         """Return the events of a stream, oldest first."""
         return self.redis.xrange(f"{PREFIX}{stream}", count=count)
 
+    def raw(self) -> redis.Redis:
+        """A client to the same server that returns bytes (RQ needs one)."""
+        kwargs = dict(self.redis.connection_pool.connection_kwargs)
+        kwargs["decode_responses"] = False
+        pool = redis.ConnectionPool(connection_class=self.redis.connection_pool.connection_class, **kwargs)
+        return redis.Redis(connection_pool=pool)
+
     def ping(self) -> bool:
         """True when Redis answers."""
         return bool(self.redis.ping())

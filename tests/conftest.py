@@ -7,8 +7,10 @@ flavours: Epic-like (private_key_jwt RS384 / ES384, client_secret_post) and Cern
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -89,7 +91,7 @@ def session_id(resp: httpx.Response) -> str:
     return match.group(1)
 
 
-def build_stack(tmp_path, *, latency_ms: float = 0, fhir_timeout: int = 3) -> Stack:
+def build_stack(tmp_path, *, latency_ms: float = 0, fhir_timeout: int = 3, extra_env: dict | None = None) -> Stack:
     """Start a sandbox and an app that know each other, on free ports."""
     app_port, sandbox_port = free_port(), free_port()
     app_url, sandbox_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{sandbox_port}"
@@ -114,7 +116,8 @@ def build_stack(tmp_path, *, latency_ms: float = 0, fhir_timeout: int = 3) -> St
     sandbox = create_sandbox({"BASE_URL": sandbox_url, "APP_LAUNCH_URL": f"{app_url}/launch", "LATENCY_MS": latency_ms,
                               "TENANTS": {t: v[0] for t, v in TENANTS.items()}, "CLIENTS": clients})
     app = create_app({**env, "RADAR_EHRS": json.dumps(registry), "RADAR_JWKS": json.dumps(keys.as_dict(private=True)),
-                      "RADAR_DATA_DIR": str(tmp_path), "REDIS_URL": "", "RADAR_FHIR_TIMEOUT": str(fhir_timeout)})
+                      "RADAR_DATA_DIR": str(tmp_path), "REDIS_URL": "", "RADAR_FHIR_TIMEOUT": str(fhir_timeout),
+                      **(extra_env or {})})
     return Stack(app=app, sandbox=sandbox, app_served=serve(app, app_port), sandbox_served=serve(sandbox, sandbox_port),
                  secrets=client_secrets)
 
@@ -134,3 +137,21 @@ def _clean_faults(request):
     yield
     if "stack" in request.fixturenames:
         request.getfixturevalue("stack").control("DELETE", "faults")
+
+
+CHROMIUM = os.environ.get("RADAR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

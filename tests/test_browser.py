@@ -2,32 +2,13 @@
 see that patient's chart inside the EHR's iframe."""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-import pytest
-
-CHROMIUM = os.environ.get("RADAR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def test_click_patient_on_launcher_shows_chart_in_iframe(stack, browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def test_click_patient_on_launcher_shows_chart_in_iframe(stack, chromium):
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{stack.sandbox_url}/", wait_until="domcontentloaded")
     link = page.locator("a[data-launch][data-patient-name]").first
     name = link.get_attribute("data-patient-name")
@@ -46,8 +27,8 @@ def test_click_patient_on_launcher_shows_chart_in_iframe(stack, browser):
     page.close()
 
 
-def test_chart_fits_a_1024x700_frame(stack, browser):
-    page = browser.new_page(viewport={"width": 1024, "height": 700})
+def test_chart_fits_a_1024x700_frame(stack, chromium):
+    page = chromium.new_page(viewport={"width": 1024, "height": 700})
     page.goto(stack.mint("cerner", "rd-002"), wait_until="domcontentloaded")
     page.locator("#problems").wait_for(timeout=20_000)
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -61,8 +42,8 @@ def test_chart_fits_a_1024x700_frame(stack, browser):
     page.close()
 
 
-def test_htmx_reload_keeps_the_chart(stack, browser):
-    page = browser.new_page(viewport={"width": 1024, "height": 700})
+def test_htmx_reload_keeps_the_chart(stack, chromium):
+    page = chromium.new_page(viewport={"width": 1024, "height": 700})
     page.goto(stack.mint("epic", "rd-003"), wait_until="domcontentloaded")
     page.locator("#problems").wait_for(timeout=20_000)
     before = page.locator("#problems").inner_text()
