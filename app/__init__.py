@@ -48,6 +48,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_error_handler(403, lambda e: launch.message(
         "Request refused", "This request could not be verified. Reload the chart and try again.", 403))
     configure_logging(app)
+    from . import service
+
+    service.status(app.extensions["radar.store"], settings.model, fresh=True)  # start-up check; logs when down
     return app
 
 

@@ -62,9 +62,13 @@ def main() -> int:
     env, embedded = prepare_env()
     bin_dir = Path(sys.executable).parent
     # Own sessions: Ctrl-C reaches only this supervisor, which then stops the parts in order.
-    commands = [[str(bin_dir / "radar-sandbox"), "--port", "8001"],
-                [str(bin_dir / "gunicorn"), "-c", "launch/gunicorn.conf.py", "app:create_app()"],
-                [str(bin_dir / "radar"), "worker"]]
+    commands = [[str(bin_dir / "radar-sandbox"), "--port", "8001"]]
+    if env.get("RADAR_DEMO_STUB") == "1" and not env.get("RADAR_URL"):
+        # No GPU here: a vLLM-compatible stub stands in for RaDaR so the whole flow can be shown.
+        commands.append([sys.executable, "-m", "launch.vllm_stub", "--port", "8002", "--delay", "0.03"])
+        env["RADAR_URL"] = "http://127.0.0.1:8002/v1"
+    commands += [[str(bin_dir / "gunicorn"), "-c", "launch/gunicorn.conf.py", "app:create_app()"],
+                 [str(bin_dir / "radar"), "worker"]]
     children = [subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True) for cmd in commands]
 
     def stop(*_):
