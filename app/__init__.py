@@ -36,12 +36,13 @@ def create_app(config: dict | None = None) -> Flask:
     Htmx(app)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
-    from . import binding, chart, health, launch, radar
+    from . import binding, cds, chart, health, launch, radar
 
     app.register_blueprint(health.bp)
     app.register_blueprint(launch.bp)
     app.register_blueprint(chart.bp)
     app.register_blueprint(radar.bp)
+    app.register_blueprint(cds.bp)
     app.after_request(binding.set_marker)
     app.after_request(security_headers)
     app.register_error_handler(401, lambda e: chart.relaunch_page())

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="phenotype: the embedded HPO/Orphanet ranker; radar: RaDaR at RADAR_URL")
     build = sub.add_parser("build-knowledge", help="compile app/knowledge/data from the shared sources")
     build.add_argument("--source", default=None, help="folder with the Orphanet, HPO and loinc2hpo files")
+    feedback = sub.add_parser("feedback", help="CDS Hooks card feedback")
+    feedback.add_argument("action", choices=["export"], help="export the feedback as NDJSON on stdout")
     audit = sub.add_parser("audit", help="audit trail")
     audit.add_argument("action", choices=["export"], help="export the audit trail as NDJSON on stdout")
     args = parser.parse_args(argv)
@@ -118,7 +120,18 @@ def cmd_build_knowledge(args) -> int:
     return 0
 
 
-COMMANDS = {"worker": cmd_worker, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
+def cmd_feedback(args) -> int:
+    """Export CDS Hooks feedback as NDJSON."""
+    from .cds import export_feedback
+    from .store import connect
+
+    settings = load_settings()
+    for entry in export_feedback(connect(settings.redis_url, settings.data_dir)):
+        sys.stdout.write(json.dumps(entry, sort_keys=True) + "\n")
+    return 0
+
+
+COMMANDS = {"worker": cmd_worker, "feedback": cmd_feedback, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())

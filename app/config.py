@@ -65,6 +65,8 @@ class Settings:
     deidentify: bool = True
     narrative_tokens: int = 6000
     job_stale_grace: int = 60
+    cds_clients: list = field(default_factory=list)
+    cds_thresholds: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     def ehr_for(self, iss: str) -> Ehr | None:
@@ -102,7 +104,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         deidentify=_boolean(env, "RADAR_DEIDENTIFY", True),
         narrative_tokens=_positive_int(env, "RADAR_NARRATIVE_TOKENS", 6000),
         job_stale_grace=_positive_int(env, "RADAR_JOB_STALE_GRACE", 60),
+        cds_clients=_cds_clients(env),
+        cds_thresholds={"min_phenotypes": _positive_int(env, "RADAR_CDS_MIN_PHENOTYPES", 3),
+                        "min_matching": _positive_int(env, "RADAR_CDS_MIN_MATCHING", 3),
+                        "warning_matching": _positive_int(env, "RADAR_CDS_WARNING_MATCHING", 6)},
     )
+
+
+def _cds_clients(env: dict[str, str]) -> list:
+    from .cds_auth import parse_clients
+
+    return parse_clients(env.get("RADAR_CDS_CLIENTS") or "")
 
 
 def _model_settings(env: dict[str, str]):

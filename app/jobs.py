@@ -40,7 +40,7 @@ def _live(kind: str, cid: str) -> str:
 
 
 def submit(store, rq: Redis, model, narrative: str, *, present: list[str], absent: list[str], edited: bool = False,
-           force: bool = False, grace: int = 60) -> str:
+           force: bool = False, grace: int = 60, owner: str | None = None) -> str:
     """Queue the case unless it is already running or done (``force`` runs it again). Returns its id."""
     cid = case_id(model, narrative)
     existing = store.get("case", cid)
@@ -48,7 +48,7 @@ def submit(store, rq: Redis, model, narrative: str, *, present: list[str], absen
                                    (existing["status"] in ACTIVE and not _stale(existing, model, grace))):
         return cid
     now = time.time()
-    store.set("case", cid, {"id": cid, "narrative": narrative, "edited": edited, "present": present, "absent": absent,
+    store.set("case", cid, {"id": cid, "owner": owner, "narrative": narrative, "edited": edited, "present": present, "absent": absent,
                             "status": "queued", "model": model.model, "created": now, "heartbeat": now,
                             "error": None, "diagnoses": [], "finish_reason": None}, CASE_TTL)
     for kind in ("reasoning", "content", "cancel"):

@@ -41,7 +41,8 @@ def run():
     if settings.model is None:
         return "RaDaR is not configured.", 409
     saved = store.get("narrative", g.sid) or {}
-    cid = jobs.submit(store, _ext("rq"), settings.model, text, present=saved.get("present", []),
+    cid = jobs.submit(store, _ext("rq"), settings.model, text, owner=f"{g.session['iss']}|{g.session['patient']}",
+                      present=saved.get("present", []),
                       absent=saved.get("absent", []), edited=text != saved.get("text"),
                       force=request.form.get("force") == "1", grace=settings.job_stale_grace)
     store.redis.sadd(f"radar:session-cases:{g.sid}", cid)
@@ -100,6 +101,12 @@ def panel_context(session_id: str, narrative, present: list[str], absent: list[s
     case_id = None
     if settings.model is not None:
         cid = jobs.case_id(settings.model, narrative.text)
+        # A case started by the CDS hook (its card's appContext) is shown when this launch has none.
+        linked = str((g.session.get("app_context") or {}).get("case", ""))
+        owner = f"{g.session['iss']}|{g.session['patient']}"
+        if store.get("case", cid) is None and len(linked) == 32 and \
+                (store.get("case", linked) or {}).get("owner") == owner:
+            cid = linked
         if store.get("case", cid) is not None:
             store.redis.sadd(f"radar:session-cases:{session_id}", cid)
             store.redis.expire(f"radar:session-cases:{session_id}", OWNER_TTL)

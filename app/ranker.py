@@ -293,11 +293,15 @@ class Ranker:
         freq = np.fromiter(e.annotations.values(), dtype=np.float64)
         order = np.lexsort((ann, -freq))
         ann, freq = ann[order], freq[order]
-        rows = self._anc[ann]
+        if not cols:
+            return []
+        # One sparse slice for all patient terms (sparse fancy indexing per term was the hot spot).
+        union = np.unique(np.concatenate([self._ancestors(q) for q in cols]))
+        sub = self._anc[ann][:, union].toarray()
         out = []
         for q in cols:
             anc_q = self._ancestors(q)
-            mica = (rows[:, anc_q].toarray() * self._ic[anc_q]).max(axis=1)
+            mica = (sub[:, np.searchsorted(union, anc_q)] * self._ic[anc_q]).max(axis=1)
             llr = (1.0 + SPECIFICITY) * mica + np.log(freq) - SPECIFICITY * self._ic[q]
             best = int(np.argmax(llr))  # first maximum: the most frequent annotation
             if llr[best] <= 0.0:

@@ -4,6 +4,7 @@ The browser only ever holds the session id (in the URL) and a binding cookie; to
 """
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from typing import Callable
@@ -26,9 +27,23 @@ def new_session(store, settings: Settings, sid: str, *, ehr, token: dict, endpoi
         "smart_style_url": token.get("smart_style_url"), "scope": token.get("scope", ""),
         "access_token": token["access_token"], "refresh_token": token.get("refresh_token"),
         "expires_at": token["expires_at"], "token_endpoint": endpoints.token_endpoint,
+        "app_context": _app_context(token.get("appContext")),
         "binding": binding, "csrf": secrets.token_urlsafe(32), "created": int(time.time()),
     }
     store.set("session", sid, session, settings.session_ttl)
+
+
+def _app_context(raw: object) -> dict:
+    """The ``appContext`` a CDS card's SMART link passed through the EHR (JSON text), or {}."""
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, str) and len(raw) < 4096:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+    return {}
 
 
 def load(store, sid: str, belongs: Callable[[dict], bool]) -> dict | None:
