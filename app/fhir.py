@@ -6,6 +6,8 @@ would look like "no data". An expired token is refreshed once; a refused refresh
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -156,16 +158,39 @@ def valid_resources(resources: list[dict], warnings: list[str]) -> list[dict]:
     """Keep the resources that parse as FHIR R4 (fhirclient models); count the rest as warnings."""
     kept, bad = [], 0
     for res in resources:
-        model = MODELS.get(res.get("resourceType"))
-        try:
-            if model:
-                model(res, strict=True)
+        if _parses(res):
             kept.append(res)
-        except (fhirabstractbase.FHIRValidationError, TypeError, ValueError, AttributeError):
+        else:
             bad += 1
     if bad:
         warnings.append(f"{bad} {resources[0].get('resourceType', 'resource')} entries could not be read and were left out")
     return kept
+
+
+_VALIDATED: dict[bytes, bool] = {}
+_VALIDATED_MAX = 100_000
+
+
+def _parses(res: dict) -> bool:
+    # The same resources arrive again on every chart open and CDS call; hashing the JSON costs
+    # a fraction of a full model parse, so remember the verdict per exact content.
+    try:
+        key = hashlib.blake2b(json.dumps(res, sort_keys=True, separators=(",", ":")).encode(), digest_size=16).digest()
+    except (TypeError, ValueError):
+        return False
+    verdict = _VALIDATED.get(key)
+    if verdict is None:
+        model = MODELS.get(res.get("resourceType"))
+        try:
+            if model:
+                model(res, strict=True)
+            verdict = True
+        except (fhirabstractbase.FHIRValidationError, TypeError, ValueError, AttributeError):
+            verdict = False
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = verdict
+    return verdict
 
 
 # --- named fetchers: one clinical question each -------------------------------------------------

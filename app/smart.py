@@ -188,8 +188,11 @@ def verify_id_token(http: httpx.Client, store, endpoints: Endpoints, ehr: Ehr, i
         # Read the claims unverified only to learn the issuer; the signature is checked below.
         issuer = json.loads(extract_compact(id_token.encode()).payload).get("iss")
         jwks_uri = endpoints.jwks_uri or _openid_jwks_uri(http, issuer)
-        keys = KeySet.import_key_set(_jwks(http, store, jwks_uri))
-        token = jwt.decode(id_token, keys, algorithms=["RS256", "RS384", "ES384"])
+        kid = extract_compact(id_token.encode()).headers().get("kid")
+        document = _jwks(http, store, jwks_uri)
+        if kid and kid not in {k.get("kid") for k in document.get("keys", [])}:
+            document = _jwks(http, store, jwks_uri, refresh=True)  # the EHR rotated its keys
+        token = jwt.decode(id_token, KeySet.import_key_set(document), algorithms=["RS256", "RS384", "ES384"])
         rules = {"iss": {"essential": True, "value": endpoints.issuer or issuer},
                  "aud": {"essential": True, "value": ehr.client_id},
                  "exp": {"essential": True}}
@@ -199,15 +202,14 @@ def verify_id_token(http: httpx.Client, store, endpoints: Endpoints, ehr: Ehr, i
     return token.claims
 
 
-
 def _openid_jwks_uri(http: httpx.Client, issuer: str) -> str:
     resp = http.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration", headers={"Accept": "application/json"})
     resp.raise_for_status()
     return resp.json()["jwks_uri"]
 
 
-def _jwks(http: httpx.Client, store, uri: str) -> dict:
-    cached = store.get("jwks", uri)
+def _jwks(http: httpx.Client, store, uri: str, refresh: bool = False) -> dict:
+    cached = None if refresh else store.get("jwks", uri)
     if cached:
         return cached
     resp = http.get(uri, headers={"Accept": "application/json"})

@@ -84,6 +84,8 @@ def main() -> int:
             embedded.shutdown()
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    # Explicit, because a shell that starts us in the background sets SIGINT to "ignore".
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         ok = wait_for("http://127.0.0.1:8000/healthz") and wait_for("http://127.0.0.1:8001/")
         if not ok or any(c.poll() is not None for c in children):
@@ -99,6 +101,7 @@ def main() -> int:
         print("demo: a part stopped; shutting down", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("\ndemo: stopping…", flush=True)
         return 0
     finally:
         stop()

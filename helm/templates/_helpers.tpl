@@ -141,7 +141,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{/* Redis env: REDIS_PASSWORD from a Secret, then REDIS_URL referring to it. */}}
 {{- define "radar.redisEnv" -}}
 {{- $url := ternary (printf "redis://%s:6379/0" (include "radar.redisName" .)) .Values.redis.external.url .Values.redis.enabled -}}
-{{- if .Values.redis.auth.enabled }}
+{{- if .Values.redis.auth.enabled -}}
 - name: REDIS_PASSWORD
   valueFrom:
     secretKeyRef:
@@ -150,7 +150,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- $u := urlParse $url }}
 - name: REDIS_URL
   value: {{ printf "%s://:$(REDIS_PASSWORD)@%s%s" $u.scheme $u.host $u.path | quote }}
-{{- else }}
+{{- else -}}
 - name: REDIS_URL
   value: {{ $url | quote }}
 {{- end }}
@@ -162,17 +162,17 @@ app.kubernetes.io/component: {{ index . 1 }}
 serviceAccountName: {{ include "radar.serviceAccountName" $ }}
 automountServiceAccountToken: false
 {{- with $.Values.imagePullSecrets }}
-imagePullSecrets: {{ toYaml . | nindent 2 }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
 {{- end }}
-securityContext: {{ toYaml $.Values.podSecurityContext | nindent 2 }}
+securityContext: {{- toYaml $.Values.podSecurityContext | nindent 2 }}
 {{- with $.Values.nodeSelector }}
-nodeSelector: {{ toYaml . | nindent 2 }}
+nodeSelector: {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- with $.Values.tolerations }}
-tolerations: {{ toYaml . | nindent 2 }}
+tolerations: {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- with $.Values.affinity }}
-affinity: {{ toYaml . | nindent 2 }}
+affinity: {{- toYaml . | nindent 2 }}
 {{- end }}
 containers:
   - name: {{ .component }}
@@ -183,7 +183,7 @@ containers:
       - configMapRef:
           name: {{ include "radar.fullname" $ }}
     env:
-      {{- include "radar.redisEnv" $ | indent 6 }}
+      {{- include "radar.redisEnv" $ | nindent 6 }}
       {{- range $i, $e := $.Values.ehrs }}
       {{- if has (default "none" $e.auth) (list "client_secret_basic" "client_secret_post") }}
       - name: {{ include "radar.ehrSecretEnv" $i }}
@@ -203,7 +203,7 @@ containers:
       {{- with $.Values.app.extraEnv }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
-    securityContext: {{ toYaml $.Values.securityContext | nindent 6 }}
+    securityContext: {{- toYaml $.Values.securityContext | nindent 6 }}
     volumeMounts:
       - {name: tmp, mountPath: /tmp}
       - {name: data, mountPath: /data}
@@ -223,8 +223,62 @@ volumes:
   {{- end }}
 {{- end -}}
 
-{{/* Pod annotations that roll web and worker when configuration or secrets change. */}}
+{{/* Pod annotations that roll the pods when configuration or secrets given in values change
+     (a generated Redis password never changes; an existingSecret is the admin's to roll). */}}
 {{- define "radar.checksums" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
-checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
+checksum/secret: {{ include "radar.secretChecksum" . }}
+{{- end -}}
+
+{{- define "radar.secretChecksum" -}}
+{{- dict "app" .Values.secrets "redis" .Values.redis.auth | toJson | sha256sum -}}
+{{- end -}}
+
+{{- define "radar.webContainer" -}}
+command: ["gunicorn", "-c", "launch/gunicorn.conf.py", "app:create_app()"]
+ports:
+  - {name: http, containerPort: 8000, protocol: TCP}
+startupProbe:
+  httpGet: {path: /healthz, port: http}
+  periodSeconds: 5
+  failureThreshold: 60
+livenessProbe:
+  httpGet: {path: /healthz, port: http}
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 3
+readinessProbe:
+  httpGet: {path: /readyz, port: http}
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 3
+resources: {{- toYaml .Values.web.resources | nindent 2 }}
+{{- end -}}
+
+{{- define "radar.workerContainer" -}}
+command: ["radar", "worker"]
+resources: {{- toYaml .Values.worker.resources | nindent 2 }}
+{{- end -}}
+
+{{/* NetworkPolicy pieces: DNS plus the admin's egress list; the web and worker pods as peers. */}}
+{{- define "radar.egressRules" -}}
+- ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
+{{- range .Values.networkPolicy.egress }}
+- to:
+    - ipBlock:
+        cidr: {{ .cidr }}
+        {{- with .except }}
+        except: {{- toYaml . | nindent 10 }}
+        {{- end }}
+  ports:
+    {{- range .ports }}
+    - {port: {{ . }}, protocol: TCP}
+    {{- end }}
+{{- end }}
+{{- end -}}
+{{- define "radar.appPeers" -}}
+- podSelector:
+    matchLabels: {{- include "radar.selectorLabels" (list . "web") | nindent 6 }}
+- podSelector:
+    matchLabels: {{- include "radar.selectorLabels" (list . "worker") | nindent 6 }}
 {{- end -}}

@@ -121,3 +121,13 @@ def test_id_token_issuer_discovered_when_no_jwks_uri(store):
     http = client({"/oauth2/.well-known/openid-configuration": {"jwks_uri": "https://ehr.example/oauth2/keys-x"},
                    "/oauth2/keys-x": JWKS})
     assert smart.verify_id_token(http, store, ep, EHR, token)["sub"] == "u"
+
+
+def test_id_token_after_key_rotation_refetches_jwks(store):
+    """A cached JWKS without the token's kid is fetched again once (the EHR rotated its keys)."""
+    ep = smart.Endpoints(authorization_endpoint="a", token_endpoint="t", issuer="https://ehr.example/oauth2",
+                         jwks_uri="https://ehr.example/rotating-jwks")
+    old = RSAKey.generate_key(2048, parameters={"kid": "old", "alg": "RS256"}, private=True)
+    store.set("jwks", ep.jwks_uri, KeySet([old]).as_dict(private=False), 3600)
+    http = client({"/rotating-jwks": JWKS})
+    assert smart.verify_id_token(http, store, ep, EHR, id_token())["sub"] == "u"
