@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
 
 from . import audit, jobs
 from .cds_auth import CdsAuthError, verify
-from .fhir import (FhirClient, FhirError, RelaunchRequired, fetch_conditions, fetch_labs, fetch_notes, fetch_patient,
-                   valid_resources)
+from .fhir import FhirClient, RelaunchRequired, fetch_record, valid_resources
 from .notes import Unreadable, decode_base64, note_stub, read_note
 from .rank import ENGINE_LABEL, analyse
 from .record import EXCLUDED_STATUSES, PatientRecord
@@ -30,7 +28,7 @@ log = logging.getLogger("radar.cds")
 SERVICE_ID = "radar-patient-view"
 MAX_BODY = 20 * 1024 * 1024
 FEEDBACK = "radar:cds-feedback"
-PREFETCH = {
+PREFETCH = {  # keys are also the names of app.fhir's fetchers
     "patient": "Patient/{{context.patientId}}",
     "conditions": "Condition?patient={{context.patientId}}&category=problem-list-item,encounter-diagnosis,health-concern",
     "labs": "Observation?patient={{context.patientId}}&category=laboratory&_count=200",
@@ -241,23 +239,11 @@ def _attachment_reader(client: FhirClient | None):
     return read
 
 
-FETCH = {"patient": fetch_patient, "conditions": fetch_conditions, "labs": fetch_labs, "notes": fetch_notes}
-
-
 def _fetch_missing(client: FhirClient, patient_id: str, missing: list[str], record: PatientRecord) -> None:
-    with ThreadPoolExecutor(4) as inner, ThreadPoolExecutor(len(missing)) as outer:
-        futures = {k: outer.submit(FETCH[k], client, patient_id, inner) for k in missing}
-        for key, future in futures.items():
-            try:
-                part = future.result()
-            except RelaunchRequired:
-                raise Unobtainable("the FHIR server refused the fhirAuthorization token") from None
-            except FhirError as exc:
-                record.unavailable[key] = str(exc)
-                continue
-            record.warnings.extend(part.pop("warnings", []))
-            for attr, value in part.items():
-                setattr(record, attr, value)
+    try:
+        fetch_record(client, patient_id, sections=missing, record=record)
+    except RelaunchRequired:
+        raise Unobtainable("the FHIR server refused the fhirAuthorization token") from None
 
 
 # --- decision and card (pure) -----------------------------------------------------------------

@@ -43,7 +43,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 
-from .config import ConfigError, normalize_iss
+from .config import ConfigError, json_list, normalize_iss
 
 log = logging.getLogger("radar.cds_auth")
 
@@ -83,12 +83,7 @@ def parse_clients(raw: str | None) -> list[CdsClient]:
     raw = (raw or "").strip()
     if not raw:
         return []
-    try:
-        entries = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"RADAR_CDS_CLIENTS: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    if not isinstance(entries, list):
-        raise ConfigError('RADAR_CDS_CLIENTS: must be a JSON list of {"iss": ..., "jwks_url": ...}')
+    entries = json_list("RADAR_CDS_CLIENTS", raw, '{"iss": ..., "jwks_url": ...}')
     clients: list[CdsClient] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):

@@ -143,12 +143,7 @@ def _load_ehrs(env: dict[str, str], keys: KeySet | None) -> dict[str, Ehr]:
         if not path.is_file():
             raise ConfigError(f"RADAR_EHRS: expected a JSON list or the path of a JSON file; no file at {raw!r}")
         raw = path.read_text()
-    try:
-        entries = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"RADAR_EHRS: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    if not isinstance(entries, list):
-        raise ConfigError("RADAR_EHRS: must be a JSON list of EHR registrations")
+    entries = json_list("RADAR_EHRS", raw, "EHR registrations")
     ehrs: dict[str, Ehr] = {}
     for i, entry in enumerate(entries):
         ehr = _parse_ehr(entry, f"RADAR_EHRS[{i}]", env, keys)
@@ -200,6 +195,17 @@ def _parse_ehr(entry: object, where: str, env: dict[str, str], keys: KeySet | No
         scopes=" ".join(scopes.split()), client_secret=secret, signing_alg=alg, redirect_uri=redirect_uri,
         standalone_scopes=entry.get("standalone_scopes"),
     )
+
+
+def json_list(name: str, raw: str, what: str) -> list:
+    """Parse a setting that holds a JSON list; errors name the setting."""
+    try:
+        entries = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(entries, list):
+        raise ConfigError(f"{name}: must be a JSON list of {what}")
+    return entries
 
 
 def _load_keys(env: dict[str, str]) -> KeySet | None:

@@ -266,15 +266,18 @@ SECTION_RESOURCES = {"patient": ["Patient"], "conditions": ["Condition"], "labs"
                      "notes": ["DocumentReference", "DiagnosticReport", "Binary"]}
 
 
-def fetch_record(client: FhirClient, patient_id: str, *, concurrent: bool = True) -> PatientRecord:
-    """Run all fetchers (concurrently by default) and assemble the PatientRecord.
+def fetch_record(client: FhirClient, patient_id: str, *, concurrent: bool = True, sections: list[str] | None = None,
+                 record: PatientRecord | None = None) -> PatientRecord:
+    """Run the fetchers (all, or ``sections``; concurrently by default) into a PatientRecord.
 
     Raises RelaunchRequired when the EHR session is over; every other failure is recorded per section.
+    ``record`` lets a caller complete a record it already holds (CDS Hooks prefetch).
     """
-    record = PatientRecord(patient_id=patient_id)
+    record = record or PatientRecord(patient_id=patient_id)
+    chosen = {name: FETCHERS[name] for name in (sections or FETCHERS)}
     with ThreadPoolExecutor(max_workers=8 if concurrent else 1) as inner, \
-            ThreadPoolExecutor(max_workers=len(FETCHERS) if concurrent else 1) as outer:
-        futures = {name: outer.submit(fn, client, patient_id, inner) for name, fn in FETCHERS.items()}
+            ThreadPoolExecutor(max_workers=len(chosen) if concurrent else 1) as outer:
+        futures = {name: outer.submit(fn, client, patient_id, inner) for name, fn in chosen.items()}
         for name, future in futures.items():
             try:
                 part = future.result()

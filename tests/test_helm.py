@@ -58,10 +58,11 @@ def jwks_file(tmp_path_factory) -> Path:
 
 
 def run_helm(helm: str, *args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
-           "HELM_CACHE_HOME": "/tmp/helm-cache", "HELM_CONFIG_HOME": "/tmp/helm-config",
-           "HELM_DATA_HOME": "/tmp/helm-data"}
-    return subprocess.run([helm, *args], capture_output=True, text=True, timeout=60, env=env)
+    """Run helm with its cache, config and data beside the binary, never in the user's home."""
+    home = Path(helm).parent
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "HELM_CACHE_HOME": str(home / "cache"),
+           "HELM_CONFIG_HOME": str(home / "config"), "HELM_DATA_HOME": str(home / "data")}
+    return subprocess.run([helm, *args], check=False, capture_output=True, text=True, timeout=60, env=env)
 
 
 def fixture_args(name: str, jwks: Path) -> list[str]:
@@ -174,8 +175,8 @@ def test_schema_rejects_bad_values(helm, args, field, words):
 
 FAILURES = [
     ([], "ingress.host is required"),
-    (["--set-json", 'ehrs=[{"name":"Oracle","iss":"https://fhir.example/r4","clientId":"a",'
-                    '"auth":"client_secret_basic","secretKey":"oracle"}]'], "secrets.values.oracle"),
+    (["--set-json", ('ehrs=[{"name":"Oracle","iss":"https://fhir.example/r4","clientId":"a",'
+                     '"auth":"client_secret_basic","secretKey":"oracle"}]')], "secrets.values.oracle"),
     (["--set-json", 'ehrs=[{"iss":"https://fhir.example/r4","clientId":"a","auth":"client_secret_post"}]'],
      "ehrs[0].secretKey"),
     (["--set-json", 'ehrs=[{"iss":"https://fhir.example/r4","clientId":"a","auth":"private_key_jwt"}]'],
