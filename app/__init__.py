@@ -11,7 +11,7 @@ from flask import Flask, current_app, g, request
 from htmx_flask import Htmx
 
 from .config import ConfigError, load_settings
-from .knowledge import load_knowledge
+from .knowledge import load_knowledge, warm_up
 from .store import connect
 
 __all__ = ["create_app", "ConfigError"]
@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         headers={"User-Agent": "RaDaR-in-the-chart/0.1"}, follow_redirects=False)
     app.extensions["radar.knowledge"] = load_knowledge()
+    warm_up(app.extensions["radar.knowledge"])
     app.extensions["radar.rq"] = app.extensions["radar.store"].raw()
     app.jinja_env.filters["allowed_link"] = allowed_link
     Htmx(app)

@@ -45,10 +45,10 @@ def cmd_worker(args) -> int:
     from .knowledge import load_knowledge
 
     # Loaded once here, so every forked job starts with the knowledge already in memory.
-    from .grounding import name_index
+    from .knowledge import warm_up
 
     store = worker_context()["store"]
-    name_index(load_knowledge().orphanet)
+    warm_up(load_knowledge())
     print(f"radar worker: listening on queues {', '.join(QUEUES)}", flush=True)
     Worker(QUEUES, connection=store.raw()).work(with_scheduler=False)
     return 0

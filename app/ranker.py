@@ -23,6 +23,7 @@ so a disease appears once; others stay OMIM entries.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -105,6 +106,8 @@ class Ranker:
     def __init__(self, ontology, kb: orphanet.OrphanetKB):
         self._ont = ontology
         self._kb = kb
+        self._score_cache: dict[int, np.ndarray] = {}
+        self._score_lock = threading.Lock()
         self._index_terms()
         self._entities = self._build_entities()
         self._build_matrices()
@@ -241,6 +244,18 @@ class Ranker:
         best -= specificity * self._ic[q]
         return np.logaddexp(best + math.log1p(-noise), math.log(noise))
 
+    def _cached_term_scores(self, q: int) -> np.ndarray:
+        # Common findings recur across patients and CDS calls; 256 vectors cost about 21 MB.
+        cached = self._score_cache.get(q)
+        if cached is None:
+            cached = self._term_scores(q)
+            cached.flags.writeable = False
+            with self._score_lock:
+                if len(self._score_cache) >= 256:
+                    self._score_cache.pop(next(iter(self._score_cache)))
+                self._score_cache[q] = cached
+        return cached
+
     def scores(self, present, absent=(), **params) -> np.ndarray:
         """Log score of every disease (internal order); used by ``rank`` and the benchmark."""
         total = np.zeros(len(self._entities))
@@ -262,7 +277,7 @@ class Ranker:
             return []
         total = np.zeros(len(self._entities))
         for q in cols:
-            total += self._term_scores(q)
+            total += self._cached_term_scores(q)
         excluded = {orphanet._bare_orpha(c) for c in exclude_orpha}
         order = np.lexsort((np.arange(len(total)), -total))
         relative = np.exp((total - total.max()) / len(cols))

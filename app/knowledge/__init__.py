@@ -29,3 +29,17 @@ def load_knowledge() -> Knowledge:
 
     return Knowledge(lexicon=hpo.load_lexicon(), orphanet=orphanet.load(), loinc=loinc.load(),
                      ranker=Ranker.load())
+
+
+def warm_up(kb: Knowledge) -> None:
+    """Build the lazily made indexes (text matcher, disease-name indexes) now, so that under
+    gunicorn they are made once in the master and shared by the forked workers, and no
+    clinician or CDS call pays for them."""
+    from ..grounding import name_index
+    from ..phenotype.coded import _omim_names, _orpha_names
+    from ..phenotype.text import get_matcher
+
+    get_matcher(kb.lexicon)
+    _orpha_names(kb.orphanet)
+    _omim_names()
+    name_index(kb.orphanet)
