@@ -37,12 +37,11 @@ def create_app(config: dict | None = None) -> Flask:
     Htmx(app)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
-    from . import binding, cds, chart, health, launch, radar
+    from . import binding, cds, chart, health, launch
 
     app.register_blueprint(health.bp)
     app.register_blueprint(launch.bp)
-    app.register_blueprint(chart.bp)
-    app.register_blueprint(radar.bp)
+    app.register_blueprint(chart.bp)  # the RaDaR panel's routes are nested in it
     app.register_blueprint(cds.bp)
     app.after_request(binding.set_marker)
     app.after_request(security_headers)

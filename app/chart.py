@@ -17,6 +17,7 @@ from .phenotype import Profile, edits, extract
 from .rank import ENGINE_LABEL, MIN_PRESENT, rank_profile
 
 bp = Blueprint("chart", __name__, url_prefix="/s/<sid>")
+bp.register_blueprint(radar.bp)  # the RaDaR panel shares the session and CSRF checks below
 log = logging.getLogger("radar.chart")
 PROFILE_TTL = 3600  # the extracted profile, kept so edits re-rank without refetching the record
 

@@ -6,27 +6,14 @@ from flask import Blueprint, abort, current_app, g, render_template, request
 
 from . import jobs, service
 
-bp = Blueprint("radar", __name__, url_prefix="/s/<sid>/radar")
+# Nested in the chart blueprint: its session and CSRF checks and its URL defaults apply here too.
+bp = Blueprint("radar", __name__, url_prefix="/radar")
 MAX_NARRATIVE_CHARS = 100_000
 OWNER_TTL = 24 * 3600
 
 
 def _ext(name: str):
     return current_app.extensions[f"radar.{name}"]
-
-
-@bp.url_value_preprocessor
-def session_required(endpoint, values):
-    """Same session and CSRF rules as the chart (its preprocessor does the work)."""
-    from .chart import load_session
-
-    load_session(endpoint, values)
-
-
-@bp.url_defaults
-def add_sid(endpoint, values):
-    if "sid" not in values and g.get("sid"):
-        values["sid"] = g.sid
 
 
 @bp.post("")
