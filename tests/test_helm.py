@@ -410,3 +410,15 @@ def test_readme_documents_every_value():
     readme = (CHART / "README.md").read_text()
     missing = [p for p in leaves(values) if f"`{p}`" not in readme]
     assert not missing, f"helm/README.md lacks {missing}"
+
+
+
+def test_vllm_security_context_can_be_relaxed_for_vllm_only(helm, jwks_file):
+    """An admin whose vLLM image must write outside /tmp and /models can relax that pod alone."""
+    objects = template(helm, *fixture_args("gpu-vllm", jwks_file),
+                       "--set", "inference.vllm.securityContext.readOnlyRootFilesystem=false")
+    vllm = find(objects, "Deployment", f"{FULLNAME}-vllm")["spec"]["template"]["spec"]["containers"][0]
+    assert vllm["securityContext"]["readOnlyRootFilesystem"] is False
+    assert vllm["securityContext"]["allowPrivilegeEscalation"] is False
+    web = find(objects, "Deployment", f"{FULLNAME}-web")["spec"]["template"]["spec"]["containers"][0]
+    assert web["securityContext"]["readOnlyRootFilesystem"] is True
