@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 import os
-
-import httpx
 import secrets
 
+import httpx
 from flask import Flask, current_app, g, request
 from htmx_flask import Htmx
 
+from . import binding, cds, chart, health, launch, service
 from .config import ConfigError, load_settings
 from .knowledge import load_knowledge, warm_up
 from .store import connect
@@ -24,21 +24,23 @@ def create_app(config: dict | None = None) -> Flask:
                 static_folder=os.path.join(root, "static"))
     settings = load_settings({**os.environ, **(config or {})})
     app.config.update(RADAR_SETTINGS=settings, MAX_CONTENT_LENGTH=1024 * 1024)
-    app.extensions["radar.settings"] = settings
-    app.extensions["radar.store"] = connect(settings.redis_url, settings.data_dir)
-    app.extensions["radar.http"] = httpx.Client(
-        timeout=httpx.Timeout(settings.fhir_timeout, connect=5.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        headers={"User-Agent": "RaDaR-in-the-chart/0.1"}, follow_redirects=False)
-    app.extensions["radar.knowledge"] = load_knowledge()
-    warm_up(app.extensions["radar.knowledge"])
-    app.extensions["radar.rq"] = app.extensions["radar.store"].raw()
-    app.jinja_env.filters["allowed_link"] = allowed_link
+
+    store = connect(settings.redis_url, settings.data_dir)
+    knowledge = load_knowledge()  # once, before gunicorn forks its workers
+    warm_up(knowledge)
+    app.extensions.update({
+        "radar.settings": settings,
+        "radar.store": store,
+        "radar.rq": store.raw(),
+        "radar.knowledge": knowledge,
+        "radar.http": httpx.Client(timeout=httpx.Timeout(settings.fhir_timeout, connect=5.0),
+                                   limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                                   headers={"User-Agent": "RaDaR-in-the-chart/0.1"}, follow_redirects=False),
+    })
+
     Htmx(app)
+    app.jinja_env.filters["allowed_link"] = allowed_link
     app.jinja_env.globals["csp_nonce"] = csp_nonce
-
-    from . import binding, cds, chart, health, launch
-
     app.register_blueprint(health.bp)
     app.register_blueprint(launch.bp)
     app.register_blueprint(chart.bp)  # the RaDaR panel's routes are nested in it
@@ -49,9 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_error_handler(403, lambda e: launch.message(
         "Request refused", "This request could not be verified. Reload the chart and try again.", 403))
     configure_logging(app)
-    from . import service
-
-    service.status(app.extensions["radar.store"], settings.model, fresh=True)  # start-up check; logs when down
+    service.status(store, settings.model, fresh=True)  # the start-up check; it logs when RaDaR is down
     return app
 
 
