@@ -10,6 +10,9 @@ hpo3 does not ship the annotation PMIDs, so the held-out views are proxies:
 - ``imprecise+noise``: as above plus two random disease-annotation terms (unrelated findings);
 - ``low-overlap``: cases where at most half of the terms are annotated verbatim to the
   diagnosis, i.e. whose paper most likely did not feed the annotations (a hard subset).
+Tied scores count half: a target tied with k other diseases has expected rank (above) + k/2
+(the earlier version counted ties as wins, which flattered vague queries where many OMIM
+entries tie).
 Cases whose OMIM diagnosis is absent from hpo3 2025-11-24 (new entries) cannot be ranked;
 they are counted as misses in "all (incl. unknown)" and left out elsewhere.
 """
@@ -65,9 +68,11 @@ def _imprecise(ranker, terms, rng, noise_pool=None):
     return out or terms[:1]
 
 
-def _rank_of(ranker, present, targets) -> int:
+def _rank_of(ranker, present, targets) -> float:
+    """Expected rank of the best target when ties are broken at random (ties count half)."""
     scores = ranker.scores(present)
-    return 1 + int((scores > max(scores[t] for t in targets)).sum())
+    best = max(scores[t] for t in targets)
+    return 1 + int((scores > best).sum()) + 0.5 * (int((scores == best).sum()) - 1)
 
 
 def _report(name, ranks):
