@@ -27,6 +27,7 @@ log = logging.getLogger("radar.cds")
 
 SERVICE_ID = "radar-patient-view"
 MAX_BODY = 20 * 1024 * 1024
+CARD_CANDIDATES = 3  # diseases listed on the card; the app shows the full ranking
 FEEDBACK = "radar:cds-feedback"
 PREFETCH = {  # keys are also the names of app.fhir's fetchers
     "patient": "Patient/{{context.patientId}}",
@@ -87,7 +88,7 @@ def call(service_id: str):
     except Unobtainable as exc:
         return jsonify({"error": str(exc)}), 412
     kb, settings = _ext("knowledge"), _ext("settings")
-    analysis = analyse(record, kb, top=5)
+    analysis = analyse(record, kb, top=CARD_CANDIDATES)
     audit.record_read(_ext("store"), user=hook["context"].get("userId"), iss=hook.get("fhirServer") or claims["iss"],
                       patient=hook["context"]["patientId"], resource_types=["Patient", "Condition", "Observation",
                                                                             "DocumentReference"],
