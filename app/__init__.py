@@ -23,7 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder=os.path.join(root, "templates"),
                 static_folder=os.path.join(root, "static"))
     settings = load_settings({**os.environ, **(config or {})})
-    app.config.update(RADAR_SETTINGS=settings, MAX_CONTENT_LENGTH=1024 * 1024)
+    app.config.update(MAX_CONTENT_LENGTH=1024 * 1024)
 
     store = connect(settings.redis_url, settings.data_dir)
     knowledge = load_knowledge()  # once, before gunicorn forks its workers

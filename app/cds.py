@@ -161,7 +161,7 @@ def parse_request(body: object) -> dict:
     return body
 
 
-def _resources(value: object, key: str, resource_type: str) -> list[dict]:
+def _resources(value: object, key: str, resource_type: str, warnings: list[str]) -> list[dict]:
     if value is None:  # "no data" (CDS Hooks: a key whose query found nothing may be null)
         return []
     if not isinstance(value, dict) or value.get("resourceType") not in ("Bundle", "OperationOutcome"):
@@ -173,7 +173,6 @@ def _resources(value: object, key: str, resource_type: str) -> list[dict]:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and resource.get("resourceType") == resource_type:
             out.append(resource)
-    warnings: list[str] = []
     return valid_resources(out, warnings)
 
 
@@ -194,12 +193,12 @@ def load_record(hook: dict) -> PatientRecord:
             raise BadRequest("prefetch.patient does not match context.patientId")
         record.patient = patient
     if "conditions" in prefetch:
-        record.conditions = _resources(prefetch["conditions"], "conditions", "Condition")
+        record.conditions = _resources(prefetch["conditions"], "conditions", "Condition", record.warnings)
     if "labs" in prefetch:
-        record.observations = [o for o in _resources(prefetch["labs"], "labs", "Observation")
+        record.observations = [o for o in _resources(prefetch["labs"], "labs", "Observation", record.warnings)
                                if o.get("status") not in EXCLUDED_STATUSES]
     if "notes" in prefetch:
-        docs = _resources(prefetch["notes"], "notes", "DocumentReference")
+        docs = _resources(prefetch["notes"], "notes", "DocumentReference", record.warnings)
         record.notes = [read_note(note, att, _attachment_reader(client)) for note, att in filter(None, map(note_stub, docs))]
     if missing:
         _fetch_missing(client, patient_id, missing, record)
@@ -232,11 +231,11 @@ def _client(hook: dict) -> FhirClient | None:
 
 def _attachment_reader(client: FhirClient | None):
     def read(attachment: dict) -> bytes:
+        if client is not None:
+            return client.attachment(attachment)  # inline data or a Binary read
         if attachment.get("data") is not None:
             return decode_base64(attachment["data"])
-        if client is None:
-            raise Unreadable("note content not prefetched")
-        return client.attachment(attachment)
+        raise Unreadable("note content not prefetched")
     return read
 
 

@@ -67,7 +67,6 @@ class Settings:
     job_stale_grace: int = 60
     cds_clients: list = field(default_factory=list)
     cds_thresholds: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
 
     def ehr_for(self, iss: str) -> Ehr | None:
         """Return the registered EHR for ``iss`` (trailing slash ignored), or None."""

@@ -88,13 +88,13 @@ def panel_context(session_id: str, narrative, present: list[str], absent: list[s
     case_id = None
     if settings.model is not None:
         cid = jobs.case_id(settings.model, narrative.text)
+        found = store.get("case", cid) is not None
         # A case started by the CDS hook (its card's appContext) is shown when this launch has none.
         linked = str((g.session.get("app_context") or {}).get("case", ""))
         owner = f"{g.session['iss']}|{g.session['patient']}"
-        if store.get("case", cid) is None and len(linked) == 32 and \
-                (store.get("case", linked) or {}).get("owner") == owner:
-            cid = linked
-        if store.get("case", cid) is not None:
+        if not found and len(linked) == 32 and (store.get("case", linked) or {}).get("owner") == owner:
+            cid, found = linked, True
+        if found:
             store.redis.sadd(f"radar:session-cases:{session_id}", cid)
             store.redis.expire(f"radar:session-cases:{session_id}", OWNER_TTL)
             case_id = cid
