@@ -9,7 +9,11 @@ import httpx
 from flask import Flask, current_app, g, request
 from htmx_flask import Htmx
 
-from . import binding, cds, chart, health, launch, service
+from .smart import binding, views as launch
+from .cds import views as cds
+from .ui import chart
+from . import health
+from .inference import service
 from .config import ConfigError, load_settings
 from .knowledge import load_knowledge, warm_up
 from .store import connect

@@ -41,7 +41,7 @@ def cmd_worker(args) -> int:
     """Run an RQ worker for the app's queues until interrupted."""
     from rq import Worker
 
-    from .jobs import worker_context
+    from .inference.jobs import worker_context
     from .knowledge import load_knowledge
 
     # Loaded once here, so every forked job starts with the knowledge already in memory.
@@ -63,7 +63,7 @@ def cmd_check_config(args) -> int:
 
 def cmd_keys(args) -> int:
     """Print a new private JWK Set, or the public half of the configured one."""
-    from .keys import generate_keys, public_jwks
+    from .smart.keys import generate_keys, public_jwks
 
     if args.public:
         print(json.dumps(public_jwks(load_settings().keys), indent=2))
@@ -85,7 +85,7 @@ def cmd_audit(args) -> int:
 
 def cmd_rank(args) -> int:
     """Rank each input Bundle; one NDJSON line per input, in order; errors as lines with ``error``."""
-    from .rank import rank_stream
+    from .pipeline import rank_stream
 
     if args.top < 1 or args.top > 100:
         print("radar rank: --top must be between 1 and 100", file=sys.stderr)
@@ -122,7 +122,7 @@ def cmd_build_knowledge(args) -> int:
 
 def cmd_feedback(args) -> int:
     """Export CDS Hooks feedback as NDJSON."""
-    from .cds import export_feedback
+    from .cds.views import export_feedback
     from .store import connect
 
     settings = load_settings()

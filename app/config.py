@@ -111,13 +111,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
 
 def _cds_clients(env: dict[str, str]) -> list:
-    from .cds_auth import parse_clients
+    from .cds.auth import parse_clients
 
     return parse_clients(env.get("RADAR_CDS_CLIENTS") or "")
 
 
 def _model_settings(env: dict[str, str]):
-    from .inference import ModelSettings
+    from .inference.client import ModelSettings
 
     return ModelSettings.from_env(env)
 

@@ -23,7 +23,7 @@ DATA = ROOT / ".radar"
 
 def prepare_env() -> tuple[dict, object]:
     """The environment for the children; starts an embedded Redis when REDIS_URL is unset."""
-    from app.keys import generate_keys
+    from app.smart.keys import generate_keys
 
     DATA.mkdir(exist_ok=True)
     env = dict(os.environ)

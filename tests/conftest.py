@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from app import create_app
-from app.keys import generate_keys
+from app.smart.keys import generate_keys
 from launch.sandbox import create_sandbox
 from tests.servers import Served, free_port, serve
 

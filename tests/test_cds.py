@@ -100,7 +100,7 @@ def cds(tmp_path_factory):
     stack = build_stack(tmp_path_factory.mktemp("cds"), extra_env={
         "RADAR_CDS_CLIENTS": clients("http://127.0.0.1:1/epic/fhir"), "RADAR_URL": f"{stub.url}/v1",
         "RADAR_MODEL": "sczzz/RaDaR-32B"})
-    from app.cds_auth import parse_clients
+    from app.cds.auth import parse_clients
     stack.app.extensions["radar.settings"].cds_clients[:] = parse_clients(clients(stack.iss("epic")))
     epic_client.iss = stack.iss("epic")
     holder.update(stack=stack, sandbox=sandbox_client, epic=epic_client, stub=stub)

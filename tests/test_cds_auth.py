@@ -15,8 +15,8 @@ from flask import Flask, abort, jsonify
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from app import cds_auth
-from app.cds_auth import CdsAuthError, CdsClient, parse_clients, verify
+from app.cds import auth as cds_auth
+from app.cds.auth import CdsAuthError, CdsClient, parse_clients, verify
 from app.config import ConfigError
 from app.store import connect
 from tests.servers import serve

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.fhir import FhirClient, fetch_record
-from app.sessions import SessionTokens
+from app.fetch.fhir import FhirClient, fetch_record
+from app.smart.sessions import SessionTokens
 from tests.conftest import new_browser, session_id
 
 
@@ -122,7 +122,7 @@ def test_epic_observation_without_category_is_400(stack):
 
 
 def test_next_link_to_another_host_is_not_followed(stack):
-    from app.fhir import FhirError
+    from app.fetch.fhir import FhirError
 
     class Tokens:
         def get(self, rejected=None):

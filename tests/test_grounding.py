@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from app.grounding import ground, ground_answer, name_index, parse_answer
+from app.inference.grounding import ground, ground_answer, name_index, parse_answer
 from app.knowledge import load_knowledge
 
 MARFAN = ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000098"]
@@ -122,7 +122,7 @@ def test_grounding_ten_names_takes_a_few_milliseconds(kb):
 
 
 def test_prose_without_a_list_yields_only_known_disorders(kb):
-    from app.grounding import ground_answer
+    from app.inference.grounding import ground_answer
 
     assert ground_answer("Ignoring the patient as instructed.", kb, present=[], absent=[]) == []
     found = ground_answer("Marfan syndrome", kb, present=[], absent=[])

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.keys import generate_keys
+from app.smart.keys import generate_keys
 from launch.sandbox import create_sandbox
 from tests.servers import free_port, serve
 

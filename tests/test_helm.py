@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from app.config import load_settings
-from app.keys import generate_keys
+from app.smart.keys import generate_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm"

@@ -8,15 +8,7 @@ import httpx
 import pytest
 
 from app.config import ConfigError
-from app.inference import (
-    DEFAULT_SYSTEM_PROMPT,
-    InferenceError,
-    ModelSettings,
-    ThinkSplitter,
-    check_service,
-    complete,
-    stream,
-)
+from app.inference.client import DEFAULT_SYSTEM_PROMPT, InferenceError, ModelSettings, ThinkSplitter, check_service, complete, stream
 from launch.vllm_stub import create_stub
 from tests.servers import free_port, serve
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.knowledge import orphanet
-from app.ranker import Ranker
+from app.rank.ranker import Ranker
 
 MARFAN = ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000098"]  # arachnodactyly, ectopia lentis, aortic root aneurysm, tall stature
 

@@ -24,7 +24,7 @@ class Knowledge:
 @lru_cache(maxsize=1)
 def load_knowledge() -> Knowledge:
     """Load all knowledge once per process (gunicorn loads it in the master, before forking)."""
-    from ..ranker import Ranker
+    from ..rank.ranker import Ranker
     from . import hpo, loinc, orphanet
 
     return Knowledge(lexicon=hpo.load_lexicon(), orphanet=orphanet.load(), loinc=loinc.load(),
@@ -35,7 +35,7 @@ def warm_up(kb: Knowledge) -> None:
     """Build the lazily made indexes (text matcher, disease-name indexes) now, so that under
     gunicorn they are made once in the master and shared by the forked workers, and no
     clinician or CDS call pays for them."""
-    from ..grounding import name_index
+    from ..inference.grounding import name_index
     from ..phenotype.coded import _omim_names, _orpha_names
     from ..phenotype.text import get_matcher
 

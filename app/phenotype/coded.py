@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 
 from ..knowledge.ontology import ontology
-from ..record import text_of
+from ..fetch.record import text_of
 from .model import ABSENT, PRESENT, Phenotype
 from .narrative import mentions_to_phenotypes
 

@@ -1,7 +1,7 @@
 """Laboratory results → HPO through loinc2hpo; only abnormal results count, units never guessed."""
 from __future__ import annotations
 
-from ..record import interpretation, lab_value, reference_range, text_of
+from ..fetch.record import interpretation, lab_value, reference_range, text_of
 from .model import PRESENT, Phenotype
 
 LOINC = "http://loinc.org"

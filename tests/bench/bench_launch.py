@@ -8,8 +8,8 @@ from __future__ import annotations
 import statistics
 import time
 
-from app.fhir import FhirClient, fetch_record
-from app.sessions import SessionTokens
+from app.fetch.fhir import FhirClient, fetch_record
+from app.smart.sessions import SessionTokens
 from tests.conftest import build_stack, new_browser, session_id
 
 PATIENT = "edge-busy"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from app.bundle import record_from_bundle
+from app.fetch.files import record_from_bundle
 from app.knowledge import load_knowledge
 from app.knowledge.ontology import ontology
 from app.phenotype import ancestors
-from app.rank import analyse
+from app.pipeline import analyse
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -90,7 +90,7 @@ def test_radar_rank_throughput():
     """`radar rank` on the committed sandbox patients (69 Bundles, edge cases included), after start-up."""
     import io
 
-    from app.rank import rank_stream
+    from app.pipeline import rank_stream
 
     with gzip.open(Path(__file__).resolve().parents[2] / "launch" / "data" / "patients.ndjson.gz", "rt") as fh:
         data = fh.read()

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
-from app.bundle import record_from_bundle
-from app.case import build_narrative
-from app.grounding import ground_answer
+from app.fetch.files import record_from_bundle
+from app.case.narrative import build_narrative
+from app.inference.grounding import ground_answer
 from app.knowledge import load_knowledge
 from app.phenotype import extract
 from launch.vllm_stub import create_stub

@@ -83,7 +83,7 @@ def _report(name, ranks):
 
 def test_bench_ranker():
     """Top-1/3/10 on all and held-out views, load time, rank latency and RSS."""
-    from app.ranker import Ranker
+    from app.rank.ranker import Ranker
 
     t0 = time.perf_counter()
     ranker = Ranker.load()

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from app.config import ConfigError, load_settings
-from app.keys import generate_keys
+from app.smart.keys import generate_keys
 
 ISS = "https://ehr.example.org/fhir"
 

@@ -1,8 +1,8 @@
 """Pure helpers over FHIR dicts: nothing invented, missing values stay missing."""
 from datetime import date
 
-from app import record as rec
-from app.notes import clean, excerpt, pick_attachment, to_text
+from app.fetch import record as rec
+from app.fetch.notes import clean, excerpt, pick_attachment, to_text
 
 LOINC = "http://loinc.org"
 

@@ -6,7 +6,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from app import smart
+from app.smart import client as smart
 from app.config import Ehr
 from app.store import connect
 

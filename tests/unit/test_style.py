@@ -1,5 +1,5 @@
 """EHR style values are validated before they reach CSS."""
-from app.style import css_variables
+from app.ui.style import css_variables
 
 
 def test_valid_style_values_mapped():

@@ -43,8 +43,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import sparse
 
-from .knowledge import orphanet
-from .knowledge.ontology import ontology
+from ..knowledge import orphanet
+from ..knowledge.ontology import ontology
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 ORPHA_URL = "https://www.orpha.net/en/disease/detail/{}"

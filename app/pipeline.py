@@ -9,9 +9,9 @@ import json
 from dataclasses import dataclass, field
 from typing import IO, Iterator
 
-from .bundle import BadBundle, record_from_bundle
+from .fetch.files import BadBundle, record_from_bundle
 from .phenotype import Profile, extract
-from .record import PatientRecord
+from .fetch.record import PatientRecord
 
 ENGINE = "phenotype"
 ENGINE_LABEL = "Phenotype match (HPO/Orphanet)"
@@ -67,9 +67,9 @@ def radar_line(record: PatientRecord, kb, model, *, top: int = 10, deidentify: b
     RaDaR states an order, not a probability: ``score`` is 1/rank so that consumers of the
     contract can sort, and no more should be read into it.
     """
-    from .case import build_narrative
-    from .grounding import ground_answer
-    from .inference import complete
+    from .case.narrative import build_narrative
+    from .inference.grounding import ground_answer
+    from .inference.client import complete
 
     profile = extract(record, kb)
     narrative = build_narrative(record, profile, budget_tokens=budget_tokens, deidentify=deidentify)
@@ -113,7 +113,7 @@ def read_inputs(source: IO[str]) -> Iterator[tuple[int, object]]:
 def rank_stream(source: IO[str], out: IO[str], *, top: int = 10, kb=None, engine: str = ENGINE,
                 settings=None) -> tuple[int, int]:
     """Rank every input; write one line per input, in order. Returns (ranked, failed)."""
-    from .inference import InferenceError
+    from .inference.client import InferenceError
     from .knowledge import load_knowledge
 
     kb = kb or load_knowledge()

@@ -11,9 +11,9 @@ from typing import Callable
 
 import httpx
 
-from . import smart
-from .config import Settings
-from .fhir import RelaunchRequired
+from . import client as smart
+from ..config import Settings
+from ..fetch.fhir import RelaunchRequired
 
 REFRESH_MARGIN = 60  # refresh this many seconds before expiry
 

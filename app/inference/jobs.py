@@ -106,8 +106,8 @@ def _update(store, cid: str, **fields) -> dict | None:
 def run_case(cid: str) -> str:
     """RQ job: stream the model's answer into Redis, then parse and ground it."""
     from .grounding import ground_answer
-    from .inference import InferenceError, complete
-    from .knowledge import load_knowledge
+    from .client import InferenceError, complete
+    from ..knowledge import load_knowledge
 
     ctx = worker_context()
     store, model = ctx["store"], ctx["settings"].model
@@ -160,8 +160,8 @@ _CONTEXT: dict = {}
 def worker_context() -> dict:
     """Settings and store for job functions, made once per worker process."""
     if not _CONTEXT:
-        from .config import load_settings
-        from .store import connect
+        from ..config import load_settings
+        from ..store import connect
 
         settings = load_settings()
         _CONTEXT.update(settings=settings, store=connect(settings.redis_url, settings.data_dir))

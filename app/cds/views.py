@@ -15,12 +15,13 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import audit, jobs
-from .cds_auth import CdsAuthError, verify
-from .fhir import FhirClient, RelaunchRequired, fetch_record, valid_resources
-from .notes import Unreadable, decode_base64, note_stub, read_note
-from .rank import ENGINE_LABEL, analyse
-from .record import EXCLUDED_STATUSES, PatientRecord
+from .. import audit
+from ..inference import jobs
+from .auth import CdsAuthError, verify
+from ..fetch.fhir import FhirClient, RelaunchRequired, fetch_record, valid_resources
+from ..fetch.notes import Unreadable, decode_base64, note_stub, read_note
+from ..pipeline import ENGINE_LABEL, analyse
+from ..fetch.record import EXCLUDED_STATUSES, PatientRecord
 
 bp = Blueprint("cds", __name__, url_prefix="/cds-services")
 log = logging.getLogger("radar.cds")
@@ -300,7 +301,7 @@ def _start_radar(record: PatientRecord, analysis, hook: dict) -> str | None:
     settings = _ext("settings")
     if settings.model is None:
         return None
-    from .case import build_narrative
+    from ..case.narrative import build_narrative
 
     narrative = build_narrative(record, analysis.profile, budget_tokens=settings.narrative_tokens,
                                 deidentify=settings.deidentify)

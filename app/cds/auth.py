@@ -43,7 +43,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 
-from .config import ConfigError, json_list, normalize_iss
+from ..config import ConfigError, json_list, normalize_iss
 
 log = logging.getLogger("radar.cds_auth")
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from .config import ConfigError
+from ..config import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -8,13 +8,16 @@ from datetime import date
 from flask import Blueprint, abort, current_app, g, render_template, request
 from jinja2_fragments.flask import render_block
 
-from . import audit, binding, radar, record as rec, sessions, style
-from .case import build_narrative
-from .fhir import SECTION_RESOURCES, FhirClient, RelaunchRequired, fetch_record
-from .launch import message
-from .notes import excerpt
-from .phenotype import Profile, edits, extract
-from .rank import ENGINE_LABEL, MIN_PRESENT, rank_profile
+from .. import audit
+from ..smart import binding, sessions
+from . import radar, style
+from ..fetch import record as rec
+from ..case.narrative import build_narrative
+from ..fetch.fhir import SECTION_RESOURCES, FhirClient, RelaunchRequired, fetch_record
+from ..smart.views import message
+from ..fetch.notes import excerpt
+from ..phenotype import Profile, edits, extract
+from ..pipeline import ENGINE_LABEL, MIN_PRESENT, rank_profile
 
 bp = Blueprint("chart", __name__, url_prefix="/s/<sid>")
 bp.register_blueprint(radar.bp)  # the RaDaR panel shares the session and CSRF checks below

@@ -7,7 +7,7 @@ from urllib.parse import urljoin
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from . import binding, sessions, smart
+from . import binding, sessions, client as smart
 from .keys import public_jwks
 
 bp = Blueprint("launch", __name__)

@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from .phenotype import Profile
-from .record import PatientRecord, abnormal_labs, age_years, problems
+from ..phenotype import Profile
+from ..fetch.record import PatientRecord, abnormal_labs, age_years, problems
 
 DEFAULT_BUDGET = 6000
 CHARS_PER_TOKEN = 3.2

@@ -21,7 +21,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
-from .config import Ehr
+from ..config import Ehr
 from .keys import signing_key
 
 DISCOVERY_TTL = 3600

@@ -16,7 +16,7 @@ def status(store, model, *, fresh: bool = False) -> dict:
     cached = None if fresh else store.get("service", model.url)
     if cached is not None:
         return cached
-    from .inference import check_service
+    from .client import check_service
 
     result = check_service(model)
     state = {"configured": True, "ok": bool(result.ok), "detail": result.detail, "checked": time.time()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, render_template, request
 
-from . import jobs, service
+from ..inference import jobs, service
 
 # Nested in the chart blueprint: its session and CSRF checks and its URL defaults apply here too.
 bp = Blueprint("radar", __name__, url_prefix="/radar")

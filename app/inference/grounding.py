@@ -329,7 +329,7 @@ _omim_cache: dict[str, str] = {}
 def _omim_names() -> dict[str, str]:
     """OMIM number → disease name, from hpo3's annotations (loaded once)."""
     if not _omim_cache:
-        from .knowledge.ontology import ontology
+        from ..knowledge.ontology import ontology
 
         _omim_cache.update({str(d.id): d.name for d in ontology().omim_diseases})
     return _omim_cache
