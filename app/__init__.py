@@ -5,68 +5,49 @@ import logging
 import os
 import secrets
 
-import httpx
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from htmx_flask import Htmx
 
-from .smart import binding, views as launch
+from . import services
 from .cds import views as cds
-from .ui import chart
-from . import health
-from .inference import service
 from .config import ConfigError, load_settings
-from .knowledge import load_knowledge, warm_up
-from .store import connect
+from .health import bp as health
+from .inference import service
+from .knowledge.diseases import allowed_link, omim_url, orpha_code, orpha_url
+from .pipeline import warm_up
+from .smart import binding, views as launch
+from .ui import chart
+from .ui.pages import message, relaunch_page
 
 __all__ = ["create_app", "ConfigError"]
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app: settings (env, overridden by ``config``) → clients → blueprints → headers."""
+    """Build the app: settings (env, overridden by ``config``) → services → blueprints → headers."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     app = Flask(__name__, template_folder=os.path.join(root, "templates"),
                 static_folder=os.path.join(root, "static"))
     settings = load_settings({**os.environ, **(config or {})})
     app.config.update(MAX_CONTENT_LENGTH=1024 * 1024)
-
-    store = connect(settings.redis_url, settings.data_dir)
-    knowledge = load_knowledge()  # once, before gunicorn forks its workers
-    warm_up(knowledge)
-    app.extensions.update({
-        "radar.settings": settings,
-        "radar.store": store,
-        "radar.rq": store.raw(),
-        "radar.knowledge": knowledge,
-        "radar.http": httpx.Client(timeout=httpx.Timeout(settings.fhir_timeout, connect=5.0),
-                                   limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                                   headers={"User-Agent": "RaDaR-in-the-chart/0.1"}, follow_redirects=False),
-    })
+    ctx = services.init_app(app, settings)  # before gunicorn forks its workers
+    warm_up(ctx.knowledge)
 
     Htmx(app)
-    app.jinja_env.filters["allowed_link"] = allowed_link
+    app.jinja_env.filters.update(allowed_link=allowed_link, orpha_code=orpha_code, orpha_url=orpha_url,
+                                 omim_url=omim_url)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
-    app.register_blueprint(health.bp)
+    app.register_blueprint(health)
     app.register_blueprint(launch.bp)
     app.register_blueprint(chart.bp)  # the RaDaR panel's routes are nested in it
     app.register_blueprint(cds.bp)
     app.after_request(binding.set_marker)
     app.after_request(security_headers)
-    app.register_error_handler(401, lambda e: chart.relaunch_page())
-    app.register_error_handler(403, lambda e: launch.message(
+    app.register_error_handler(401, lambda e: relaunch_page())
+    app.register_error_handler(403, lambda e: message(
         "Request refused", "This request could not be verified. Reload the chart and try again.", 403))
-    configure_logging(app)
-    service.status(store, settings.model, fresh=True)  # the start-up check; it logs when RaDaR is down
+    configure_logging(app, settings.log_level)
+    service.status(ctx.store, settings.model, fresh=True)  # the start-up check; it logs when RaDaR is down
     return app
-
-
-ALLOWED_LINKS = ("https://www.orpha.net/en/disease/detail/", "https://omim.org/entry/")
-
-
-def allowed_link(url: object) -> str | None:
-    """Only Orphanet and OMIM pages are ever linked from model or ranker output."""
-    if isinstance(url, str) and url.startswith(ALLOWED_LINKS) and all(c not in url for c in "\"'<> "):
-        return url
-    return None
 
 
 def csp_nonce() -> str:
@@ -78,7 +59,7 @@ def csp_nonce() -> str:
 
 def security_headers(response):
     """Headers for a page that lives inside an EHR iframe and holds patient data."""
-    ancestors = current_app.extensions["radar.settings"].frame_ancestors
+    ancestors = services.current().settings.frame_ancestors
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{csp_nonce()}'; img-src 'self' data:; "
@@ -90,9 +71,9 @@ def security_headers(response):
     return response
 
 
-def configure_logging(app: Flask) -> None:
+def configure_logging(app: Flask, level: str) -> None:
     """Application log: events only, by route template, never PHI, tokens or session ids."""
-    logging.basicConfig(level=os.environ.get("RADAR_LOG_LEVEL", "INFO"),
+    logging.basicConfig(level=level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     log = logging.getLogger("radar.http")
     # httpx logs every URL it requests, and FHIR URLs carry patient ids.

@@ -41,16 +41,15 @@ def cmd_worker(args) -> int:
     """Run an RQ worker for the app's queues until interrupted."""
     from rq import Worker
 
-    from .inference.jobs import worker_context
-    from .knowledge import load_knowledge
+    from .pipeline import warm_up
+    from .services import for_process
 
-    # Loaded once here, so every forked job starts with the knowledge already in memory.
-    from .knowledge import warm_up
-
-    store = worker_context()["store"]
-    warm_up(load_knowledge())
+    # The same set-up as the web app, made once here, so every forked job starts with the
+    # knowledge and its indexes already in memory.
+    ctx = for_process()
+    warm_up(ctx.knowledge)
     print(f"radar worker: listening on queues {', '.join(QUEUES)}", flush=True)
-    Worker(QUEUES, connection=store.raw()).work(with_scheduler=False)
+    Worker(QUEUES, connection=ctx.rq).work(with_scheduler=False)
     return 0
 
 
@@ -85,7 +84,8 @@ def cmd_audit(args) -> int:
 
 def cmd_rank(args) -> int:
     """Rank each input Bundle; one NDJSON line per input, in order; errors as lines with ``error``."""
-    from .pipeline import rank_stream
+    from .batch import rank_stream
+    from .pipeline import load_knowledge
 
     if args.top < 1 or args.top > 100:
         print("radar rank: --top must be between 1 and 100", file=sys.stderr)
@@ -104,7 +104,8 @@ def cmd_rank(args) -> int:
             print(f"radar rank: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
             return 2
     with source:
-        ok, failed = rank_stream(source, sys.stdout, top=args.top, engine=args.engine, settings=settings)
+        ok, failed = rank_stream(source, sys.stdout, load_knowledge(), top=args.top, engine=args.engine,
+                                 settings=settings)
     if ok == 0:
         print(f"radar rank: nothing could be read ({failed} bad input(s))", file=sys.stderr)
         return 1
@@ -122,7 +123,7 @@ def cmd_build_knowledge(args) -> int:
 
 def cmd_feedback(args) -> int:
     """Export CDS Hooks feedback as NDJSON."""
-    from .cds.views import export_feedback
+    from .cds.service import export_feedback
     from .store import connect
 
     settings = load_settings()

@@ -1,8 +1,10 @@
 """Liveness and readiness endpoints for probes."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from redis.exceptions import RedisError
+
+from . import services
 
 bp = Blueprint("health", __name__)
 
@@ -17,7 +19,7 @@ def healthz():
 def readyz():
     """Readiness: Redis answers (sessions and jobs live there)."""
     try:
-        current_app.extensions["radar.store"].ping()
+        services.current().store.ping()
     except RedisError:
         return {"status": "unavailable", "redis": "down"}, 503
     return {"status": "ok", "redis": "up"}

@@ -47,6 +47,58 @@ class Store:
         """Remove ``kind:key``."""
         self.redis.delete(f"{PREFIX}{kind}:{key}")
 
+    def get_text(self, kind: str, key: str) -> str | None:
+        """The raw text stored under ``kind:key`` (streams, documents cached as fetched), or None."""
+        return self.redis.get(f"{PREFIX}{kind}:{key}")
+
+    def set_text(self, kind: str, key: str, text: str, ttl: int) -> None:
+        """Store raw text under ``kind:key`` for ``ttl`` seconds."""
+        self.redis.set(f"{PREFIX}{kind}:{key}", text, ex=max(1, int(ttl)))
+
+    def append_text(self, kind: str, key: str, text: str) -> None:
+        """Append to the text under ``kind:key`` (a live stream the chart polls)."""
+        self.redis.append(f"{PREFIX}{kind}:{key}", text)
+
+    def touch(self, kind: str, key: str, ttl: int) -> None:
+        """Give ``kind:key`` a fresh TTL."""
+        self.redis.expire(f"{PREFIX}{kind}:{key}", max(1, int(ttl)))
+
+    def ttl(self, kind: str, key: str) -> int:
+        """Seconds ``kind:key`` has left (negative when it has no TTL or does not exist)."""
+        return int(self.redis.ttl(f"{PREFIX}{kind}:{key}"))
+
+    def exists(self, kind: str, key: str) -> bool:
+        """True when ``kind:key`` is stored."""
+        return bool(self.redis.exists(f"{PREFIX}{kind}:{key}"))
+
+    def set_once(self, kind: str, key: str, ttl: int) -> bool:
+        """Mark ``kind:key`` for ``ttl`` seconds; False when it was already marked (replays, throttles)."""
+        return bool(self.redis.set(f"{PREFIX}{kind}:{key}", "1", nx=True, ex=max(1, int(ttl))))
+
+    def add_member(self, kind: str, key: str, member: str, ttl: int) -> None:
+        """Add ``member`` to the set ``kind:key`` and renew the set's TTL."""
+        name = f"{PREFIX}{kind}:{key}"
+        pipe = self.redis.pipeline()
+        pipe.sadd(name, member)
+        pipe.expire(name, max(1, int(ttl)))
+        pipe.execute()
+
+    def is_member(self, kind: str, key: str, member: str) -> bool:
+        """True when ``member`` is in the set ``kind:key``."""
+        return bool(self.redis.sismember(f"{PREFIX}{kind}:{key}", member))
+
+    def members(self, kind: str, key: str) -> set[str]:
+        """The members of the set ``kind:key``."""
+        return set(self.redis.smembers(f"{PREFIX}{kind}:{key}"))
+
+    def push(self, name: str, value: Any) -> None:
+        """Append a JSON value to the list ``name`` (kept until exported)."""
+        self.redis.rpush(f"{PREFIX}{name}", json.dumps(value, sort_keys=True))
+
+    def items(self, name: str) -> list[Any]:
+        """Every value of the list ``name``, oldest first."""
+        return [json.loads(x) for x in self.redis.lrange(f"{PREFIX}{name}", 0, -1)]
+
     def lock(self, name: str, timeout: float = 30, blocking_timeout: float = 30):
         """A distributed lock (one holder across all processes)."""
         return self.redis.lock(f"{PREFIX}lock:{name}", timeout=timeout, blocking_timeout=blocking_timeout)

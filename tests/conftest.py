@@ -12,6 +12,7 @@ import re
 import secrets
 import shutil
 from dataclasses import dataclass, field
+from typing import Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -55,7 +56,7 @@ class Stack:
 
     @property
     def store(self):
-        return self.app.extensions["radar.store"]
+        return self.app.extensions["radar"].store
 
     def iss(self, tenant: str) -> str:
         return f"{self.sandbox_url}/{tenant}/fhir"
@@ -91,10 +92,17 @@ def session_id(resp: httpx.Response) -> str:
     return match.group(1)
 
 
-def build_stack(tmp_path, *, latency_ms: float = 0, fhir_timeout: int = 3, extra_env: dict | None = None) -> Stack:
-    """Start a sandbox and an app that know each other, on free ports."""
+def build_stack(tmp_path, *, latency_ms: float = 0, fhir_timeout: int = 3,
+                extra_env: dict | Callable[[str, str], dict] | None = None) -> Stack:
+    """Start a sandbox and an app that know each other, on free ports.
+
+    ``extra_env`` may be a function of (app URL, sandbox URL) for settings that name them, so
+    the app is created with all its settings and none is changed after start-up.
+    """
     app_port, sandbox_port = free_port(), free_port()
     app_url, sandbox_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{sandbox_port}"
+    if callable(extra_env):
+        extra_env = extra_env(app_url, sandbox_url)
     keys = generate_keys()
     client_secrets = {t: secrets.token_urlsafe(16) for t, (_, _, auth, _) in TENANTS.items() if auth.startswith("client_secret")}
     clients, registry, env = [], [], {}

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from app.fetch.files import record_from_bundle
-from app.case.narrative import DEFAULT_BUDGET, build_narrative, deidentify, estimate_tokens
-from app.knowledge import load_knowledge
+from app.case.deidentify import deidentify
+from app.case.narrative import DEFAULT_BUDGET, build_narrative, estimate_tokens
+from app.pipeline import load_knowledge
 from app.phenotype import extract
 from app.fetch.record import Note, PatientRecord
 
@@ -184,7 +185,7 @@ def test_estimate_is_conservative():
 def test_initials_do_not_blank_ordinary_words():
     from datetime import date
 
-    from app.case.narrative import deidentify
+    from app.case.deidentify import deidentify
 
     patient = {"resourceType": "Patient", "name": [{"given": ["Chloe", "A."], "family": "Fischer"}]}
     out = deidentify("Chloe Fischer was seen at a prior visit.", patient, today=date(2026, 11, 1))

@@ -91,17 +91,14 @@ def cds(tmp_path_factory):
     holder = {}
     # Epic-style: iss = the organisation's FHIR base (the sandbox's epic tenant), RS384.
     epic_client = Signer("placeholder", "RS384")
-    stack = None
 
     def clients(epic_iss):
         return json.dumps([{"iss": SANDBOX_ISS, "jwks_url": sandbox_client.jwks_url},
                            {"iss": epic_iss, "jwks_url": epic_client.jwks_url}])
-    # The sandbox URL is only known once the stack exists; build it, then re-point the Epic signer.
-    stack = build_stack(tmp_path_factory.mktemp("cds"), extra_env={
-        "RADAR_CDS_CLIENTS": clients("http://127.0.0.1:1/epic/fhir"), "RADAR_URL": f"{stub.url}/v1",
+    # The Epic client's iss is the sandbox's epic FHIR base, known once the ports are chosen.
+    stack = build_stack(tmp_path_factory.mktemp("cds"), extra_env=lambda app_url, sandbox_url: {
+        "RADAR_CDS_CLIENTS": clients(f"{sandbox_url}/epic/fhir"), "RADAR_URL": f"{stub.url}/v1",
         "RADAR_MODEL": "sczzz/RaDaR-32B"})
-    from app.cds.auth import parse_clients
-    stack.app.extensions["radar.settings"].cds_clients[:] = parse_clients(clients(stack.iss("epic")))
     epic_client.iss = stack.iss("epic")
     holder.update(stack=stack, sandbox=sandbox_client, epic=epic_client, stub=stub)
     yield holder

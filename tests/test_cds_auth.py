@@ -16,7 +16,8 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from app.cds import auth as cds_auth
-from app.cds.auth import CdsAuthError, CdsClient, parse_clients, verify
+from app.cds.auth import CdsAuthError, verify
+from app.config.cds import CdsClient, parse_clients
 from app.config import ConfigError
 from app.store import connect
 from tests.servers import serve
@@ -331,7 +332,7 @@ def test_jwks_not_found_or_invalid(server, store, http, clients):
     store.redis.flushdb()
     server.docs[SANDBOX_PATH] = {"no": "keys"}
     assert rejected(sandbox_token(server), store, http, clients) == "jwks_unavailable"
-    assert store.redis.get(cds_auth._jwks_key(server.url + SANDBOX_PATH)) is None
+    assert store.get_text(cds_auth.JWKS, server.url + SANDBOX_PATH) is None
 
 
 def test_jwks_fetched_once_for_many_calls(server, store, http, clients):
@@ -370,7 +371,7 @@ def test_jwks_cache_ttl(header, ttl, server, store, http, clients):
     if header:
         server.cache_control[SANDBOX_PATH] = header
     assert check(sandbox_token(server), store, http, clients)
-    assert ttl - 2 <= store.redis.ttl(cds_auth._jwks_key(server.url + SANDBOX_PATH)) <= ttl
+    assert ttl - 2 <= store.ttl(cds_auth.JWKS, server.url + SANDBOX_PATH) <= ttl
 
 
 def test_jwks_with_foreign_keys_still_usable(server, store, http, clients):

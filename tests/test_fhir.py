@@ -18,8 +18,8 @@ def record_for(stack, tenant="epic", patient="rd-001", concurrent=True, faults=(
         stack.fault(tenant, *fault)
     sid = session_id(resp)
     app = stack.app
-    client = FhirClient(app.extensions["radar.http"], stack.iss(tenant),
-                        SessionTokens(stack.store, app.extensions["radar.http"], app.extensions["radar.settings"], sid),
+    client = FhirClient(app.extensions["radar"].http, stack.iss(tenant),
+                        SessionTokens(stack.store, app.extensions["radar"].http, app.extensions["radar"].settings, sid),
                         timeout=3)
     return fetch_record(client, patient, concurrent=concurrent)
 

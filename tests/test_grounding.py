@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from app.inference.grounding import ground, ground_answer, name_index, parse_answer
-from app.knowledge import load_knowledge
+from app.inference.grounding import ground, ground_answer, parse_answer
+from app.knowledge.names import name_index
+from app.pipeline import load_knowledge
 
 MARFAN = ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000098"]
 

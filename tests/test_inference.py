@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from app.config import ConfigError
-from app.inference.client import DEFAULT_SYSTEM_PROMPT, InferenceError, ModelSettings, ThinkSplitter, check_service, complete, stream
+from app.config.model import DEFAULT_SYSTEM_PROMPT, ModelSettings
+from app.inference.client import InferenceError, ThinkSplitter, check_service, complete, stream
 from launch.vllm_stub import create_stub
 from tests.servers import free_port, serve
 

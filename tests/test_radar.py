@@ -175,6 +175,19 @@ def test_worker_dying_mid_job_is_reported(radar):
     assert wait_case(radar, browser, resp, new_cid, until=("running", "done"), seconds=30)
 
 
+def test_run_again_keeps_the_case_owner(radar):
+    # A case must stay linked to its patient when run again, or a CDS-started case loses its chart.
+    browser, resp = open_chart(radar, "rd-013")
+    cid = run_case(radar, browser, resp, narrative_of(resp.text))
+    wait_case(radar, browser, resp, cid)
+    owner = radar.store.get("case", cid)["owner"]
+    assert owner == f"{radar.iss('epic')}|rd-013"
+    csrf = radar.store.get("session", session_id(resp))["csrf"]
+    again = browser.post(f"{radar.app_url}/s/{session_id(resp)}/radar/{cid}/rerun", headers={"X-CSRF-Token": csrf})
+    assert again.status_code == 200, again.text
+    assert radar.store.get("case", cid)["owner"] == owner
+
+
 def test_cases_belong_to_their_session(radar):
     browser, resp = open_chart(radar, "rd-010")
     cid = re.search(r"/radar/([0-9a-f]{32})", resp.text).group(1)

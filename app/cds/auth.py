@@ -35,15 +35,15 @@ import math
 import re
 import threading
 import time
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from collections.abc import Sequence
 
 import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 
-from ..config import ConfigError, json_list, normalize_iss
+from ..config.cds import CdsClient
+from ..config.parse import normalize_iss
 
 log = logging.getLogger("radar.cds_auth")
 
@@ -58,57 +58,15 @@ FETCH_TIMEOUT = httpx.Timeout(2.0)
 MAX_JWKS_BYTES = 256 * 1024
 
 _REGISTRY = JWSRegistry(algorithms=list(ALGORITHMS))
-_KEY_PREFIX = "radar:cds-"
+JWKS, JWKS_REFETCH, JWKS_FAILED, JTI = "cds-jwks", "cds-jwks-refetch", "cds-jwks-failed", "cds-jti"
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class CdsClient:
-    """One trusted CDS Hooks client: its ``iss`` and the URL of its JWK Set."""
-
-    iss: str
-    jwks_url: str
 
 
 class CdsAuthError(Exception):
     """The client JWT was rejected. The message is an event name for the log, not for the caller."""
 
 
-def parse_clients(raw: str | None) -> list[CdsClient]:
-    """Parse ``RADAR_CDS_CLIENTS``, a JSON list of ``{"iss": …, "jwks_url": …}``.
-
-    Empty or unset gives ``[]``. Anything invalid raises ``ConfigError`` naming the entry
-    and the field, e.g. ``RADAR_CDS_CLIENTS[1].jwks_url: …``.
-    """
-    raw = (raw or "").strip()
-    if not raw:
-        return []
-    entries = json_list("RADAR_CDS_CLIENTS", raw, '{"iss": ..., "jwks_url": ...}')
-    clients: list[CdsClient] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(entries):
-        where = f"RADAR_CDS_CLIENTS[{i}]"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be an object")
-        unknown = sorted(set(entry) - {"iss", "jwks_url"})
-        if unknown:
-            raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: iss, jwks_url")
-        for name in ("iss", "jwks_url"):
-            value = entry.get(name)
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{where}.{name}: required (a non-empty string)")
-            parts = urlsplit(value.strip())
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ConfigError(f"{where}.{name}: {value!r} is not an absolute http(s) URL")
-        iss = normalize_iss(entry["iss"])
-        if iss in seen:
-            raise ConfigError(f"{where}.iss: {iss} is registered twice")
-        seen.add(iss)
-        clients.append(CdsClient(iss=iss, jwks_url=entry["jwks_url"].strip()))
-    return clients
-
-
-def verify(token: str | None, *, audience: str, clients: list[CdsClient], store, http: httpx.Client,
+def verify(token: str | None, *, audience: str, clients: Sequence[CdsClient], store, http: httpx.Client,
            now: float | None = None) -> dict:
     """Verify a CDS Hooks client JWT and return its claims.
 
@@ -157,7 +115,7 @@ def _parse(token: str | None):
     return header, claims, obj
 
 
-def _client_for(iss, clients: list[CdsClient]) -> CdsClient:
+def _client_for(iss, clients: Sequence[CdsClient]) -> CdsClient:
     if not isinstance(iss, str) or not iss.strip():
         raise CdsAuthError("iss_missing")
     wanted = normalize_iss(iss)
@@ -231,7 +189,7 @@ def _remember_jti(store, iss: str, claims: dict, now: float) -> None:
     # the token could still pass the exp check, which is never more than lifetime + 2 * leeway.
     digest = hashlib.sha256(f"{iss}\n{claims['jti']}".encode()).hexdigest()
     ttl = max(1, math.ceil(claims["exp"] + LEEWAY - now))
-    if not store.redis.set(f"{_KEY_PREFIX}jti:{digest}", "1", nx=True, ex=ttl):
+    if not store.set_once(JTI, digest, ttl):
         raise CdsAuthError("jti_replayed")
 
 
@@ -283,13 +241,13 @@ def _import_keys(text: str) -> dict[str, object]:
 
 def _key_for(client: CdsClient, header: dict, store, http: httpx.Client):
     url, kid = client.jwks_url, header["kid"]
-    text = store.redis.get(_jwks_key(url))
+    text = store.get_text(JWKS, url)
     fetched = False
     if text is None:
         # One fetch per worker when many hooks arrive at once on a cold cache; the others wait
         # and then read what it stored.
         with _fetch_lock(url):
-            text = store.redis.get(_jwks_key(url))
+            text = store.get_text(JWKS, url)
             if text is None:
                 text = _fetch(url, store, http)
                 fetched = True
@@ -298,7 +256,7 @@ def _key_for(client: CdsClient, header: dict, store, http: httpx.Client):
     # An unknown kid usually means the client rotated its keys. Fetch again, but at most once a
     # minute per URL across all workers, so tokens with made-up kids can't make us hammer the
     # client's key server.
-    if key is None and not fetched and store.redis.set(_refetch_key(url), "1", nx=True, ex=REFETCH_INTERVAL):
+    if key is None and not fetched and store.set_once(JWKS_REFETCH, url, REFETCH_INTERVAL):
         keys = _keys(url, _fetch(url, store, http))
         key = keys.get(kid)
     if key is None:
@@ -328,7 +286,7 @@ def _fetch(url: str, store, http: httpx.Client) -> str:
     """GET the JWKS, check it parses, cache it in Redis for its max-age; return the text."""
     # After a failed fetch, callers fail fast for a few seconds instead of each waiting out the
     # timeout. That matters when 20 concurrent hooks hit a client whose key server is down.
-    if store.redis.exists(_failed_key(url)):
+    if store.exists(JWKS_FAILED, url):
         raise CdsAuthError("jwks_unavailable")
     try:
         resp = http.get(url, headers={"Accept": "application/json"}, timeout=FETCH_TIMEOUT)
@@ -338,10 +296,10 @@ def _fetch(url: str, store, http: httpx.Client) -> str:
         text = resp.text
         _parsed.get(url, text)
     except (httpx.HTTPError, JoseError, ValueError, TypeError, KeyError) as exc:
-        store.redis.set(_failed_key(url), "1", ex=FETCH_BACKOFF)
+        store.set_once(JWKS_FAILED, url, FETCH_BACKOFF)
         log.warning("cds_jwks_fetch_failed url=%s error=%s", url, type(exc).__name__)
         raise CdsAuthError("jwks_unavailable") from None
-    store.redis.set(_jwks_key(url), text, ex=_max_age(resp.headers.get("cache-control")))
+    store.set_text(JWKS, url, text, _max_age(resp.headers.get("cache-control")))
     return text
 
 
@@ -350,15 +308,3 @@ def _max_age(cache_control: str | None) -> int:
     if not match:
         return JWKS_TTL_DEFAULT
     return min(JWKS_TTL_MAX, max(JWKS_TTL_MIN, int(match.group(1))))
-
-
-def _jwks_key(url: str) -> str:
-    return f"{_KEY_PREFIX}jwks:{url}"
-
-
-def _refetch_key(url: str) -> str:
-    return f"{_KEY_PREFIX}jwks-refetch:{url}"
-
-
-def _failed_key(url: str) -> str:
-    return f"{_KEY_PREFIX}jwks-failed:{url}"

@@ -6,34 +6,28 @@ would look like "no data". An expired token is refreshed once; a refused refresh
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from fhirclient.models import (condition, diagnosticreport, documentreference, fhirabstractbase, observation,
-                               patient)
 
 from . import notes as notes_mod
-from .record import EXCLUDED_STATUSES, Note, PatientRecord, text_of
+from .build import bundle_resources, build_record, valid_resources
+from .record import PatientRecord
 
 PAGE_SIZE = 100
 MAX_PAGES = 50
 CONDITION_CATEGORIES = ("problem-list-item", "encounter-diagnosis", "health-concern")
 FHIR_JSON = "application/fhir+json"
-MODELS = {"Patient": patient.Patient, "Condition": condition.Condition, "Observation": observation.Observation,
-          "DocumentReference": documentreference.DocumentReference,
-          "DiagnosticReport": diagnosticreport.DiagnosticReport}
 
 
 class RelaunchRequired(Exception):
     """The EHR session is over (token rejected and refresh impossible): relaunch from the EHR."""
 
 
-class FhirError(notes_mod.Unreadable):
+class FhirError(Exception):
     """A FHIR request failed; the message says why in words a clinician can read (no PHI)."""
 
 
@@ -114,12 +108,7 @@ class FhirClient:
         for _ in range(MAX_PAGES):
             if bundle.get("resourceType") != "Bundle":
                 raise FhirError("the EHR sent an unreadable answer")
-            for entry in bundle.get("entry") or []:
-                resource = entry.get("resource") or {}
-                if (entry.get("search") or {}).get("mode") == "outcome" or resource.get("resourceType") == "OperationOutcome":
-                    result.warnings.extend(_outcome_messages(resource))
-                elif resource.get("resourceType") == resource_type:
-                    result.resources.append(resource)
+            result.resources.extend(bundle_resources(bundle, result.warnings, [resource_type]))
             next_url = next((link.get("url") for link in bundle.get("link") or [] if link.get("relation") == "next"), None)
             if not next_url:
                 return result
@@ -127,13 +116,14 @@ class FhirClient:
         result.warnings.append(f"{resource_type}: more than {MAX_PAGES * PAGE_SIZE} results; the rest were not read")
         return result
 
-    def attachment(self, attachment: dict) -> bytes:
-        """The bytes of an attachment: inline base64 ``data`` or a Binary read (content negotiated)."""
-        if attachment.get("data") is not None:
-            return notes_mod.decode_base64(attachment["data"])
-        url = attachment.get("url")
-        if not url:
-            raise FhirError("the note has no content")
+    def read_binary(self, url: str) -> bytes:
+        """The bytes of an attachment URL: a Binary read (content negotiated); failures are Unreadable."""
+        try:
+            return self._binary(url)
+        except FhirError as exc:
+            raise notes_mod.Unreadable(str(exc)) from None
+
+    def _binary(self, url: str) -> bytes:
         resp = self.request(url, accept=FHIR_JSON)
         if notes_mod.base_type(resp.headers.get("content-type")) in (FHIR_JSON, "application/json"):
             try:
@@ -146,111 +136,49 @@ class FhirClient:
         return resp.content
 
 
-def _outcome_messages(outcome: dict) -> list[str]:
-    messages = []
-    for issue in outcome.get("issue") or []:
-        text = text_of(issue.get("details")) or issue.get("diagnostics") or issue.get("code") or "issue"
-        messages.append(f"{issue.get('severity', 'information')}: {text}")
-    return messages
-
-
-def valid_resources(resources: list[dict], warnings: list[str]) -> list[dict]:
-    """Keep the resources that parse as FHIR R4 (fhirclient models); count the rest as warnings."""
-    kept, bad = [], 0
-    for res in resources:
-        if _parses(res):
-            kept.append(res)
-        else:
-            bad += 1
-    if bad:
-        warnings.append(f"{bad} {resources[0].get('resourceType', 'resource')} entries could not be read and were left out")
-    return kept
-
-
-_VALIDATED: dict[bytes, bool] = {}
-_VALIDATED_MAX = 100_000
-
-
-def _parses(res: dict) -> bool:
-    # The same resources arrive again on every chart open and CDS call; hashing the JSON costs
-    # a fraction of a full model parse, so remember the verdict per exact content.
-    try:
-        key = hashlib.blake2b(json.dumps(res, sort_keys=True, separators=(",", ":")).encode(), digest_size=16).digest()
-    except (TypeError, ValueError):
-        return False
-    verdict = _VALIDATED.get(key)
-    if verdict is None:
-        model = MODELS.get(res.get("resourceType"))
-        try:
-            if model:
-                model(res, strict=True)
-            verdict = True
-        except (fhirabstractbase.FHIRValidationError, TypeError, ValueError, AttributeError):
-            verdict = False
-        if len(_VALIDATED) >= _VALIDATED_MAX:
-            _VALIDATED.clear()
-        _VALIDATED[key] = verdict
-    return verdict
-
-
 # --- named fetchers: one clinical question each -------------------------------------------------
+# Each returns the resources it found and its warnings; the record builder does the rest.
 
-def fetch_patient(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> dict:
+def fetch_patient(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> SearchResult:
     """The Patient resource."""
     res = client.read_json(f"Patient/{patient_id}")
     if res.get("resourceType") != "Patient":
         raise FhirError("the EHR sent an unreadable answer")
-    warnings: list[str] = []
-    if not valid_resources([res], warnings):
+    if not valid_resources([res], []):
         raise FhirError("the patient resource could not be read")
-    return {"patient": res}
+    return SearchResult([res])
 
 
-def fetch_conditions(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> dict:
+def fetch_conditions(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> SearchResult:
     """Problem-list items, encounter diagnoses and health concerns (one search per category)."""
     results = list(pool.map(lambda cat: _try(client.search, "Condition", {"patient": patient_id, "category": cat}),
                             CONDITION_CATEGORIES))
     errors = [r for r in results if isinstance(r, FhirError)]
     if len(errors) == len(results):
         raise errors[0]
-    conditions, warnings, seen = [], [], set()
+    found = SearchResult()
     for cat, r in zip(CONDITION_CATEGORIES, results):
         if isinstance(r, FhirError):
-            warnings.append(f"{cat.replace('-', ' ')}s not available: {r}")
+            found.warnings.append(f"{cat.replace('-', ' ')}s not available: {r}")
             continue
-        warnings.extend(r.warnings)
-        for c in valid_resources(r.resources, warnings):
-            if c.get("id") not in seen:
-                seen.add(c.get("id"))
-                conditions.append(c)
-    return {"conditions": conditions, "warnings": warnings}
+        found.warnings.extend(r.warnings)
+        found.resources.extend(r.resources)
+    return found
 
 
-def fetch_labs(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> dict:
+def fetch_labs(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> SearchResult:
     """Laboratory Observations (Epic requires the category)."""
-    r = client.search("Observation", {"patient": patient_id, "category": "laboratory"})
-    warnings = list(r.warnings)
-    labs = [o for o in valid_resources(r.resources, warnings) if o.get("status") not in EXCLUDED_STATUSES]
-    return {"observations": labs, "warnings": warnings}
+    return client.search("Observation", {"patient": patient_id, "category": "laboratory"})
 
 
-def fetch_notes(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> dict:
-    """Clinical notes (DocumentReference) and report narratives (DiagnosticReport.presentedForm) as text."""
-    docs = _try(client.search, "DocumentReference", {"patient": patient_id, "category": "clinical-note"})
-    reports = _try(client.search, "DiagnosticReport", {"patient": patient_id})
-    if isinstance(docs, FhirError) and isinstance(reports, FhirError):
-        raise docs
-    warnings: list[str] = []
-    pending: list[tuple[Note, dict | None]] = []
-    for name, result in (("clinical notes", docs), ("reports", reports)):
-        if isinstance(result, FhirError):
-            warnings.append(f"{name} not available: {result}")
-            continue
-        warnings.extend(result.warnings)
-        pending.extend(stub for stub in map(notes_mod.note_stub, valid_resources(result.resources, warnings)) if stub)
-    notes = list(pool.map(lambda item: notes_mod.read_note(*item, client.attachment), pending))
-    notes.sort(key=lambda n: n.date or "", reverse=True)
-    return {"notes": notes, "warnings": warnings}
+def fetch_documents(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> SearchResult:
+    """Clinical notes (DocumentReference); their text is read by the record builder."""
+    return client.search("DocumentReference", {"patient": patient_id, "category": "clinical-note"})
+
+
+def fetch_reports(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> SearchResult:
+    """Reports (DiagnosticReport), whose ``presentedForm`` narratives count as notes."""
+    return client.search("DiagnosticReport", {"patient": patient_id})
 
 
 def _try(fn: Callable, *args):
@@ -260,31 +188,60 @@ def _try(fn: Callable, *args):
         return exc
 
 
-FETCHERS: dict[str, Callable] = {"patient": fetch_patient, "conditions": fetch_conditions, "labs": fetch_labs,
-                                 "notes": fetch_notes}
+# query name → (fetcher, the record section it fills, what a failure is called in a warning).
+# The query names are also the CDS Hooks prefetch keys, so prefetch and fetch fill the same parts.
+QUERIES: dict[str, tuple[Callable, str, str]] = {
+    "patient": (fetch_patient, "patient", "patient"),
+    "conditions": (fetch_conditions, "conditions", "problems"),
+    "labs": (fetch_labs, "labs", "laboratory results"),
+    "notes": (fetch_documents, "notes", "clinical notes"),
+    "reports": (fetch_reports, "notes", "reports"),
+}
 SECTION_RESOURCES = {"patient": ["Patient"], "conditions": ["Condition"], "labs": ["Observation"],
                      "notes": ["DocumentReference", "DiagnosticReport", "Binary"]}
 
 
-def fetch_record(client: FhirClient, patient_id: str, *, concurrent: bool = True, sections: list[str] | None = None,
-                 record: PatientRecord | None = None) -> PatientRecord:
-    """Run the fetchers (all, or ``sections``; concurrently by default) into a PatientRecord.
+@dataclass
+class Fetched:
+    """What the queries returned: resources, and per section what could not be had and why."""
+
+    resources: list[dict] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def fetch_resources(client: FhirClient, patient_id: str, queries: list[str], pool: ThreadPoolExecutor,
+                    concurrent: bool = True) -> Fetched:
+    """Run the named queries; a section all of whose queries failed is unavailable, a partial failure a warning.
+
+    Raises RelaunchRequired when the EHR session is over.
+    """
+    fetched = Fetched()
+    with ThreadPoolExecutor(max_workers=max(1, len(queries)) if concurrent else 1) as outer:
+        futures = {name: outer.submit(_try, QUERIES[name][0], client, patient_id, pool) for name in queries}
+        results = {name: future.result() for name, future in futures.items()}
+    for section in dict.fromkeys(QUERIES[name][1] for name in queries):
+        names = [n for n in queries if QUERIES[n][1] == section]
+        failed = [n for n in names if isinstance(results[n], FhirError)]
+        if failed and len(failed) == len(names):
+            fetched.unavailable[section] = str(results[failed[0]])
+            continue
+        for name in names:
+            result = results[name]
+            if isinstance(result, FhirError):
+                fetched.warnings.append(f"{QUERIES[name][2]} not available: {result}")
+            else:
+                fetched.resources.extend(result.resources)
+                fetched.warnings.extend(result.warnings)
+    return fetched
+
+
+def fetch_record(client: FhirClient, patient_id: str, *, concurrent: bool = True) -> PatientRecord:
+    """Fetch everything the record needs (concurrently by default) and build the PatientRecord.
 
     Raises RelaunchRequired when the EHR session is over; every other failure is recorded per section.
-    ``record`` lets a caller complete a record it already holds (CDS Hooks prefetch).
     """
-    record = record or PatientRecord(patient_id=patient_id)
-    chosen = {name: FETCHERS[name] for name in (sections or FETCHERS)}
-    with ThreadPoolExecutor(max_workers=8 if concurrent else 1) as inner, \
-            ThreadPoolExecutor(max_workers=len(chosen) if concurrent else 1) as outer:
-        futures = {name: outer.submit(fn, client, patient_id, inner) for name, fn in chosen.items()}
-        for name, future in futures.items():
-            try:
-                part = future.result()
-            except FhirError as exc:
-                record.unavailable[name] = str(exc)
-                continue
-            record.warnings.extend(part.pop("warnings", []))
-            for key, value in part.items():
-                setattr(record, key, value)
-    return record
+    with ThreadPoolExecutor(max_workers=8 if concurrent else 1) as pool:
+        fetched = fetch_resources(client, patient_id, list(QUERIES), pool, concurrent)
+        return build_record(patient_id, fetched.resources, read_url=client.read_binary,
+                            unavailable=fetched.unavailable, warnings=fetched.warnings, map_notes=pool.map)

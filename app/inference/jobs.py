@@ -20,6 +20,10 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from .. import services
+from .client import InferenceError, complete
+from .grounding import ground_answer
+
 log = logging.getLogger("radar.jobs")
 
 QUEUE = "radar"
@@ -35,8 +39,9 @@ def case_id(model, narrative: str) -> str:
     return hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
-def _live(kind: str, cid: str) -> str:
-    return f"radar:case-{kind}:{cid}"
+def _live(kind: str) -> str:
+    """The store kind of a case's live text (reasoning, content) or its cancel flag."""
+    return f"case-{kind}"
 
 
 def submit(store, rq: Redis, model, narrative: str, *, present: list[str], absent: list[str], edited: bool = False,
@@ -52,7 +57,7 @@ def submit(store, rq: Redis, model, narrative: str, *, present: list[str], absen
                             "status": "queued", "model": model.model, "created": now, "heartbeat": now,
                             "error": None, "diagnoses": [], "finish_reason": None}, CASE_TTL)
     for kind in ("reasoning", "content", "cancel"):
-        store.redis.delete(_live(kind, cid))
+        store.delete(_live(kind), cid)
     queue = Queue(QUEUE, connection=rq)
     try:
         Job.fetch(f"case-{cid}", connection=rq).delete()
@@ -66,7 +71,7 @@ def submit(store, rq: Redis, model, narrative: str, *, present: list[str], absen
 
 def cancel(store, cid: str) -> None:
     """Ask the worker to stop (it checks between chunks); a queued case is cancelled at once."""
-    store.redis.set(_live("cancel", cid), "1", ex=CASE_TTL)
+    store.set_text(_live("cancel"), cid, "1", CASE_TTL)
     case = store.get("case", cid)
     if case and case["status"] in ("queued", "retrying"):
         _update(store, cid, status="cancelled", error="cancelled by the clinician")
@@ -80,8 +85,8 @@ def view(store, cid: str, model, grace: int = 60) -> dict | None:
     if case["status"] in ACTIVE and _stale(case, model, grace):
         _update(store, cid, status="failed", error="the RaDaR worker stopped while working on this case; run it again")
         case = store.get("case", cid)
-    case["reasoning"] = store.redis.get(_live("reasoning", cid)) or ""
-    case["content"] = store.redis.get(_live("content", cid)) or ""
+    case["reasoning"] = store.get_text(_live("reasoning"), cid) or ""
+    case["content"] = store.get_text(_live("content"), cid) or ""
     return case
 
 
@@ -105,12 +110,8 @@ def _update(store, cid: str, **fields) -> dict | None:
 
 def run_case(cid: str) -> str:
     """RQ job: stream the model's answer into Redis, then parse and ground it."""
-    from .grounding import ground_answer
-    from .client import InferenceError, complete
-    from ..knowledge import load_knowledge
-
-    ctx = worker_context()
-    store, model = ctx["store"], ctx["settings"].model
+    ctx = services.for_process()
+    store, model = ctx.store, ctx.settings.model
     case = store.get("case", cid)
     if case is None or case["status"] == "cancelled":
         return "gone"
@@ -119,20 +120,20 @@ def run_case(cid: str) -> str:
         return "failed"
     _update(store, cid, status="running", started=time.time(), heartbeat=time.time())
     for kind in ("reasoning", "content"):
-        store.redis.delete(_live(kind, cid))
+        store.delete(_live(kind), cid)
     last_beat = [time.time()]
 
     def on_piece(kind: str, text: str) -> None:
-        store.redis.append(_live(kind, cid), text)
+        store.append_text(_live(kind), cid, text)
         if time.time() - last_beat[0] > 1:
             last_beat[0] = time.time()
-            store.redis.expire(_live(kind, cid), CASE_TTL)
+            store.touch(_live(kind), cid, CASE_TTL)
             _update(store, cid, heartbeat=last_beat[0])
 
     started = time.perf_counter()
     try:
         completion = complete(model, case["narrative"], on_piece=on_piece,
-                              cancelled=lambda: bool(store.redis.exists(_live("cancel", cid))))
+                              cancelled=lambda: store.exists(_live("cancel"), cid))
     except InferenceError as exc:
         if exc.kind == "cancelled":
             _update(store, cid, status="cancelled", error="cancelled by the clinician", finished=time.time())
@@ -143,26 +144,11 @@ def run_case(cid: str) -> str:
         if exc.retryable:
             raise  # RQ retries the job (Retry above); the last failure stays recorded
         return "failed"
-    kb = load_knowledge()
-    diagnoses = ground_answer(completion.content, kb, present=case["present"], absent=case["absent"])
+    diagnoses = ground_answer(completion.content, ctx.knowledge, present=case["present"], absent=case["absent"])
     _update(store, cid, status="done", finished=time.time(), heartbeat=time.time(), diagnoses=[asdict(d) for d in diagnoses],
             finish_reason=completion.finish_reason, usage=completion.usage, model=completion.model or case["model"])
     # The final texts also live in the case record, so the cache outlives the live keys.
-    store.redis.set(_live("reasoning", cid), completion.reasoning, ex=CASE_TTL)
-    store.redis.set(_live("content", cid), completion.content, ex=CASE_TTL)
+    store.set_text(_live("reasoning"), cid, completion.reasoning, CASE_TTL)
+    store.set_text(_live("content"), cid, completion.content, CASE_TTL)
     log.info("case done in %.1f s, %d diagnoses", time.perf_counter() - started, len(diagnoses))
     return "done"
-
-
-_CONTEXT: dict = {}
-
-
-def worker_context() -> dict:
-    """Settings and store for job functions, made once per worker process."""
-    if not _CONTEXT:
-        from ..config import load_settings
-        from ..store import connect
-
-        settings = load_settings()
-        _CONTEXT.update(settings=settings, store=connect(settings.redis_url, settings.data_dir))
-    return _CONTEXT

@@ -1,45 +1,44 @@
 """Compiled knowledge (Orphanet, HPO lexicon, loinc2hpo) committed under ``app/knowledge/data``.
 
 ``radar build-knowledge`` makes these files from the sources in ``../shared/data``; at run time
-nothing outside the repository is read.
+nothing outside the repository is read. This layer knows nothing of its users: the ranker that
+scores against it is added by ``app.pipeline.load_knowledge``, through the ``Scorer`` interface.
 """
-from pathlib import Path
-
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
+
+from .hpo import Lexicon, load_lexicon
+from .loinc import load as load_loinc
+from .orphanet import OrphanetKB, load as load_orphanet
+from .paths import DATA_DIR
+
+__all__ = ["DATA_DIR", "Knowledge", "Scorer", "load_compiled"]
+
+
+class Scorer(Protocol):
+    """What the pipeline and grounding ask of a ranker."""
+
+    def rank(self, present: list[str], absent: list[str] = ..., **options) -> list:
+        """Diseases ranked against the present (and absent) HPO terms."""
+
+    def explain(self, orpha: str, present: list[str], absent: list[str] = ...) -> tuple[list[dict], list[dict]]:
+        """(matching findings, findings to look for) of one disease."""
 
 
 @dataclass(frozen=True)
 class Knowledge:
     """Everything extraction and ranking read: HPO lexicon, Orphanet, loinc2hpo and the ranker."""
 
-    lexicon: object
-    orphanet: object
-    loinc: dict
-    ranker: object
+    lexicon: Lexicon
+    orphanet: OrphanetKB
+    loinc: dict[str, dict[str, str]]
+    ranker: Scorer | None = None
 
 
 @lru_cache(maxsize=1)
-def load_knowledge() -> Knowledge:
-    """Load all knowledge once per process (gunicorn loads it in the master, before forking)."""
-    from ..rank.ranker import Ranker
-    from . import hpo, loinc, orphanet
-
-    return Knowledge(lexicon=hpo.load_lexicon(), orphanet=orphanet.load(), loinc=loinc.load(),
-                     ranker=Ranker.load())
-
-
-def warm_up(kb: Knowledge) -> None:
-    """Build the lazily made indexes (text matcher, disease-name indexes) now, so that under
-    gunicorn they are made once in the master and shared by the forked workers, and no
-    clinician or CDS call pays for them."""
-    from ..inference.grounding import name_index
-    from ..phenotype.coded import _omim_names, _orpha_names
-    from ..phenotype.text import get_matcher
-
-    get_matcher(kb.lexicon)
-    _orpha_names(kb.orphanet)
-    _omim_names()
-    name_index(kb.orphanet)
+def load_compiled() -> Knowledge:
+    """The compiled knowledge files, loaded once per process (no ranker)."""
+    return Knowledge(lexicon=load_lexicon(), orphanet=load_orphanet(), loinc=load_loinc())

@@ -8,7 +8,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from . import DATA_DIR
+from .paths import DATA_DIR
 
 FILE = DATA_DIR / "loinc2hpo.json.gz"
 SOURCE = "loinc2hpo-annotations.tsv"

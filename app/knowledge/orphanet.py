@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import DATA_DIR
+from .paths import DATA_DIR
 
 PACKETS = "orphanet-orphapackets-2025-12.tar.gz"
 DEFAULT_PATH = DATA_DIR / "orphanet.json.gz"

@@ -2,10 +2,7 @@
 and rare diseases already diagnosed (ICD-10-CM via Orphanet, or the disease named in the text)."""
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
-from ..knowledge.ontology import ontology
+from ..knowledge.names import normalize_name, omim_names, orpha_names
 from ..fetch.record import text_of
 from .model import ABSENT, PRESENT, Phenotype
 from .narrative import mentions_to_phenotypes
@@ -50,8 +47,8 @@ def _known_diseases(code: dict, text: str, kb) -> list[tuple[str, dict]]:
     omims: list[tuple[str, str]] = []
     if text:
         key = normalize_name(text)
-        orphas += _orpha_names(kb.orphanet).get(key, [])
-        omims = _omim_names().get(key, [])
+        orphas += orpha_names(kb.orphanet).get(key, [])
+        omims = omim_names().get(key, [])
     found = [(f"ORPHA:{o}", {"orpha": f"ORPHA:{o}", "omim": None, "name": kb.orphanet.disease(o)["name"]})
              for o in dict.fromkeys(orphas)]
     for omim, name in omims:
@@ -63,34 +60,3 @@ def _known_diseases(code: dict, text: str, kb) -> list[tuple[str, dict]]:
         else:
             found.append((f"OMIM:{omim}", {"orpha": None, "omim": f"OMIM:{omim}", "name": name}))
     return found
-
-
-def normalize_name(name: str) -> str:
-    """Case, punctuation and spacing folded, for exact name look-ups."""
-    return " ".join(re.sub(r"[^\w\s]", " ", name.lower()).split())
-
-
-_INDEXES: dict[int, dict[str, list[str]]] = {}
-
-
-@lru_cache(maxsize=1)
-def _omim_names() -> dict[str, list[tuple[str, str]]]:
-    """OMIM disease names (hpo3) → [(OMIM number, name)]."""
-    index: dict[str, list[tuple[str, str]]] = {}
-    for disease in ontology().omim_diseases:
-        key = normalize_name(disease.name)
-        if len(key) >= 4:
-            index.setdefault(key, []).append((str(disease.id), disease.name))
-    return index
-
-
-def _orpha_names(orphanet) -> dict[str, list[str]]:
-    # Only the whole problem text naming a disorder counts: a word inside it would be a guess.
-    if id(orphanet) in _INDEXES:
-        return _INDEXES[id(orphanet)]
-    index = _INDEXES[id(orphanet)] = {}
-    for code, name in orphanet.all_names():
-        key = normalize_name(name)
-        if len(key) >= 4 and code not in index.setdefault(key, []):
-            index[key].append(code)
-    return index

@@ -44,11 +44,10 @@ import numpy as np
 from scipy import sparse
 
 from ..knowledge import orphanet
+from ..knowledge.diseases import Disease, omim_url, orpha_code, orpha_url
 from ..knowledge.ontology import ontology
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
-ORPHA_URL = "https://www.orpha.net/en/disease/detail/{}"
-OMIM_URL = "https://omim.org/entry/{}"
 
 DEFAULT_FREQUENCY = 0.5  # OMIM annotations carry no frequency in hpo3
 SPECIFICITY = 1.5
@@ -65,18 +64,11 @@ INHERITANCE_TERMS = {
 }
 
 
-@dataclass
-class Suggestion:
+@dataclass(kw_only=True)
+class Suggestion(Disease):
     """One ranked disease, with the evidence the chart and ``radar rank`` show."""
 
-    rank: int
-    name: str
-    orpha: str | None  # "ORPHA:558"
-    omim: list[str]  # ["OMIM:154700"]
     score: float  # likelihood relative to the best match, per patient term, in (0, 1]; best = 1.0
-    url: str
-    matching: list[dict] = field(default_factory=list)
-    look_for: list[dict] = field(default_factory=list)
     prevalence: str | None = None
     inheritance: list[str] = field(default_factory=list)
     onset: list[str] = field(default_factory=list)
@@ -352,13 +344,10 @@ class Ranker:
                 for nf, _, b in candidates[:LOOK_FOR_MAX]]
 
     def _suggestion(self, rank: int, e: _Entity, score: float, cols: list[int], absent: set[int]) -> Suggestion:
-        if e.orpha:
-            url = ORPHA_URL.format(e.orpha)
-        else:
-            url = OMIM_URL.format(e.omim[0].split(":")[1])
+        url = orpha_url(e.orpha) if e.orpha else omim_url(e.omim[0])
         matching = self._matches(cols, e)
         return Suggestion(
-            rank=rank, name=e.name, orpha=f"ORPHA:{e.orpha}" if e.orpha else None, omim=list(e.omim),
+            rank=rank, name=e.name, orpha=orpha_code(e.orpha), omim=list(e.omim),
             score=round(score, 4), url=url, matching=matching, look_for=self._look_for(e, cols, absent),
             prevalence=e.prevalence, inheritance=list(e.inheritance), onset=list(e.onset),
         )

@@ -12,14 +12,16 @@ import hashlib
 import hmac
 import secrets
 
-from flask import current_app, request
+from flask import request
+
+from .. import services
 
 MARKER = "radar_browser"
 
 
 def cookie_attributes() -> dict:
     """Secure, SameSite=None and Partitioned over https; Lax on plain-http development hosts."""
-    secure = request.is_secure or (current_app.extensions["radar.settings"].public_url or "").startswith("https://")
+    secure = request.is_secure or (services.current().settings.public_url or "").startswith("https://")
     return {"secure": secure, "samesite": "None" if secure else "Lax", "partitioned": secure, "httponly": True}
 
 

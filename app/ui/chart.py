@@ -1,39 +1,48 @@
-"""The clinician's chart page (htmx): banner, problems, abnormal labs, notes, suggestions panel."""
+"""The clinician's chart page (htmx): banner, problems, abnormal labs, notes, suggestions panel.
+
+Views parse, make one call and render; the work is in ``open_chart`` and ``edit_profile`` over
+the one pipeline (``app.fetch`` → ``app.pipeline``).
+"""
 from __future__ import annotations
 
 import hmac
 import logging
 from datetime import date
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, abort, g, render_template, request
 from jinja2_fragments.flask import render_block
 
-from .. import audit
+from .. import audit, services
+from ..fetch import record as rec
+from ..fetch.fhir import SECTION_RESOURCES, FhirClient, RelaunchRequired, fetch_record
+from ..fetch.notes import excerpt
+from ..phenotype import Profile, edits
+from ..pipeline import ENGINE_LABEL, MIN_PRESENT, Analysis, analyse, reanalyse
 from ..smart import binding, sessions
 from . import radar, style
-from ..fetch import record as rec
-from ..case.narrative import build_narrative
-from ..fetch.fhir import SECTION_RESOURCES, FhirClient, RelaunchRequired, fetch_record
-from ..smart.views import message
-from ..fetch.notes import excerpt
-from ..phenotype import Profile, edits, extract
-from ..pipeline import ENGINE_LABEL, MIN_PRESENT, rank_profile
+from .pages import message, relaunch_page
 
 bp = Blueprint("chart", __name__, url_prefix="/s/<sid>")
 bp.register_blueprint(radar.bp)  # the RaDaR panel shares the session and CSRF checks below
 log = logging.getLogger("radar.chart")
 PROFILE_TTL = 3600  # the extracted profile, kept so edits re-rank without refetching the record
+EDIT_ACTIONS = {"remove": edits.remove, "restore": edits.restore, "add": edits.add}
 
 
-def _ext(name: str):
-    return current_app.extensions[f"radar.{name}"]
+class EditRefused(Exception):
+    """A profile edit cannot be applied; ``status`` and the message are the answer."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 @bp.url_value_preprocessor
 def load_session(endpoint, values):
     """Every view here needs a live session for this browser; CSRF-check anything that changes state."""
     g.sid = values.pop("sid")
-    g.session = sessions.load(_ext("store"), g.sid, lambda s: binding.matches("c", g.sid, s.get("binding")))
+    g.session = sessions.load(services.current().store, g.sid,
+                              lambda s: binding.matches("c", g.sid, s.get("binding")))
     if g.session is None:
         abort(401)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
@@ -52,25 +61,10 @@ def add_sid(endpoint, values):
 @bp.get("/chart")
 def chart():
     """The patient's chart; an htmx request gets just the record block."""
-    settings, store, http = _ext("settings"), _ext("store"), _ext("http")
-    session = g.session
-    client = FhirClient(http, session["iss"], sessions.SessionTokens(store, http, settings, g.sid),
-                        timeout=settings.fhir_timeout)
     try:
-        record = fetch_record(client, session["patient"])
+        context = open_chart(g.sid, g.session)
     except RelaunchRequired:
-        _audit(session, None, "relaunch-required")
         return relaunch_page()
-    _audit(session, record, "partial" if record.unavailable else "success")
-    kb = _ext("knowledge")
-    profile = extract(record, kb)
-    store.set("profile", g.sid, profile.to_dict(), PROFILE_TTL)
-    context = chart_context(session, record, style.load(http, store, session.get("smart_style_url")))
-    changes = store.get("edits", g.sid) or edits.empty()
-    context.update(analysis_context(profile, changes, kb))
-    edited = context["analysis"].profile
-    narrative = build_narrative(record, edited, budget_tokens=settings.narrative_tokens, deidentify=settings.deidentify)
-    context.update(radar.panel_context(g.sid, narrative, [p.hpo for p in edited.present], [p.hpo for p in edited.absent]))
     if request.headers.get("HX-Request"):
         return render_block("chart.html", "record", **context), 200, {"Vary": "HX-Request"}
     return render_template("chart.html", **context), 200, {"Vary": "HX-Request"}
@@ -79,18 +73,10 @@ def chart():
 @bp.post("/phenotypes/<action>")
 def edit_phenotypes(action):
     """Remove, restore or add a phenotype; the suggestions re-rank in place (htmx swaps the block)."""
-    if action not in ("remove", "restore", "add"):
-        abort(404)
-    kb, store = _ext("knowledge"), _ext("store")
-    hpo = kb.lexicon.current(request.form.get("hpo", "").strip()[:20])
-    if hpo is None:
-        return "Unknown HPO term.", 400
-    saved = store.get("profile", g.sid)
-    if saved is None:
-        return "The record is no longer loaded: reload the chart.", 409
-    changed = getattr(edits, action)(store.get("edits", g.sid) or edits.empty(), hpo)
-    store.set("edits", g.sid, changed, _ext("settings").session_ttl)
-    context = {"csrf": g.session["csrf"], **analysis_context(Profile.from_dict(saved), changed, kb)}
+    try:
+        context = edit_profile(g.sid, g.session, action, request.form.get("hpo", ""))
+    except EditRefused as exc:
+        return str(exc), exc.status
     return render_block("chart.html", "analysis", **context)
 
 
@@ -98,15 +84,57 @@ def edit_phenotypes(action):
 def search_phenotypes():
     """Autocomplete over HPO names and synonyms (an htmx fragment of options)."""
     query = request.args.get("q", "").strip()[:100]
-    options = _ext("knowledge").lexicon.search(query, limit=8) if len(query) >= 2 else []
+    options = services.current().knowledge.lexicon.search(query, limit=8) if len(query) >= 2 else []
     return render_block("chart.html", "hpo_options", options=options, query=query)
 
 
 @bp.post("/end")
 def end():
     """Sign out of this launch: forget its tokens."""
-    sessions.end(_ext("store"), g.sid)
+    sessions.end(services.current().store, g.sid)
     return message("Signed out", "RaDaR has forgotten this session. Launch it again from the EHR to continue.", 200)
+
+
+def open_chart(sid: str, session: dict) -> dict:
+    """Fetch the record, run the pipeline (with the clinician's edits) and return the page's context.
+
+    Raises RelaunchRequired when the EHR session is over (audited as such).
+    """
+    ctx = services.current()
+    store = ctx.store
+    client = FhirClient(ctx.http, session["iss"], sessions.SessionTokens(store, ctx.http, ctx.settings, sid),
+                        timeout=ctx.settings.fhir_timeout)
+    try:
+        record = fetch_record(client, session["patient"])
+    except RelaunchRequired:
+        _audit(session, None, "relaunch-required")
+        raise
+    _audit(session, record, "partial" if record.unavailable else "success")
+    analysis = analyse(record, ctx.knowledge, edits=store.get("edits", sid), case=ctx.case_options)
+    store.set("profile", sid, analysis.extracted.to_dict(), PROFILE_TTL)
+    context = chart_context(session, record, style.load(ctx.http, store, session.get("smart_style_url")))
+    context.update(analysis_context(analysis))
+    edited = analysis.profile
+    context.update(radar.panel_context(sid, session, analysis.narrative, [p.hpo for p in edited.present],
+                                       [p.hpo for p in edited.absent]))
+    return context
+
+
+def edit_profile(sid: str, session: dict, action: str, hpo: str) -> dict:
+    """Apply one edit to the stored profile and re-rank; the analysis block's context."""
+    if action not in EDIT_ACTIONS:
+        abort(404)
+    ctx = services.current()
+    term = ctx.knowledge.lexicon.current(hpo.strip()[:20])
+    if term is None:
+        raise EditRefused("Unknown HPO term.", 400)
+    saved = ctx.store.get("profile", sid)
+    if saved is None:
+        raise EditRefused("The record is no longer loaded: reload the chart.", 409)
+    changed = EDIT_ACTIONS[action](ctx.store.get("edits", sid) or edits.empty(), term)
+    ctx.store.set("edits", sid, changed, ctx.settings.session_ttl)
+    analysis = reanalyse(Profile.from_dict(saved), ctx.knowledge, edits=changed)
+    return {"csrf": session["csrf"], **analysis_context(analysis)}
 
 
 def chart_context(session: dict, record: rec.PatientRecord, style_vars: dict) -> dict:
@@ -126,11 +154,9 @@ def chart_context(session: dict, record: rec.PatientRecord, style_vars: dict) ->
     }
 
 
-def analysis_context(profile: Profile, changes: dict, kb) -> dict:
+def analysis_context(analysis: Analysis) -> dict:
     """The phenotype profile (after the clinician's edits) and the ranked suggestions (pure)."""
-    edited = edits.apply(profile, changes, kb.lexicon)
-    removed = [p for p in profile.all if p.hpo in set(changes["removed"])]
-    return {"analysis": rank_profile(edited, kb), "removed": removed, "engine_label": ENGINE_LABEL,
+    return {"analysis": analysis, "removed": analysis.removed, "engine_label": ENGINE_LABEL,
             "min_present": MIN_PRESENT}
 
 
@@ -138,11 +164,5 @@ def _audit(session: dict, record: rec.PatientRecord | None, outcome: str) -> Non
     types = sorted({t for name in SECTION_RESOURCES if record is None or name not in record.unavailable
                     for t in SECTION_RESOURCES[name]})
     detail = {"unavailable": sorted(record.unavailable)} if record and record.unavailable else None
-    audit.record_read(_ext("store"), user=session.get("fhir_user"), iss=session["iss"], patient=session["patient"],
-                      resource_types=types, outcome=outcome, detail=detail)
-
-
-def relaunch_page():
-    """The EHR session is over: the clinician must relaunch from the EHR."""
-    return message("Please relaunch RaDaR", "Your EHR session has ended or was signed out. "
-                   "Relaunch RaDaR from the patient's chart in the EHR.", 401)
+    audit.record_read(services.current().store, user=session.get("fhir_user"), iss=session["iss"],
+                      patient=session["patient"], resource_types=types, outcome=outcome, detail=detail)

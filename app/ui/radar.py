@@ -1,39 +1,35 @@
 """The RaDaR panel of the chart: review the case narrative, run RaDaR, watch it reason, read the
-grounded differential. Views stay skinny; the work is in case, jobs and grounding."""
+grounded differential. Views parse, make one call into ``app.inference.jobs`` and render."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, abort, g, render_template, request
 
+from .. import services
+from ..case.narrative import Narrative
 from ..inference import jobs, service
 
 # Nested in the chart blueprint: its session and CSRF checks and its URL defaults apply here too.
 bp = Blueprint("radar", __name__, url_prefix="/radar")
 MAX_NARRATIVE_CHARS = 100_000
 OWNER_TTL = 24 * 3600
+SESSION_CASES = "session-cases"
 
 
-def _ext(name: str):
-    return current_app.extensions[f"radar.{name}"]
+class Refused(Exception):
+    """The run request cannot be served; ``status`` and the message are the answer."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 @bp.post("")
 def run():
     """Send the (possibly edited) narrative to RaDaR."""
-    settings, store = _ext("settings"), _ext("store")
-    text = (request.form.get("narrative") or "").strip()
-    if not text:
-        return "The case summary is empty.", 400
-    if len(text) > MAX_NARRATIVE_CHARS:
-        return "The case summary is too long.", 400
-    if settings.model is None:
-        return "RaDaR is not configured.", 409
-    saved = store.get("narrative", g.sid) or {}
-    cid = jobs.submit(store, _ext("rq"), settings.model, text, owner=f"{g.session['iss']}|{g.session['patient']}",
-                      present=saved.get("present", []),
-                      absent=saved.get("absent", []), edited=text != saved.get("text"),
-                      force=request.form.get("force") == "1", grace=settings.job_stale_grace)
-    store.redis.sadd(f"radar:session-cases:{g.sid}", cid)
-    store.redis.expire(f"radar:session-cases:{g.sid}", OWNER_TTL)
+    try:
+        cid = start_case(g.sid, g.session, request.form.get("narrative") or "", force=request.form.get("force") == "1")
+    except Refused as exc:
+        return str(exc), exc.status
     return case_fragment(cid)
 
 
@@ -46,56 +42,82 @@ def case(cid):
 @bp.post("/<cid>/cancel")
 def cancel(cid):
     """Stop a running case."""
-    _owned(cid)
-    jobs.cancel(_ext("store"), cid)
+    jobs.cancel(services.current().store, _owned(cid))
     return case_fragment(cid)
 
 
 @bp.post("/<cid>/rerun")
 def rerun(cid):
     """Run the same narrative again (a fresh answer)."""
-    settings, store = _ext("settings"), _ext("store")
-    existing = jobs.view(store, _owned(cid), settings.model, settings.job_stale_grace)
-    if existing is None or settings.model is None:
+    return case_fragment(run_again(g.sid, _owned(cid)))
+
+
+def start_case(sid: str, session: dict, narrative: str, *, force: bool = False) -> str:
+    """Queue RaDaR for the narrative the clinician sent; the case belongs to this session and patient."""
+    ctx = services.current()
+    text = narrative.strip()
+    if not text:
+        raise Refused("The case summary is empty.", 400)
+    if len(text) > MAX_NARRATIVE_CHARS:
+        raise Refused("The case summary is too long.", 400)
+    if ctx.settings.model is None:
+        raise Refused("RaDaR is not configured.", 409)
+    saved = ctx.store.get("narrative", sid) or {}
+    cid = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, text, owner=owner_of(session),
+                      present=saved.get("present", []), absent=saved.get("absent", []),
+                      edited=text != saved.get("text"), force=force, grace=ctx.settings.job_stale_grace)
+    ctx.store.add_member(SESSION_CASES, sid, cid, OWNER_TTL)
+    return cid
+
+
+def run_again(sid: str, cid: str) -> str:
+    """Queue a case again with its narrative, findings and owner (the patient it belongs to)."""
+    ctx = services.current()
+    existing = jobs.view(ctx.store, cid, ctx.settings.model, ctx.settings.job_stale_grace)
+    if existing is None or ctx.settings.model is None:
         abort(404)
-    cid = jobs.submit(store, _ext("rq"), settings.model, existing["narrative"], present=existing["present"],
+    new = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, existing["narrative"], present=existing["present"],
                       absent=existing["absent"], edited=existing.get("edited", False), force=True,
-                      grace=settings.job_stale_grace)
-    return case_fragment(cid)
+                      grace=ctx.settings.job_stale_grace, owner=existing.get("owner"))
+    ctx.store.add_member(SESSION_CASES, sid, new, OWNER_TTL)
+    return new
+
+
+def owner_of(session: dict) -> str:
+    """The patient a case belongs to: ``iss|patient id`` (the same key a CDS-started case carries)."""
+    return f"{session['iss'].rstrip('/')}|{session['patient']}"
 
 
 def _owned(cid: str) -> str:
-    if len(cid) != 32 or not _ext("store").redis.sismember(f"radar:session-cases:{g.sid}", cid):
+    if len(cid) != 32 or not services.current().store.is_member(SESSION_CASES, g.sid, cid):
         abort(404)
     return cid
 
 
 def case_fragment(cid: str):
     """Render one case (status, live reasoning, answer) for htmx."""
-    settings, store = _ext("settings"), _ext("store")
-    view = jobs.view(store, _owned(cid), settings.model, settings.job_stale_grace)
+    ctx = services.current()
+    view = jobs.view(ctx.store, _owned(cid), ctx.settings.model, ctx.settings.job_stale_grace)
     if view is None:
         abort(404)
-    return render_template("radar_case.html", case=view, csrf=g.session["csrf"], model=settings.model)
+    return render_template("radar_case.html", case=view, csrf=g.session["csrf"], model=ctx.settings.model)
 
 
-def panel_context(session_id: str, narrative, present: list[str], absent: list[str]) -> dict:
+def panel_context(sid: str, session: dict, narrative: Narrative, present: list[str], absent: list[str]) -> dict:
     """What the chart's RaDaR panel shows: service state, the narrative, and a known case if any."""
-    settings, store = _ext("settings"), _ext("store")
+    ctx = services.current()
+    settings, store = ctx.settings, ctx.store
     state = service.status(store, settings.model)
-    store.set("narrative", session_id, {"text": narrative.text, "present": present, "absent": absent},
-              settings.session_ttl)
+    store.set("narrative", sid, {"text": narrative.text, "present": present, "absent": absent}, settings.session_ttl)
     case_id = None
     if settings.model is not None:
         cid = jobs.case_id(settings.model, narrative.text)
         found = store.get("case", cid) is not None
         # A case started by the CDS hook (its card's appContext) is shown when this launch has none.
-        linked = str((g.session.get("app_context") or {}).get("case", ""))
-        owner = f"{g.session['iss']}|{g.session['patient']}"
-        if not found and len(linked) == 32 and (store.get("case", linked) or {}).get("owner") == owner:
+        linked = str((session.get("app_context") or {}).get("case", ""))
+        if not found and len(linked) == 32 and (store.get("case", linked) or {}).get("owner") == owner_of(session):
             cid, found = linked, True
         if found:
-            store.redis.sadd(f"radar:session-cases:{session_id}", cid)
-            store.redis.expire(f"radar:session-cases:{session_id}", OWNER_TTL)
+            store.add_member(SESSION_CASES, sid, cid, OWNER_TTL)
             case_id = cid
     return {"radar_state": state, "narrative": narrative, "case_id": case_id, "model": settings.model}

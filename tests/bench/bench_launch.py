@@ -44,9 +44,9 @@ def test_launch_to_chart(tmp_path):
             summary(f"{tenant}: EHR launch → chart rendered", seconds)
 
             app = stack.app
-            client = FhirClient(app.extensions["radar.http"], stack.iss(tenant),
-                                SessionTokens(stack.store, app.extensions["radar.http"],
-                                              app.extensions["radar.settings"], session_id(resp)), timeout=20)
+            client = FhirClient(app.extensions["radar"].http, stack.iss(tenant),
+                                SessionTokens(stack.store, app.extensions["radar"].http,
+                                              app.extensions["radar"].settings, session_id(resp)), timeout=20)
             stack.control("DELETE", "requests")
             conc, record = timed(lambda: fetch_record(client, PATIENT, concurrent=True), 3)
             requests = sum(sum(v.values()) if isinstance(v, dict) else v

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.fetch.files import record_from_bundle
-from app.knowledge import load_knowledge
+from app.pipeline import load_knowledge
 from app.knowledge.ontology import ontology
 from app.phenotype import ancestors
 from app.pipeline import analyse
@@ -90,14 +90,14 @@ def test_radar_rank_throughput():
     """`radar rank` on the committed sandbox patients (69 Bundles, edge cases included), after start-up."""
     import io
 
-    from app.pipeline import rank_stream
+    from app.batch import rank_stream
 
     with gzip.open(Path(__file__).resolve().parents[2] / "launch" / "data" / "patients.ndjson.gz", "rt") as fh:
         data = fh.read()
     kb = load_knowledge()
     out = io.StringIO()
     start = time.perf_counter()
-    ok, failed = rank_stream(io.StringIO(data), out, top=10, kb=kb)
+    ok, failed = rank_stream(io.StringIO(data), out, kb, top=10)
     seconds = time.perf_counter() - start
     print(f"\nradar rank: {ok} patients ({failed} errors) in {seconds:.2f} s → {ok / seconds:.0f} patients/s "
           f"(includes a 5 MB note and a 3,000-lab record)")

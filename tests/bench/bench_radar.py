@@ -22,7 +22,7 @@ import httpx
 from app.fetch.files import record_from_bundle
 from app.case.narrative import build_narrative
 from app.inference.grounding import ground_answer
-from app.knowledge import load_knowledge
+from app.pipeline import load_knowledge
 from app.phenotype import extract
 from launch.vllm_stub import create_stub
 from tests.conftest import build_stack, new_browser, session_id

@@ -1,9 +1,10 @@
 """Settings validation: every bad setting fails with a message naming it and the reason."""
 import json
+from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, load_settings
+from app.config import CdsThresholds, ConfigError, ModelSettings, load_settings
 from app.smart.keys import generate_keys
 
 ISS = "https://ehr.example.org/fhir"
@@ -82,3 +83,38 @@ def test_public_only_jwks_rejected():
 def test_other_settings_validated(env, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(env)
+
+
+def test_model_settings_typed():
+    assert load_settings({}).model is None
+    model = load_settings({"RADAR_URL": "https://vllm.example/v1"}).model
+    assert isinstance(model, ModelSettings) and model.url == "https://vllm.example/v1"
+
+
+def test_cds_thresholds_typed():
+    assert load_settings({}).cds_thresholds == CdsThresholds()
+    s = load_settings({"RADAR_CDS_MIN_PHENOTYPES": "4", "RADAR_CDS_MIN_MATCHING": "2",
+                       "RADAR_CDS_WARNING_MATCHING": "8"})
+    assert s.cds_thresholds == CdsThresholds(min_phenotypes=4, min_matching=2, warning_matching=8)
+    with pytest.raises(ConfigError, match="RADAR_CDS_MIN_MATCHING: must be greater than zero"):
+        load_settings({"RADAR_CDS_MIN_MATCHING": "0"})
+
+
+def test_cds_clients_are_a_tuple():
+    raw = json.dumps([{"iss": ISS, "jwks_url": ISS + "/jwks.json"}])
+    clients = load_settings({"RADAR_CDS_CLIENTS": raw}).cds_clients
+    assert isinstance(clients, tuple) and [c.iss for c in clients] == [ISS]
+
+
+def test_log_level():
+    assert load_settings({}).log_level == "INFO"
+    assert load_settings({"RADAR_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    with pytest.raises(ConfigError, match="^RADAR_LOG_LEVEL: 'bogus' is not one of"):
+        load_settings({"RADAR_LOG_LEVEL": "bogus"})
+
+
+@pytest.mark.parametrize("module", ["app/inference/client.py", "app/cds/auth.py"])
+def test_module_receives_settings_and_reads_no_environment(module):
+    source = (Path(__file__).resolve().parents[2] / module).read_text()
+    for word in ("environ", "getenv", "from_env"):
+        assert word not in source, f"{module} mentions {word}"

@@ -1,0 +1,75 @@
+"""The ``radar rank`` door: FHIR Bundles in, one NDJSON contract line per input out.
+
+The same builder and the same middle as the chart (``app.fetch.files`` → ``app.pipeline``); with
+``--engine radar`` the same narrative → model → grounding path as the chart's RaDaR panel, run
+synchronously. The line format is the contract in the README.
+"""
+from __future__ import annotations
+
+import json
+from typing import IO
+
+from .config import Settings
+from .fetch.files import BadBundle, read_inputs, record_from_bundle
+from .inference.client import InferenceError, complete
+from .inference.grounding import ground_answer
+from .knowledge import Knowledge
+from .knowledge.diseases import orpha_code
+from .pipeline import ENGINE, Analysis, CaseOptions, analyse
+
+
+def contract_line(patient_id: str, analysis: Analysis) -> dict:
+    """One output line of ``radar rank`` (the README's contract)."""
+    return {
+        "patient": patient_id,
+        "engine": ENGINE,
+        "phenotypes": [{"hpo": p.hpo, "label": p.label, "status": p.status, "source": p.source}
+                       for p in analysis.profile.all],
+        "suggestions": [{"rank": s.rank, "name": s.name, "orpha": s.orpha, "omim": s.omim,
+                         "score": round(float(s.score), 4), "url": s.url} for s in analysis.suggestions],
+    }
+
+
+def radar_line(analysis: Analysis, patient_id: str, kb: Knowledge, model, *, top: int = 10) -> dict:
+    """RaDaR's differential for an analysis that carries its narrative.
+
+    RaDaR states an order, not a probability: ``score`` is 1/rank so that consumers of the
+    contract can sort, and no more should be read into it.
+    """
+    completion = complete(model, analysis.narrative.text)
+    profile = analysis.profile
+    diagnoses = ground_answer(completion.content, kb, present=[p.hpo for p in profile.present],
+                              absent=[p.hpo for p in profile.absent], top=top)
+    line = contract_line(patient_id, Analysis(profile=profile))
+    line["engine"] = f"radar:{completion.model or model.model}"
+    line["suggestions"] = [{"rank": d.rank, "name": d.name, "orpha": orpha_code(d.orpha), "omim": d.omim,
+                            "score": round(1 / d.rank, 4), "url": d.url} for d in diagnoses]
+    return line
+
+
+def rank_stream(source: IO[str], out: IO[str], kb: Knowledge, *, top: int = 10, engine: str = ENGINE,
+                settings: Settings | None = None) -> tuple[int, int]:
+    """Rank every input; write one line per input, in order. Returns (ranked, failed)."""
+    case = CaseOptions(settings.narrative_tokens, settings.deidentify) if engine != ENGINE else None
+    ok = failed = 0
+    for number, item in read_inputs(source):
+        record = None
+        try:
+            if isinstance(item, json.JSONDecodeError):
+                raise BadBundle(f"invalid JSON ({item.msg})")
+            record = record_from_bundle(item)
+            analysis = analyse(record, kb, top=top, case=case)
+            if case is None:
+                line = contract_line(record.patient_id, analysis)
+            else:
+                line = radar_line(analysis, record.patient_id, kb, settings.model, top=top)
+            ok += 1
+        except BadBundle as exc:
+            line = {"line": number, "patient": None, "error": str(exc)}
+            failed += 1
+        except InferenceError as exc:
+            line = {"line": number, "patient": record.patient_id if record else None, "engine": "radar",
+                    "error": f"RaDaR: {exc.message}"}
+            failed += 1
+        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return ok, failed

@@ -1,0 +1,53 @@
+"""The CDS Hooks door into the pipeline: a verified hook → record → analysis → at most one card.
+
+The record comes from prefetch completed with ``fhirAuthorization`` (``app.fetch.prefetch``), the
+analysis from the one middle (``app.pipeline``), and when the card fires RaDaR starts reasoning in
+the background, so a launch from the card finds it running or done.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .. import audit
+from ..fetch.prefetch import record_from_hook
+from ..inference import jobs
+from ..pipeline import analyse
+from ..services import Services
+from .card import decide, render_card
+
+CARD_CANDIDATES = 3  # diseases listed on the card; the app shows the full ranking
+FEEDBACK = "cds-feedback"
+READ_TYPES = ["Patient", "Condition", "Observation", "DocumentReference", "DiagnosticReport"]
+
+
+def screen(ctx: Services, hook: dict, claims: dict, base_url: str) -> list[dict]:
+    """The cards for a validated patient-view request from an authenticated client (none, or one)."""
+    record = record_from_hook(hook, ctx.http)
+    with_case = ctx.settings.model is not None
+    analysis = analyse(record, ctx.knowledge, top=CARD_CANDIDATES, case=ctx.case_options if with_case else None)
+    audit.record_read(ctx.store, user=hook["context"].get("userId"), iss=hook.get("fhirServer") or claims["iss"],
+                      patient=hook["context"]["patientId"], resource_types=READ_TYPES, outcome="cds",
+                      detail={"hook": "patient-view", "client": claims["iss"]})
+    decision = decide(analysis, ctx.settings.cds_thresholds)
+    if decision is None:
+        return []
+    case_id = None
+    if with_case:
+        owner = f"{(hook.get('fhirServer') or '').rstrip('/')}|{hook['context']['patientId']}"
+        profile = analysis.profile
+        case_id = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, analysis.narrative.text, owner=owner,
+                              present=[p.hpo for p in profile.present], absent=[p.hpo for p in profile.absent],
+                              grace=ctx.settings.job_stale_grace)
+    return [render_card(decision, analysis, case_id, base_url)]
+
+
+def store_feedback(ctx: Services, service_id: str, client: str, entries: list[dict]) -> None:
+    """Keep validated feedback entries until ``radar feedback export`` writes them out."""
+    received = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for entry in entries:
+        ctx.store.push(FEEDBACK, {**entry, "service": service_id, "client": client, "received": received})
+
+
+def export_feedback(store) -> list[dict]:
+    """All stored feedback, oldest first."""
+    return store.items(FEEDBACK)

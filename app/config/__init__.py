@@ -1,0 +1,85 @@
+"""Settings from the environment (Helm sets them), validated once at start-up.
+
+Every ``RADAR_*`` variable is read here and nowhere else; the rest of the app receives typed
+settings. Every problem is reported as a ``ConfigError`` naming the setting and the reason, so
+a misconfigured pod fails fast with a message an admin can act on.
+
+The submodules import only from ``.parse``, never from this package, so importing any of
+them never loops back here.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from joserfc.jwk import KeySet
+
+from .cds import CdsClient, CdsThresholds, parse_clients
+from .ehrs import Ehr, load_ehrs, load_keys
+from .model import ModelSettings
+from .parse import ConfigError, boolean, json_list, normalize_iss, one_of, positive_int, require_url
+
+__all__ = ["Settings", "load_settings", "ConfigError", "Ehr", "ModelSettings", "CdsClient", "CdsThresholds",
+           "normalize_iss", "json_list"]
+
+LOG_LEVELS = tuple(logging.getLevelNamesMapping())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings of one app process."""
+
+    redis_url: str | None
+    data_dir: Path
+    ehrs: dict[str, Ehr]
+    keys: KeySet | None
+    public_url: str | None = None
+    frame_ancestors: str = "*"
+    session_ttl: int = 12 * 3600
+    fhir_timeout: float = 20.0
+    model: ModelSettings | None = None  # None when RADAR_URL is unset: RaDaR is off
+    deidentify: bool = True
+    narrative_tokens: int = 6000
+    job_stale_grace: int = 60
+    cds_clients: tuple[CdsClient, ...] = ()
+    cds_thresholds: CdsThresholds = field(default_factory=CdsThresholds)
+    log_level: str = "INFO"
+
+    def ehr_for(self, iss: str) -> Ehr | None:
+        """Return the registered EHR for ``iss`` (trailing slash ignored), or None."""
+        return self.ehrs.get(normalize_iss(iss))
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate all settings from ``env`` (``os.environ`` by default)."""
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("RADAR_DATA_DIR") or ".radar")
+    keys = load_keys(env)
+    ehrs = load_ehrs(env, keys)
+    public_url = env.get("RADAR_PUBLIC_URL") or None
+    if public_url:
+        require_url("RADAR_PUBLIC_URL", public_url)
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("REDIS_URL: must start with redis://, rediss:// or unix://")
+    return Settings(
+        redis_url=redis_url,
+        data_dir=data_dir,
+        ehrs=ehrs,
+        keys=keys,
+        public_url=public_url.rstrip("/") if public_url else None,
+        frame_ancestors=env.get("RADAR_FRAME_ANCESTORS", "*"),
+        session_ttl=positive_int(env, "RADAR_SESSION_TTL", 12 * 3600),
+        fhir_timeout=float(positive_int(env, "RADAR_FHIR_TIMEOUT", 20)),
+        model=ModelSettings.from_env(env),
+        deidentify=boolean(env, "RADAR_DEIDENTIFY", True),
+        narrative_tokens=positive_int(env, "RADAR_NARRATIVE_TOKENS", 6000),
+        job_stale_grace=positive_int(env, "RADAR_JOB_STALE_GRACE", 60),
+        cds_clients=tuple(parse_clients(env.get("RADAR_CDS_CLIENTS"))),
+        cds_thresholds=CdsThresholds.from_env(env),
+        log_level=one_of(env, "RADAR_LOG_LEVEL", "INFO", LOG_LEVELS),
+    )

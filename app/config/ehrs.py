@@ -1,0 +1,140 @@
+"""The EHR registry (``RADAR_EHRS``) and the app's signing keys (``RADAR_JWKS``, ``RADAR_JWKS_FILE``)."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from joserfc.jwk import KeySet
+
+from .parse import ConfigError, Env, json_list, normalize_iss, require_url
+
+AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
+SIGNING_ALGS = ("RS384", "ES384")
+DEFAULT_SCOPES = (
+    "launch openid fhirUser online_access patient/Patient.r patient/Condition.rs "
+    "patient/Observation.rs patient/DocumentReference.rs patient/DiagnosticReport.rs patient/Binary.r"
+)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FIELDS = frozenset({"name", "iss", "client_id", "auth", "scopes", "secret_env", "signing_alg", "redirect_uri",
+                     "standalone_scopes"})
+
+
+@dataclass(frozen=True)
+class Ehr:
+    """One registered EHR (an ``iss``) and how this app signs in to it."""
+
+    name: str
+    iss: str
+    client_id: str
+    auth: str
+    scopes: str
+    client_secret: str | None = None
+    signing_alg: str = "RS384"
+    redirect_uri: str | None = None
+    standalone_scopes: str | None = None
+
+    @property
+    def scope_for_standalone(self) -> str:
+        """Scopes for a standalone launch: ``launch`` becomes ``launch/patient``."""
+        if self.standalone_scopes:
+            return self.standalone_scopes
+        return " ".join("launch/patient" if s == "launch" else s for s in self.scopes.split())
+
+
+def load_ehrs(env: Env, keys: KeySet | None) -> dict[str, Ehr]:
+    """The registry from ``RADAR_EHRS`` (inline JSON or a file path), keyed by normalised ``iss``."""
+    raw = (env.get("RADAR_EHRS") or "").strip()
+    if not raw:
+        return {}
+    if not raw.startswith(("[", "{")):
+        path = Path(raw)
+        if not path.is_file():
+            raise ConfigError(f"RADAR_EHRS: expected a JSON list or the path of a JSON file; no file at {raw!r}")
+        raw = path.read_text()
+    entries = json_list("RADAR_EHRS", raw, "EHR registrations")
+    ehrs: dict[str, Ehr] = {}
+    for i, entry in enumerate(entries):
+        ehr = _parse_ehr(entry, f"RADAR_EHRS[{i}]", env, keys)
+        if ehr.iss in ehrs:
+            raise ConfigError(f"RADAR_EHRS[{i}].iss: {ehr.iss} is registered twice")
+        ehrs[ehr.iss] = ehr
+    return ehrs
+
+
+def _parse_ehr(entry: object, where: str, env: Env, keys: KeySet | None) -> Ehr:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: must be an object")
+    unknown = sorted(set(entry) - _FIELDS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS))}")
+    for name in ("iss", "client_id"):
+        if not isinstance(entry.get(name), str) or not entry[name].strip():
+            raise ConfigError(f"{where}.{name}: required (a non-empty string)")
+    iss = normalize_iss(entry["iss"])
+    require_url(f"{where}.iss", iss)
+    auth = entry.get("auth", "none")
+    if auth not in AUTH_METHODS:
+        raise ConfigError(f"{where}.auth: {auth!r} is not one of {', '.join(AUTH_METHODS)}")
+    secret = _client_secret(entry, where, auth, env)
+    alg = entry.get("signing_alg", "RS384")
+    if alg not in SIGNING_ALGS:
+        raise ConfigError(f"{where}.signing_alg: {alg!r} is not one of {', '.join(SIGNING_ALGS)}")
+    if auth == "private_key_jwt" and not _has_key(keys, alg):
+        raise ConfigError(
+            f"{where}.auth: private_key_jwt needs a private {alg} key in RADAR_JWKS_FILE or RADAR_JWKS "
+            "(create one with `radar keys`)")
+    scopes = entry.get("scopes", DEFAULT_SCOPES)
+    if not isinstance(scopes, str) or not scopes.split():
+        raise ConfigError(f"{where}.scopes: must be a non-empty space-separated string")
+    redirect_uri = entry.get("redirect_uri")
+    if redirect_uri is not None:
+        require_url(f"{where}.redirect_uri", redirect_uri)
+    return Ehr(
+        name=str(entry.get("name") or iss), iss=iss, client_id=entry["client_id"].strip(), auth=auth,
+        scopes=" ".join(scopes.split()), client_secret=secret, signing_alg=alg, redirect_uri=redirect_uri,
+        standalone_scopes=entry.get("standalone_scopes"),
+    )
+
+
+def _client_secret(entry: dict, where: str, auth: str, env: Env) -> str | None:
+    # The registry names the variable rather than holding the secret, so RADAR_EHRS can live in
+    # a ConfigMap while the secret stays in a Secret.
+    if auth not in ("client_secret_basic", "client_secret_post"):
+        return None
+    secret_env = entry.get("secret_env")
+    if not isinstance(secret_env, str) or not _ENV_NAME.match(secret_env):
+        raise ConfigError(f"{where}.secret_env: auth {auth} needs the name of the environment variable holding the client secret")
+    secret = env.get(secret_env)
+    if not secret:
+        raise ConfigError(f"{where}.secret_env: environment variable {secret_env} is not set")
+    return secret
+
+
+def load_keys(env: Env) -> KeySet | None:
+    """The app's private signing keys from ``RADAR_JWKS`` (inline) or ``RADAR_JWKS_FILE``; None when neither."""
+    raw = env.get("RADAR_JWKS")
+    source = "RADAR_JWKS"
+    if not raw and env.get("RADAR_JWKS_FILE"):
+        source = "RADAR_JWKS_FILE"
+        path = Path(env["RADAR_JWKS_FILE"])
+        if not path.is_file():
+            raise ConfigError(f"RADAR_JWKS_FILE: no file at {str(path)!r}")
+        raw = path.read_text()
+    if not raw:
+        return None
+    try:
+        keys = KeySet.import_key_set(json.loads(raw))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"{source}: not a valid JWK Set ({type(exc).__name__})") from None
+    for key in keys:
+        if not key.is_private:
+            raise ConfigError(f"{source}: key {key.kid!r} has no private part; the app signs with these keys")
+        if not key.kid or key.alg not in SIGNING_ALGS:
+            raise ConfigError(f"{source}: every key needs a kid and an alg of {' or '.join(SIGNING_ALGS)}")
+    return keys
+
+
+def _has_key(keys: KeySet | None, alg: str) -> bool:
+    return bool(keys) and any(k.alg == alg for k in keys)

@@ -1,0 +1,189 @@
+"""The one record builder: FHIR resources from any door → a ``PatientRecord``.
+
+Every source of patient data — the SMART FHIR client (chart), CDS Hooks prefetch completed with
+``fhirAuthorization``, a Bundle or NDJSON file (``radar rank``) and a Bulk export — hands this
+module the same thing: FHIR resources as plain dicts, and optionally a way to read an
+attachment URL. So one Bundle-entry unwrapper, one attachment reader and one set of validation,
+de-duplication and selection rules serve all of them, and the doors cannot drift apart.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Callable, Iterable
+
+from fhirclient.models import (condition, diagnosticreport, documentreference, fhirabstractbase, observation,
+                               patient)
+
+from . import notes as notes_mod
+from .record import EXCLUDED_STATUSES, Note, PatientRecord, text_of
+
+MODELS = {"Patient": patient.Patient, "Condition": condition.Condition, "Observation": observation.Observation,
+          "DocumentReference": documentreference.DocumentReference,
+          "DiagnosticReport": diagnosticreport.DiagnosticReport}
+# The resources a record is made of, in the order their warnings are reported.
+RECORD_TYPES = ("Patient", "Condition", "Observation", "DocumentReference", "DiagnosticReport", "Binary")
+UrlReader = Callable[[str], bytes]
+
+
+def bundle_resources(bundle: object, warnings: list[str], types: Iterable[str] | None = None) -> list[dict]:
+    """The resources inside a Bundle's entries (of ``types`` when given).
+
+    OperationOutcome entries (``search.mode`` outcome) are the server's messages, not data:
+    they become ``warnings``. Entries that are not objects with a ``resourceType`` are skipped.
+    """
+    wanted = set(types) if types is not None else None
+    out = []
+    for entry in (bundle or {}).get("entry") or [] if isinstance(bundle, dict) else []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            continue
+        if (entry.get("search") or {}).get("mode") == "outcome" or resource["resourceType"] == "OperationOutcome":
+            warnings.extend(outcome_messages(resource))
+        elif wanted is None or resource["resourceType"] in wanted:
+            out.append(resource)
+    return out
+
+
+def outcome_messages(outcome: dict) -> list[str]:
+    """The issues of an OperationOutcome as ``"severity: text"`` lines."""
+    messages = []
+    for issue in outcome.get("issue") or []:
+        if not isinstance(issue, dict):
+            continue
+        text = text_of(issue.get("details")) or issue.get("diagnostics") or issue.get("code") or "issue"
+        messages.append(f"{issue.get('severity', 'information')}: {text}")
+    return messages
+
+
+def valid_resources(resources: list[dict], warnings: list[str]) -> list[dict]:
+    """Keep the resources that parse as FHIR R4 (fhirclient models); count the rest as warnings."""
+    kept, bad = [], 0
+    for res in resources:
+        if _parses(res):
+            kept.append(res)
+        else:
+            bad += 1
+    if bad:
+        warnings.append(f"{bad} {resources[0].get('resourceType', 'resource')} entries could not be read and were left out")
+    return kept
+
+
+_VALIDATED: dict[bytes, bool] = {}
+_VALIDATED_MAX = 100_000
+
+
+def _parses(res: dict) -> bool:
+    # The same resources arrive again on every chart open and CDS call; hashing the JSON costs
+    # a fraction of a full model parse, so remember the verdict per exact content.
+    try:
+        key = hashlib.blake2b(json.dumps(res, sort_keys=True, separators=(",", ":")).encode(), digest_size=16).digest()
+    except (TypeError, ValueError):
+        return False
+    verdict = _VALIDATED.get(key)
+    if verdict is None:
+        model = MODELS.get(res.get("resourceType"))
+        try:
+            if model:
+                model(res, strict=True)
+            verdict = True
+        except (fhirabstractbase.FHIRValidationError, TypeError, ValueError, AttributeError):
+            verdict = False
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = verdict
+    return verdict
+
+
+def attachment_reader(binaries: dict[str, dict], read_url: UrlReader | None,
+                      missing: str) -> Callable[[dict], bytes]:
+    """The one attachment reader: inline ``data``, a Binary among the resources, else ``read_url``.
+
+    ``read_url`` (a door that can reach the EHR) must raise ``notes.Unreadable`` on failure;
+    without one, content that is neither inline nor among the resources is Unreadable(``missing``).
+    """
+    def read(attachment: dict) -> bytes:
+        if attachment.get("data") is not None:
+            return notes_mod.decode_base64(attachment["data"])
+        url = attachment.get("url")
+        if not url:
+            raise notes_mod.Unreadable("the note has no content")
+        ref = url.rsplit("Binary/", 1)
+        binary = binaries.get(ref[1]) if len(ref) == 2 else None
+        if binary is not None:
+            return notes_mod.decode_base64(binary.get("data") or "")
+        if read_url is None:
+            raise notes_mod.Unreadable(missing)
+        return read_url(url)
+    return read
+
+
+def build_record(patient_id: str, resources: Iterable[dict], *, read_url: UrlReader | None = None,
+                 missing_content: str = "the note's content could not be read", unavailable: dict | None = None,
+                 warnings: list[str] | None = None, map_notes: Callable = map) -> PatientRecord:
+    """The PatientRecord of ``patient_id`` from its FHIR resources, whatever door they came through.
+
+    Resources are de-duplicated (by type and id), validated as FHIR R4 (unreadable ones are left
+    out with a warning), Observations kept when laboratory and not cancelled or entered in error,
+    DocumentReference and DiagnosticReport narratives read to text (``map_notes`` may read them
+    concurrently) and sorted newest first. ``unavailable`` and ``warnings`` carry what the door
+    could not fetch, so a failed fetch never reads as "no data".
+    """
+    warnings = list(warnings or [])
+    by_type: dict[str, list[dict]] = {t: [] for t in RECORD_TYPES}
+    seen: set[tuple[str, str]] = set()
+    for res in resources:
+        kind = res.get("resourceType") if isinstance(res, dict) else None
+        if kind not in by_type:
+            continue
+        rid = res.get("id")
+        if isinstance(rid, str) and rid:
+            if (kind, rid) in seen:
+                continue
+            seen.add((kind, rid))
+        by_type[kind].append(res)
+    for kind in MODELS:
+        by_type[kind] = valid_resources(by_type[kind], warnings)
+    binaries = {b.get("id"): b for b in by_type["Binary"] if isinstance(b.get("id"), str)}
+    read = attachment_reader(binaries, read_url, missing_content)
+    stubs = [s for s in map(notes_mod.note_stub, by_type["DocumentReference"] + by_type["DiagnosticReport"]) if s]
+    notes: list[Note] = list(map_notes(lambda stub: notes_mod.read_note(*stub, read), stubs))
+    notes.sort(key=lambda n: n.date or "", reverse=True)
+    return PatientRecord(
+        patient_id=patient_id,
+        patient=_patient(by_type["Patient"], patient_id),
+        conditions=_newest_first(by_type["Condition"], _onset),
+        observations=_newest_first([o for o in by_type["Observation"]
+                                    if is_lab(o) and o.get("status") not in EXCLUDED_STATUSES], _effective),
+        notes=notes,
+        unavailable=dict(unavailable or {}),
+        warnings=warnings,
+    )
+
+
+def _onset(condition: dict) -> str:
+    return str(condition.get("onsetDateTime") or (condition.get("onsetPeriod") or {}).get("start")
+               or condition.get("recordedDate") or "")
+
+
+def _effective(observation: dict) -> str:
+    return str(observation.get("effectiveDateTime") or (observation.get("effectivePeriod") or {}).get("start")
+               or observation.get("issued") or "")
+
+
+def _newest_first(resources, when: Callable[[dict], str]) -> list[dict]:
+    # Doors return the same resources in different orders (one search per category, prefetch,
+    # file order): one canonical order, newest first and then by id, makes their records equal.
+    by_id = sorted(resources, key=lambda r: str(r.get("id") or ""))
+    return sorted(by_id, key=when, reverse=True)
+
+
+def _patient(patients: list[dict], patient_id: str) -> dict | None:
+    # A Patient without an id can only be the one a door already matched to ``patient_id``.
+    return next((p for p in patients if p.get("id") in (patient_id, None)), None)
+
+
+def is_lab(observation: dict) -> bool:
+    """A laboratory Observation: category laboratory, or no category at all."""
+    codes = {c.get("code") for cat in observation.get("category") or [] for c in cat.get("coding") or []}
+    return not codes or "laboratory" in codes

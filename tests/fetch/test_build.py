@@ -1,0 +1,91 @@
+"""The one record builder and the prefetch reader, on plain JSON (no HTTP, no app)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.fetch.build import build_record, bundle_resources
+from app.fetch.notes import Unreadable
+from app.fetch.prefetch import BadRequest, Unobtainable, prefetched, record_from_hook
+
+PREFETCH = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "prefetch-rd-minimal.json").read_text())
+
+
+def hook(prefetch: dict, **extra) -> dict:
+    return {"hook": "patient-view", "hookInstance": "h", "context": {"userId": "u", "patientId": "p-1"},
+            "prefetch": prefetch, **extra}
+
+
+def test_bundle_entries_unwrapped_and_outcomes_become_warnings():
+    warnings: list[str] = []
+    found = bundle_resources(PREFETCH["conditions"], warnings, ["Condition"])
+    assert [r["id"] for r in found] == ["c-1", "c-1", "c-2"]
+    assert warnings == ["warning: results truncated"]
+    assert bundle_resources({"resourceType": "Bundle", "entry": [1, {"resource": "x"}, {}]}, warnings) == []
+
+
+def test_builder_deduplicates_selects_and_orders():
+    resources, warnings = prefetched(PREFETCH, "p-1")
+    record = build_record("p-1", resources, warnings=warnings, missing_content="not in this file")
+    assert [c["id"] for c in record.conditions] == ["c-2", "c-1"]  # once each, newest first
+    assert [o["id"] for o in record.observations] == ["o-1"]  # entered in error left out
+    assert record.patient["id"] == "p-1" and record.warnings == ["warning: results truncated"]
+    assert [(n.ref, n.text, n.error) for n in record.notes] == [
+        ("DocumentReference/d-2", "", "not in this file"),
+        ("DocumentReference/d-1", "Progressive ataxia. No fever.", None)]
+
+
+def test_builder_reads_binaries_among_the_resources_or_through_the_door():
+    resources, _ = prefetched(PREFETCH, "p-1")
+    binary = {"resourceType": "Binary", "id": "b-9", "contentType": "text/plain", "data": "U2hvcnQgc3RhdHVyZS4="}
+    assert build_record("p-1", resources + [binary]).notes[0].text == "Short stature."
+    asked = []
+
+    def read_url(url: str) -> bytes:
+        asked.append(url)
+        raise Unreadable("the EHR did not answer in time")
+
+    record = build_record("p-1", resources, read_url=read_url)
+    assert asked == ["Binary/b-9"] and record.notes[0].error == "the EHR did not answer in time"
+
+
+def test_builder_leaves_out_invalid_resources_with_a_warning():
+    bad = {"resourceType": "Condition", "id": "c-bad", "code": "not a CodeableConcept"}
+    record = build_record("p-1", [bad, {"resourceType": "Patient", "id": "p-1"}])
+    assert record.conditions == [] and record.warnings == ["1 Condition entries could not be read and were left out"]
+
+
+def test_builder_keeps_unavailable_sections():
+    record = build_record("p-1", [], unavailable={"labs": "the EHR had an error (503)"})
+    assert record.unavailable == {"labs": "the EHR had an error (503)"} and record.observations == []
+
+
+@pytest.mark.parametrize("key, value, reason", [
+    ("conditions", "oops", "prefetch.conditions must be a Bundle"),
+    ("patient", {"resourceType": "Patient", "id": "other"}, "prefetch.patient does not match context.patientId"),
+    ("patient", {"resourceType": "Observation"}, "prefetch.patient must be a Patient"),
+    ("reports", [], "prefetch.reports must be a Bundle"),
+])
+def test_malformed_prefetch_is_a_bad_request(key, value, reason):
+    with pytest.raises(BadRequest, match=reason):
+        prefetched({**PREFETCH, key: value}, "p-1")
+
+
+def test_null_and_operation_outcome_prefetch_mean_no_data():
+    resources, _ = prefetched({"patient": None, "conditions": None,
+                               "labs": {"resourceType": "OperationOutcome", "issue": []}}, "p-1")
+    assert resources == []
+
+
+def test_prefetch_without_reports_says_so_instead_of_fetching():
+    record = record_from_hook(hook(PREFETCH), http=None)
+    assert "reports not available: not prefetched, and no fhirAuthorization to fetch them" in record.warnings
+    assert [n.error for n in record.notes if n.error] == ["note content not prefetched"]
+
+
+def test_missing_prefetch_key_without_authorization_is_unobtainable():
+    partial = {k: v for k, v in PREFETCH.items() if k != "labs"}
+    with pytest.raises(Unobtainable, match="prefetch lacks labs"):
+        record_from_hook(hook(partial), http=None)
