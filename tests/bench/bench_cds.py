@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 
 from tests.servers import free_port
-from tests.test_cds import BUNDLES, SANDBOX_ISS, Signer, hook_body, prefetch_for
+from tests.cds.test_service import SANDBOX_ISS, Signer, hook_body
+from tests.fhir_data import BUNDLES, prefetch_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLERS = 20

@@ -89,3 +89,10 @@ def test_missing_prefetch_key_without_authorization_is_unobtainable():
     partial = {k: v for k, v in PREFETCH.items() if k != "labs"}
     with pytest.raises(Unobtainable, match="prefetch lacks labs"):
         record_from_hook(hook(partial), http=None)
+
+
+def test_a_failed_fhir_request_is_not_a_note_reading_error():
+    # FhirError used to subclass the note-reading error, so code catching one silently caught both.
+    from app.fetch.fhir import FhirError
+
+    assert not issubclass(FhirError, Unreadable)

@@ -3,8 +3,6 @@ prefetch (full, partial + fhirAuthorization against the sandbox EHR, missing, ma
 the card, background RaDaR, and the feedback round trip."""
 from __future__ import annotations
 
-import copy
-import gzip
 import json
 import os
 import subprocess
@@ -21,43 +19,12 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from launch.vllm_stub import create_stub
 from tests.conftest import build_stack, session_id
+from tests.fhir_data import prefetch_for
 from tests.servers import serve
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "radar-patient-view"
 SANDBOX_ISS = "https://sandbox.cds-hooks.example"
-
-
-def bundles() -> dict[str, dict]:
-    with gzip.open(ROOT / "launch" / "data" / "patients.ndjson.gz", "rt") as fh:
-        return {b["entry"][0]["resource"]["id"]: b for b in map(json.loads, fh)}
-
-
-BUNDLES = bundles()
-
-
-def prefetch_for(pid: str, *, inline_notes: bool = True) -> dict:
-    """What an EHR would prefetch with our templates, from the committed sandbox record."""
-    resources = [e["resource"] for e in BUNDLES[pid]["entry"]]
-    binaries = {r["id"]: r for r in resources if r["resourceType"] == "Binary"}
-
-    def search(kind, keep=lambda r: True):
-        found = [r for r in resources if r["resourceType"] == kind and keep(r)]
-        return {"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                "entry": [{"fullUrl": f"{kind}/{r['id']}", "resource": r} for r in found]} if found else None
-
-    docs = copy.deepcopy(search("DocumentReference"))
-    if docs and inline_notes:
-        for entry in docs["entry"]:
-            for content in entry["resource"].get("content", []):
-                att = content["attachment"]
-                ref = (att.get("url") or "").split("Binary/")[-1]
-                if ref in binaries:
-                    att["data"] = binaries[ref]["data"]
-                    att.pop("url", None)
-    is_lab = lambda o: any(c.get("code") == "laboratory" for cat in o.get("category", []) for c in cat.get("coding", []))
-    return {"patient": next(r for r in resources if r["resourceType"] == "Patient"),
-            "conditions": search("Condition"), "labs": search("Observation", is_lab), "notes": docs}
 
 
 class Signer:

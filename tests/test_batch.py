@@ -1,13 +1,20 @@
-"""`radar rank`: FHIR Bundles in, NDJSON out (DESIGN.md contract), bad lines reported, run continues."""
+"""`radar rank`: FHIR Bundles in, NDJSON out (the README's contract), bad lines reported, run continues.
+
+Run in-process through ``app.cli.main``; one test runs the console entry point as a subprocess."""
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "launch" / "data" / "patients.ndjson.gz"
@@ -25,8 +32,31 @@ def bundles(ids):
     return [out[i] for i in ids]
 
 
-def run(args, stdin=None):
-    return subprocess.run(RADAR + args, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=120)
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(args, stdin=None) -> Result:
+    """``radar ARGS`` in this process, with ``stdin`` as standard input; what it printed and returned."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdin
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(args)
+    finally:
+        sys.stdin = saved
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def test_console_entry_point():
+    result = subprocess.run(RADAR + ["rank", "-"], input=bundles(["rd-003"])[0], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["patient"] == "rd-003"
 
 
 @pytest.fixture(scope="module")

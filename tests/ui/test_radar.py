@@ -17,7 +17,7 @@ from launch.vllm_stub import create_stub
 from tests.conftest import build_stack, new_browser, session_id
 from tests.servers import free_port, serve
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = "sczzz/RaDaR-32B"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 def test_click_patient_on_launcher_shows_chart_in_iframe(stack, chromium):
