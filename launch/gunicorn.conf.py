@@ -13,6 +13,11 @@ graceful_timeout = 20
 # URLs carry launch codes and session ids: the app logs its own PHI-free request lines instead.
 accesslog = None
 forwarded_allow_ips = os.environ.get("RADAR_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket defaults to one path per user: two instances on one host would share
+# it (one could reload or stop the other). Each instance keeps its own in its data directory.
+_data_dir = os.environ.get("RADAR_DATA_DIR") or ".radar"
+os.makedirs(_data_dir, exist_ok=True)
+control_socket = os.path.join(os.path.abspath(_data_dir), "gunicorn.ctl")
 
 
 def on_starting(server):

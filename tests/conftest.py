@@ -126,17 +126,35 @@ def build_stack(tmp_path, *, latency_ms: float = 0, fhir_timeout: int = 3,
     app = create_app({**env, "RADAR_EHRS": json.dumps(registry), "RADAR_JWKS": json.dumps(keys.as_dict(private=True)),
                       "RADAR_DATA_DIR": str(tmp_path), "REDIS_URL": "", "RADAR_FHIR_TIMEOUT": str(fhir_timeout),
                       **(extra_env or {})})
-    return Stack(app=app, sandbox=sandbox, app_served=serve(app, app_port), sandbox_served=serve(sandbox, sandbox_port),
-                 secrets=client_secrets)
+    built = Stack(app=app, sandbox=sandbox, app_served=serve(app, app_port),
+                  sandbox_served=serve(sandbox, sandbox_port), secrets=client_secrets)
+    _BUILT.append(built)
+    return built
+
+
+# Stacks built so far: each one's embedded Redis is stopped when its test module (or the session) ends.
+_BUILT: list[Stack] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_module_stores():
+    """Stop the embedded Redis of the stacks a test module built, once the module is done."""
+    first = len(_BUILT)
+    yield
+    for built in _BUILT[first:]:
+        built.store.close()
+    del _BUILT[first:]
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """One sandbox EHR + app for the whole session."""
     s = build_stack(tmp_path_factory.mktemp("radar"))
+    _BUILT.remove(s)  # the session's: stopped below, not with the module that first used it
     yield s
     s.app_served.stop()
     s.sandbox_served.stop()
+    s.store.close()
 
 
 @pytest.fixture(autouse=True)

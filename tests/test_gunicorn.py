@@ -56,7 +56,7 @@ def gunicorn_stack(tmp_path_factory):
     proc = start_gunicorn(env, app_port)
     try:
         wait_healthy(app_url, proc)
-        yield app_url, sandbox_url
+        yield app_url, sandbox_url, Path(env["RADAR_DATA_DIR"])
     finally:
         proc.terminate()
         proc.communicate(timeout=20)  # reaps it and closes its output pipe
@@ -64,7 +64,7 @@ def gunicorn_stack(tmp_path_factory):
 
 
 def test_launch_through_gunicorn_with_embedded_redis(gunicorn_stack):
-    app_url, sandbox_url = gunicorn_stack
+    app_url, sandbox_url, _ = gunicorn_stack
     launch = httpx.post(f"{sandbox_url}/_sandbox/launch", json={"tenant": "epic", "patient": "rd-004"}).json()["url"]
     with httpx.Client(follow_redirects=True, timeout=30) as browser:
         chart = browser.get(launch)
@@ -73,6 +73,12 @@ def test_launch_through_gunicorn_with_embedded_redis(gunicorn_stack):
         for _ in range(8):
             again = browser.get(str(chart.url))
             assert again.status_code == 200 and 'id="problems"' in again.text
+
+
+def test_control_socket_is_per_instance(gunicorn_stack):
+    # gunicorn's default control socket is one per user: a second instance would share it.
+    _, _, data_dir = gunicorn_stack
+    assert (data_dir / "gunicorn.ctl").is_socket()
 
 
 def test_bad_configuration_fails_at_start_with_a_clear_message(tmp_path):

@@ -303,7 +303,9 @@ def test_two_ehrs(rendered, jwks_file):
     assert set(settings.ehrs) == {e["iss"] for e in ehrs}
     assert settings.ehrs[ehrs[1]["iss"]].client_secret == "s3cr3t-oracle-8f7e6d"
     assert settings.redis_url == f"redis://:redis-pass-2c9b7a@{FULLNAME}-redis:6379/0"
-    assert settings.frame_ancestors == "https://hyperspace.hospital.example https://*.cerner.com"
+    # The registered EHR origins always, then the extra ones the values name.
+    assert settings.frame_ancestors == ("https://fhir.hospital.example https://fhir-ehr.cerner.com "
+                                        "https://hyperspace.hospital.example https://*.cerner.com")
     assert settings.public_url == "https://radar.hospital.example" and settings.model is None
 
 
@@ -372,11 +374,16 @@ def test_cds_clients_and_autoscaling(rendered):
     cfg = config(objects)
     clients = json.loads(cfg["RADAR_CDS_CLIENTS"])
     assert clients[1] == {"iss": "https://sandbox.cds-hooks.org",
-                          "jwks_url": "https://sandbox.cds-hooks.org/.well-known/jwks.json"}
+                          "jwks_url": "https://sandbox.cds-hooks.org/.well-known/jwks.json",
+                          "jku": ["https://sandbox.cds-hooks.org/.well-known/jwks.json"],
+                          "fhir_servers": ["https://launch.smarthealthit.org/v/r4/fhir"]}
+    assert clients[0] == {"iss": "https://fhir.hospital.example/api/FHIR/R4", "jwks_url": (
+        "https://fhir.hospital.example/api/epic/2019/Security/Open/PublicKeys/530005/OAuth2")}
     assert (cfg["RADAR_CDS_MIN_PHENOTYPES"], cfg["RADAR_CDS_MIN_MATCHING"], cfg["RADAR_CDS_WARNING_MATCHING"]) == (
         "4", "3", "8")
     settings = load_settings(cfg)
     assert [c.iss for c in settings.cds_clients] == [c["iss"] for c in clients]
+    assert settings.cds_clients[1].fhir_servers == ("https://launch.smarthealthit.org/v/r4/fhir",)
     for workload, low, high in (("web", 3, 10), ("worker", 1, 6)):
         hpa = find(objects, "HorizontalPodAutoscaler", f"{FULLNAME}-{workload}")
         assert hpa["apiVersion"] == "autoscaling/v2"
@@ -422,3 +429,33 @@ def test_vllm_security_context_can_be_relaxed_for_vllm_only(helm, jwks_file):
     assert vllm["securityContext"]["allowPrivilegeEscalation"] is False
     web = find(objects, "Deployment", f"{FULLNAME}-web")["spec"]["template"]["spec"]["containers"][0]
     assert web["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_worker_probes_follow_its_heartbeat(rendered, tmp_path, monkeypatch):
+    """The worker pod is probed with `radar worker-check`: alive = fresh heartbeat, ready = it reaches Redis."""
+    from app.cli import main
+    from app.inference import jobs
+    from app.store import connect
+
+    for name, objects in rendered.items():
+        worker = container(objects, f"{FULLNAME}-worker")
+        for probe in ("startupProbe", "livenessProbe"):
+            assert worker[probe]["exec"]["command"] == ["radar", "worker-check"], (name, probe)
+        assert worker["readinessProbe"]["exec"]["command"] == ["radar", "worker-check", "--ready"], name
+        startup = worker["startupProbe"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 120  # loading the knowledge
+        # A probe outlasts the slowest heartbeat it accepts, and a Python start-up.
+        assert worker["livenessProbe"]["periodSeconds"] * worker["livenessProbe"]["failureThreshold"] >= 60
+        assert all(worker[p]["timeoutSeconds"] >= 5 for p in ("startupProbe", "livenessProbe", "readinessProbe"))
+    # The probe commands are the CLI's: they fail without a heartbeat and pass with a fresh one.
+    command = container(rendered["minimal"], f"{FULLNAME}-worker")["readinessProbe"]["exec"]["command"]
+    store = connect(None, tmp_path / "redis")
+    try:
+        monkeypatch.setenv("REDIS_URL", f"unix://{store.redis.connection_pool.connection_kwargs['path']}")
+        monkeypatch.setenv("RADAR_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("RADAR_EHRS", "")
+        assert main(command[1:]) == 1
+        jobs.beat(store, tmp_path, "worker-1")
+        assert main(command[1:]) == 0
+    finally:
+        store.close()

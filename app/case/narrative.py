@@ -127,7 +127,9 @@ class _Case:
             return "date not recorded"
         shown = relative(d, self.today) if self.scrub else d.isoformat()
         if onset and self.birth and d >= self.birth:
-            shown += f", at age {age_text(self.birth, d)}"
+            n, unit = age_parts(self.birth, d)
+            old = self.scrub is not None and unit == "year" and n > 89
+            shown += ", at age 90 or older" if old else f", at age {age_text(self.birth, d)}"
         return shown
 
     def items(self) -> list[_Item]:
@@ -218,12 +220,16 @@ class _Case:
             age = f"{n}-{unit}"
         else:
             age = f"{years}-year" if years is not None else None
+        if self.scrub is not None and years is not None and years > 89:
+            age = "90-or-more-year"  # HIPAA Safe Harbor: ages over 89 are identifying
         return _patient_phrase(age, patient.get("gender") or self.profile.sex, years)
 
     def render(self, items: list[_Item], dropped: set[int]) -> str:
         """The narrative with the items whose index is in ``dropped`` left out."""
         lines = ["Case summary", "", self.patient_line()]
         missing = [UNAVAILABLE.get(k, k) for k in sorted(self.record.unavailable)]
+        missing += [f"part of the {UNAVAILABLE.get(k, k)} ({', '.join(p.split(':')[0] for p in parts)})"
+                    for k, parts in sorted(self.record.partial.items()) if parts and k not in self.record.unavailable]
         if missing:
             lines.append(f"Could not be retrieved from the EHR: {', '.join(missing)}.")
         for section, heading in SECTIONS:
@@ -267,6 +273,8 @@ class _Case:
         fetched = {"problems": "conditions", "labs": "labs", "notes": "notes"}.get(section)
         if fetched in self.record.unavailable:
             return "Not available."
+        if fetched in self.record.partial:
+            return "None that could be retrieved (part could not be retrieved)."
         if section == "labs" and self.unlisted:
             return "Listed below in summary."
         return "No excerpts." if section == "notes" else "None recorded."

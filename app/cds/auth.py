@@ -2,14 +2,16 @@
 
 CDS Hooks 2.0 has the client send ``Authorization: Bearer <JWT>`` on every call, discovery
 and feedback included. This module checks that token against an allowlist of trusted clients
-(``RADAR_CDS_CLIENTS``), each an ``iss`` plus the URL of its JWK Set. The rules follow the
-spec, with SMART-style hardening added:
+(``RADAR_CDS_CLIENTS``), each an ``iss`` plus its keys: the URL of its JWK Set (``jwks_url``) or
+the set itself, pinned inline (``jwks``). The rules follow the spec, with SMART-style hardening added:
 
 * header: ``alg`` must be RS384 or ES384 (no ``none``, no HMAC, no RS256). ``kid`` is required,
-  ``typ`` if present must be JWT, and ``jku`` if present must equal the registered ``jwks_url``
-  exactly. The key URL is never taken from the token.
+  ``typ`` if present must be JWT, and ``jku`` if present must be registered for that client
+  exactly: its ``jwks_url`` or one of its ``jku`` values. With ``jwks_url`` a registered ``jku`` is
+  the URL the keys are fetched from; with inline ``jwks`` it is only a label and nothing is
+  fetched. A key URL is never taken from the token unless the client's registration lists it.
 * ``iss``: read from the unverified payload only to pick the client; the key then comes from
-  that client's ``jwks_url``, so a forged ``iss`` can only select keys its signer doesn't hold.
+  that client's registration, so a forged ``iss`` can only select keys its signer doesn't hold.
 * claims: ``aud`` equals the endpoint URL (a string, or an array containing it). ``exp``,
   ``iat`` and ``jti`` are required, ``nbf`` is respected, and there is 60 s leeway. The
   lifetime ``exp - iat`` is capped at one hour: the spec doesn't set a cap, but Epic and the
@@ -115,6 +117,11 @@ def _parse(token: str | None):
     return header, claims, obj
 
 
+def client_of(claims: dict, clients: Sequence[CdsClient]) -> CdsClient:
+    """The registered client whose verified ``claims`` these are (``verify`` already found it)."""
+    return _client_for(claims.get("iss"), clients)
+
+
 def _client_for(iss, clients: Sequence[CdsClient]) -> CdsClient:
     if not isinstance(iss, str) or not iss.strip():
         raise CdsAuthError("iss_missing")
@@ -135,7 +142,7 @@ def _check_header(header: dict, client: CdsClient) -> None:
     typ = header.get("typ")
     if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
         raise CdsAuthError("typ_not_jwt")
-    if "jku" in header and header["jku"] != client.jwks_url:
+    if "jku" in header and not any(header["jku"] == url for url in _registered_jku(client)):
         raise CdsAuthError("jku_not_registered")
     # A JWT never needs critical extensions or an unencoded payload (RFC 7797). Refusing both
     # keeps the signing input exactly what RFC 7519 defines.
@@ -239,8 +246,17 @@ def _import_keys(text: str) -> dict[str, object]:
     return {key.kid: key for key in keys}
 
 
+def _registered_jku(client: CdsClient) -> tuple[str, ...]:
+    return ((client.jwks_url,) if client.jwks_url else ()) + client.jku
+
+
 def _key_for(client: CdsClient, header: dict, store, http: httpx.Client):
-    url, kid = client.jwks_url, header["kid"]
+    kid = header["kid"]
+    if client.jwks is not None:
+        # Pinned keys: nothing to fetch, so an unknown kid is simply unknown.
+        return _checked(_keys(f"inline:{client.iss}", client.jwks).get(kid), header)
+    # _check_header let a jku through only when it is registered for this client.
+    url = header.get("jku") or client.jwks_url
     text = store.get_text(JWKS, url)
     fetched = False
     if text is None:
@@ -259,6 +275,10 @@ def _key_for(client: CdsClient, header: dict, store, http: httpx.Client):
     if key is None and not fetched and store.set_once(JWKS_REFETCH, url, REFETCH_INTERVAL):
         keys = _keys(url, _fetch(url, store, http))
         key = keys.get(kid)
+    return _checked(key, header)
+
+
+def _checked(key, header: dict):
     if key is None:
         raise CdsAuthError("kid_unknown")
     if key.alg is not None and key.alg != header["alg"]:

@@ -3,11 +3,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 
 from ..config.cds import CdsThresholds
 from ..pipeline import ENGINE_LABEL, Analysis
 
 SUMMARY_MAX = 140  # CDS Hooks: the summary is at most 140 characters
+CODES_PATH = "/cds-services/codes"  # the code systems the card uses live under the app's public URL
+CODES = {
+    "topic": ("RaDaR card topics", [("radar-rare-disease-screen", "Rare-disease screen")]),
+    "override": ("RaDaR override reasons", [("already-considered", "Already considered"),
+                                            ("not-relevant", "Not relevant")]),
+}
 
 
 def decide(analysis: Analysis, thresholds: CdsThresholds) -> dict | None:
@@ -20,10 +27,13 @@ def decide(analysis: Analysis, thresholds: CdsThresholds) -> dict | None:
     return {"indicator": "warning" if best >= thresholds.warning_matching else "info"}
 
 
-def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_url: str) -> dict:
+def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_url: str,
+                gaps: Sequence[str] = ()) -> dict:
     """One card: summary, detail with Orphanet links, source, and a SMART link that opens RaDaR.
 
     ``base_url`` is this app's public URL: the SMART launch URL and the code systems it owns.
+    ``gaps`` (``PatientRecord.gaps()``) are listed in the detail, so a card from a partial record
+    says what it did not see: fewer findings must never pass for a complete record.
     """
     top = analysis.suggestions
     n = len(analysis.profile.present)
@@ -34,6 +44,9 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
     for s in top:
         matches = ", ".join(markdown_text(m["label"]) for m in s.matching[:5]) or "—"
         lines.append(f"{s.rank}. [{markdown_text(s.name)}]({s.url}) — matches: {matches}")
+    if gaps:
+        # Parentheses stay: without a bracket nothing can become a link.
+        lines += ["", "Not read, so not screened:"] + [f"- {markdown_text(g, special='[]*_`<>#|')}" for g in gaps]
     lines += ["", "Open RaDaR to review the findings and its reasoning. Decision support only."]
     link = {"label": "Open RaDaR", "url": f"{base_url}/launch", "type": "smart"}
     if case_id:
@@ -44,17 +57,27 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
         "indicator": decision["indicator"],
         "detail": "\n".join(lines),
         "source": {"label": "RaDaR rare-disease navigator", "url": f"{base_url}/",
-                   "topic": {"system": "https://radar.example/cds-topic", "code": "radar-rare-disease-screen",
-                             "display": "Rare-disease screen"}},
+                   "topic": _codings("topic", base_url)[0]},
         "links": [link],
-        "overrideReasons": [
-            {"system": "https://radar.example/cds-override", "code": "already-considered",
-             "display": "Already considered"},
-            {"system": "https://radar.example/cds-override", "code": "not-relevant", "display": "Not relevant"},
-        ],
+        "overrideReasons": _codings("override", base_url),
     }
 
 
-def markdown_text(text: str) -> str:
-    """``text`` with Markdown's special characters escaped, so a name can never become a link or markup."""
-    return "".join("\\" + ch if ch in "[]()*_`<>#|" else ch for ch in text)
+def _codings(name: str, base_url: str) -> list[dict]:
+    system = f"{base_url}{CODES_PATH}/{name}"
+    return [{"system": system, "code": code, "display": display} for code, display in CODES[name][1]]
+
+
+def code_system(name: str, base_url: str) -> dict | None:
+    """The FHIR CodeSystem served at ``{base_url}/cds-services/codes/{name}``, or None when there is none."""
+    if name not in CODES:
+        return None
+    title, concepts = CODES[name]
+    return {"resourceType": "CodeSystem", "url": f"{base_url}{CODES_PATH}/{name}", "name": title.replace(" ", ""),
+            "title": title, "status": "active", "content": "complete", "caseSensitive": True,
+            "concept": [{"code": code, "display": display} for code, display in concepts]}
+
+
+def markdown_text(text: str, special: str = "[]()*_`<>#|") -> str:
+    """``text`` with Markdown's ``special`` characters escaped, so a name can never become a link or markup."""
+    return "".join("\\" + ch if ch in special else ch for ch in text)

@@ -3,6 +3,10 @@
 The record comes from prefetch completed with ``fhirAuthorization`` (``app.fetch.prefetch``), the
 analysis from the one middle (``app.pipeline``), and when the card fires RaDaR starts reasoning in
 the background, so a launch from the card finds it running or done.
+
+A client may only have the app read from the FHIR servers registered for it
+(``app.cds.hook.allowed_servers``): any other ``fhirServer`` is never contacted, so a trusted
+client cannot aim the app, and the token it hands over, at an arbitrary URL.
 """
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ from ..fetch.prefetch import record_from_hook
 from ..inference import jobs
 from ..pipeline import analyse
 from ..services import Services
+from .auth import client_of
 from .card import decide, render_card
+from .hook import allowed_servers, fhir_server_for
 
 CARD_CANDIDATES = 3  # diseases listed on the card; the app shows the full ranking
 FEEDBACK = "cds-feedback"
@@ -22,23 +28,30 @@ READ_TYPES = ["Patient", "Condition", "Observation", "DocumentReference", "Diagn
 
 def screen(ctx: Services, hook: dict, claims: dict, base_url: str) -> list[dict]:
     """The cards for a validated patient-view request from an authenticated client (none, or one)."""
-    record = record_from_hook(hook, ctx.http)
+    server = fhir_server_for(hook, allowed_servers(client_of(claims, ctx.settings.cds_clients), ctx.settings))
+    record = record_from_hook(hook, ctx.http, server_allowed=server is not None)
     with_case = ctx.settings.model is not None
     analysis = analyse(record, ctx.knowledge, top=CARD_CANDIDATES, case=ctx.case_options if with_case else None)
-    audit.record_read(ctx.store, user=hook["context"].get("userId"), iss=hook.get("fhirServer") or claims["iss"],
-                      patient=hook["context"]["patientId"], resource_types=READ_TYPES, outcome="cds",
-                      detail={"hook": "patient-view", "client": claims["iss"]})
+    # The authenticated client is who read; a fhirServer is named only when it was one it may name.
+    detail = {"hook": "patient-view", "client": claims["iss"]}
+    if server:
+        detail["fhirServer"] = server
+    elif hook.get("fhirServer"):
+        detail["fhirServer_refused"] = True
+    audit.record_read(ctx.store, user=hook["context"].get("userId"), iss=claims["iss"],
+                      patient=hook["context"]["patientId"], resource_types=READ_TYPES, outcome="cds", detail=detail)
     decision = decide(analysis, ctx.settings.cds_thresholds)
     if decision is None:
         return []
     case_id = None
     if with_case:
-        owner = f"{(hook.get('fhirServer') or '').rstrip('/')}|{hook['context']['patientId']}"
+        # The case belongs to the patient of a server this client may speak for, never to one it merely named.
+        owner = f"{(server or claims['iss']).rstrip('/')}|{hook['context']['patientId']}"
         profile = analysis.profile
         case_id = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, analysis.narrative.text, owner=owner,
                               present=[p.hpo for p in profile.present], absent=[p.hpo for p in profile.absent],
                               grace=ctx.settings.job_stale_grace)
-    return [render_card(decision, analysis, case_id, base_url)]
+    return [render_card(decision, analysis, case_id, base_url, gaps=record.gaps())]
 
 
 def store_feedback(ctx: Services, service_id: str, client: str, entries: list[dict]) -> None:

@@ -38,8 +38,10 @@ class Settings:
     ehrs: dict[str, Ehr]
     keys: KeySet | None
     public_url: str | None = None
-    frame_ancestors: str = "*"
+    frame_ancestors: str = "'none'"  # CSP sources; the registered EHR origins + RADAR_FRAME_ANCESTORS
     session_ttl: int = 12 * 3600
+    cookieless_sessions: bool = False  # sessions for EHR browsers that keep no cookie at all
+    cookieless_ttl: int = 900
     fhir_timeout: float = 20.0
     model: ModelSettings | None = None  # None when RADAR_URL is unset: RaDaR is off
     deidentify: bool = True
@@ -72,8 +74,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ehrs=ehrs,
         keys=keys,
         public_url=public_url.rstrip("/") if public_url else None,
-        frame_ancestors=env.get("RADAR_FRAME_ANCESTORS", "*"),
+        frame_ancestors=frame_ancestors(ehrs, env.get("RADAR_FRAME_ANCESTORS") or ""),
         session_ttl=positive_int(env, "RADAR_SESSION_TTL", 12 * 3600),
+        cookieless_sessions=boolean(env, "RADAR_COOKIELESS_SESSIONS", False),
+        cookieless_ttl=positive_int(env, "RADAR_COOKIELESS_TTL", 900),
         fhir_timeout=float(positive_int(env, "RADAR_FHIR_TIMEOUT", 20)),
         model=ModelSettings.from_env(env),
         deidentify=boolean(env, "RADAR_DEIDENTIFY", True),
@@ -83,3 +87,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cds_thresholds=CdsThresholds.from_env(env),
         log_level=one_of(env, "RADAR_LOG_LEVEL", "INFO", LOG_LEVELS),
     )
+
+
+def frame_ancestors(ehrs: dict[str, Ehr], extra: str) -> str:
+    """CSP ``frame-ancestors``: the registered EHRs' origins plus ``RADAR_FRAME_ANCESTORS``, never ``*``.
+
+    The chart lives in the EHR's frame; any other site framing it could overlay it (clickjacking).
+    """
+    sources = [f"{urlsplit(e.iss).scheme}://{urlsplit(e.iss).netloc}" for e in ehrs.values()]
+    for source in extra.split():
+        if source == "*" or any(c in source for c in ";,\"'"):
+            raise ConfigError(f"RADAR_FRAME_ANCESTORS: {source!r} is not allowed; list the EHR origins that frame RaDaR")
+        sources.append(source)
+    return " ".join(dict.fromkeys(sources)) or "'none'"

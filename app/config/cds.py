@@ -1,17 +1,33 @@
 """CDS Hooks settings: the trusted clients (``RADAR_CDS_CLIENTS``) and when a card is shown."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
 from .parse import ConfigError, Env, json_list, normalize_iss, positive_int, require_url
+
+FIELDS = ("iss", "jwks_url", "jwks", "jku", "fhir_servers")
+PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
 
 @dataclass(frozen=True)
 class CdsClient:
-    """One trusted CDS Hooks client: its ``iss`` and the URL of its JWK Set."""
+    """One trusted CDS Hooks client: its ``iss``, its keys, and the FHIR servers it may name.
+
+    The keys are either fetched from ``jwks_url`` or pinned inline in ``jwks`` (the JWK Set's JSON
+    text). ``jku`` lists the other ``jku`` header values accepted: fetched as key URLs with
+    ``jwks_url``, mere labels with inline ``jwks``. ``fhir_servers`` are the FHIR bases a hook from
+    this client may name as ``fhirServer``; None means the default (``app.cds.hook.allowed_servers``).
+    """
 
     iss: str
-    jwks_url: str
+    jwks_url: str | None = None
+    jwks: str | None = None
+    jku: tuple[str, ...] = ()
+    fhir_servers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -34,7 +50,7 @@ class CdsThresholds:
 
 
 def parse_clients(raw: str | None) -> list[CdsClient]:
-    """Parse ``RADAR_CDS_CLIENTS``, a JSON list of ``{"iss": …, "jwks_url": …}``.
+    """Parse ``RADAR_CDS_CLIENTS``, a JSON list of ``{"iss", "jwks_url" | "jwks", "jku"?, "fhir_servers"?}``.
 
     Empty or unset gives ``[]``. Anything invalid raises ``ConfigError`` naming the entry
     and the field, e.g. ``RADAR_CDS_CLIENTS[1].jwks_url: …``.
@@ -46,20 +62,69 @@ def parse_clients(raw: str | None) -> list[CdsClient]:
     clients: list[CdsClient] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
-        where = f"RADAR_CDS_CLIENTS[{i}]"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be an object")
-        unknown = sorted(set(entry) - {"iss", "jwks_url"})
-        if unknown:
-            raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: iss, jwks_url")
-        for name in ("iss", "jwks_url"):
-            value = entry.get(name)
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{where}.{name}: required (a non-empty string)")
-            require_url(f"{where}.{name}", value)
-        iss = normalize_iss(entry["iss"])
-        if iss in seen:
-            raise ConfigError(f"{where}.iss: {iss} is registered twice")
-        seen.add(iss)
-        clients.append(CdsClient(iss=iss, jwks_url=entry["jwks_url"].strip()))
+        client = _parse_client(entry, f"RADAR_CDS_CLIENTS[{i}]")
+        if client.iss in seen:
+            raise ConfigError(f"RADAR_CDS_CLIENTS[{i}].iss: {client.iss} is registered twice")
+        seen.add(client.iss)
+        clients.append(client)
     return clients
+
+
+def _parse_client(entry: object, where: str) -> CdsClient:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: must be an object")
+    unknown = sorted(set(entry) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS)}")
+    _required_url(entry, "iss", where)
+    if "jwks_url" in entry and "jwks" in entry:
+        raise ConfigError(f"{where}: give jwks_url or jwks, not both")
+    jwks = _inline_jwks(entry["jwks"], f"{where}.jwks") if "jwks" in entry else None
+    if jwks is None:
+        _required_url(entry, "jwks_url", where, "; or give jwks, an inline JWK Set")
+    servers = entry.get("fhir_servers")
+    return CdsClient(
+        iss=normalize_iss(entry["iss"]),
+        jwks_url=entry["jwks_url"].strip() if jwks is None else None,
+        jwks=jwks,
+        jku=tuple(dict.fromkeys(_urls(entry.get("jku", []), f"{where}.jku"))),
+        fhir_servers=None if servers is None else tuple(dict.fromkeys(
+            u.rstrip("/") for u in _urls(servers, f"{where}.fhir_servers"))),
+    )
+
+
+def _required_url(entry: dict, name: str, where: str, hint: str = "") -> None:
+    value = entry.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}.{name}: required (a non-empty string){hint}")
+    require_url(f"{where}.{name}", value)
+
+
+def _urls(value: object, where: str) -> list[str]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: must be a list of absolute http(s) URLs")
+    for i, url in enumerate(value):
+        if not isinstance(url, str):
+            raise ConfigError(f"{where}[{i}]: must be a string (an absolute http(s) URL)")
+        require_url(f"{where}[{i}]", url)
+    return [url.strip() for url in value]
+
+
+def _inline_jwks(doc: object, where: str) -> str:
+    """The inline JWK Set as canonical JSON text, once it is known to hold public signing keys only."""
+    keys = doc.get("keys") if isinstance(doc, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise ConfigError(f"{where}: must be a JWK Set with at least one key ({{\"keys\": [...]}})")
+    for jwk in keys:
+        # The configuration holds what the client publishes; a private part here is a leaked secret.
+        leaked = sorted(set(jwk) & set(PRIVATE_MEMBERS)) if isinstance(jwk, dict) else []
+        if leaked:
+            raise ConfigError(f"{where}: key {jwk.get('kid')!r} has private members ({', '.join(leaked)}); "
+                              "give the public JWK Set only")
+    try:
+        imported = KeySet.import_key_set({"keys": keys})
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"{where}: not a valid JWK Set ({type(exc).__name__})") from None
+    if not any(key.kid for key in imported):
+        raise ConfigError(f"{where}: every signing key needs a kid")
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))

@@ -120,14 +120,15 @@ def attachment_reader(binaries: dict[str, dict], read_url: UrlReader | None,
 
 def build_record(patient_id: str, resources: Iterable[dict], *, read_url: UrlReader | None = None,
                  missing_content: str = "the note's content could not be read", unavailable: dict | None = None,
-                 warnings: list[str] | None = None, map_notes: Callable = map) -> PatientRecord:
+                 partial: dict[str, list[str]] | None = None, warnings: list[str] | None = None,
+                 map_notes: Callable = map) -> PatientRecord:
     """The PatientRecord of ``patient_id`` from its FHIR resources, whatever door they came through.
 
     Resources are de-duplicated (by type and id), validated as FHIR R4 (unreadable ones are left
     out with a warning), Observations kept when laboratory and not cancelled or entered in error,
     DocumentReference and DiagnosticReport narratives read to text (``map_notes`` may read them
-    concurrently) and sorted newest first. ``unavailable`` and ``warnings`` carry what the door
-    could not fetch, so a failed fetch never reads as "no data".
+    concurrently) and sorted newest first. ``unavailable``, ``partial`` and ``warnings`` carry what
+    the door could not fetch, so a failed fetch never reads as "no data".
     """
     warnings = list(warnings or [])
     by_type: dict[str, list[dict]] = {t: [] for t in RECORD_TYPES}
@@ -157,6 +158,7 @@ def build_record(patient_id: str, resources: Iterable[dict], *, read_url: UrlRea
                                     if is_lab(o) and o.get("status") not in EXCLUDED_STATUSES], _effective),
         notes=notes,
         unavailable=dict(unavailable or {}),
+        partial={k: list(v) for k, v in (partial or {}).items() if v},
         warnings=warnings,
     )
 

@@ -6,6 +6,7 @@ would look like "no data". An expired token is refreshed once; a refused refresh
 """
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -20,7 +21,17 @@ from .record import PatientRecord
 PAGE_SIZE = 100
 MAX_PAGES = 50
 CONDITION_CATEGORIES = ("problem-list-item", "encounter-diagnosis", "health-concern")
+CATEGORY_LABELS = {"problem-list-item": "problem-list items", "encounter-diagnosis": "encounter diagnoses",
+                   "health-concern": "health concerns"}
 FHIR_JSON = "application/fhir+json"
+
+
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 id
+
+
+def valid_id(value: object) -> bool:
+    """True for a FHIR id (``[A-Za-z0-9-.]{1,64}``): safe to put in a URL path."""
+    return isinstance(value, str) and bool(FHIR_ID.fullmatch(value)) and value not in (".", "..")
 
 
 class RelaunchRequired(Exception):
@@ -43,6 +54,7 @@ class SearchResult:
 
     resources: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # parts of the answer that could not be had, and why
 
 
 class FhirClient:
@@ -54,13 +66,19 @@ class FhirClient:
         self.tokens = tokens
         self.timeout = httpx.Timeout(timeout, connect=5.0)
         self._origin = urlsplit(self.base)[:2]
+        self._base_path = urlsplit(self.base).path
 
     def request(self, url: str, params: dict | None = None, accept: str = FHIR_JSON) -> httpx.Response:
-        """GET ``url`` (relative to the FHIR base) with the bearer token; errors become FhirError."""
+        """GET ``url`` (relative to the FHIR base) with the bearer token; errors become FhirError.
+
+        Only URLs under the FHIR base are read: the token never goes to another host, and a
+        reference like ``../../admin`` cannot climb out of the base on the same host.
+        """
         url = urljoin(self.base, url)
         if urlsplit(url)[:2] != self._origin:
-            # Never send the patient's token to a host other than the FHIR server.
             raise FhirError("the EHR pointed to another server; not followed")
+        if not urlsplit(url).path.startswith(self._base_path) or "/../" in urlsplit(url).path + "/":
+            raise FhirError("the EHR pointed outside its FHIR API; not followed")
         token = self.tokens.get()
         resp = self._get(url, params, accept, token)
         if resp.status_code == 401:
@@ -159,7 +177,8 @@ def fetch_conditions(client: FhirClient, patient_id: str, pool: ThreadPoolExecut
     found = SearchResult()
     for cat, r in zip(CONDITION_CATEGORIES, results):
         if isinstance(r, FhirError):
-            found.warnings.append(f"{cat.replace('-', ' ')}s not available: {r}")
+            found.warnings.append(f"{CATEGORY_LABELS[cat]} not available: {r}")
+            found.failed.append(f"{CATEGORY_LABELS[cat]}: {r}")
             continue
         found.warnings.extend(r.warnings)
         found.resources.extend(r.resources)
@@ -207,6 +226,7 @@ class Fetched:
 
     resources: list[dict] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
+    partial: dict[str, list[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -216,6 +236,8 @@ def fetch_resources(client: FhirClient, patient_id: str, queries: list[str], poo
 
     Raises RelaunchRequired when the EHR session is over.
     """
+    if not valid_id(patient_id):
+        raise ValueError("not a FHIR patient id")
     fetched = Fetched()
     with ThreadPoolExecutor(max_workers=max(1, len(queries)) if concurrent else 1) as outer:
         futures = {name: outer.submit(_try, QUERIES[name][0], client, patient_id, pool) for name in queries}
@@ -230,9 +252,12 @@ def fetch_resources(client: FhirClient, patient_id: str, queries: list[str], poo
             result = results[name]
             if isinstance(result, FhirError):
                 fetched.warnings.append(f"{QUERIES[name][2]} not available: {result}")
+                fetched.partial.setdefault(section, []).append(f"{QUERIES[name][2]}: {result}")
             else:
                 fetched.resources.extend(result.resources)
                 fetched.warnings.extend(result.warnings)
+                if result.failed:
+                    fetched.partial.setdefault(section, []).extend(result.failed)
     return fetched
 
 
@@ -244,4 +269,5 @@ def fetch_record(client: FhirClient, patient_id: str, *, concurrent: bool = True
     with ThreadPoolExecutor(max_workers=8 if concurrent else 1) as pool:
         fetched = fetch_resources(client, patient_id, list(QUERIES), pool, concurrent)
         return build_record(patient_id, fetched.resources, read_url=client.read_binary,
-                            unavailable=fetched.unavailable, warnings=fetched.warnings, map_notes=pool.map)
+                            unavailable=fetched.unavailable, partial=fetched.partial, warnings=fetched.warnings,
+                            map_notes=pool.map)

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from typing import Callable
 
 from inscriptis import get_text
@@ -20,6 +23,13 @@ _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+# HTML costs about 3.4 s per MB to convert (tables most), RTF less: beyond these sizes only the
+# start is converted and the note is marked shortened. Plain text is taken whole.
+MAX_CONVERTED_CHARS = {"text/html": 400_000, "text/rtf": 2_000_000, "application/rtf": 2_000_000}
+CACHE_ENTRIES = 512
+_TAG = re.compile(r"<[^>]*>|&[#\w]+;")
+_converted: OrderedDict[bytes, tuple[str, bool]] = OrderedDict()
+_converted_lock = threading.Lock()
 
 
 class Unreadable(Exception):
@@ -69,10 +79,52 @@ def read_note(note: Note, attachment: dict | None, fetch: Callable[[dict], bytes
         return note
     note.content_type = base_type(attachment.get("contentType"))
     try:
-        note.text = to_text(attachment.get("contentType"), fetch(attachment))
+        note.text, note.shortened = converted(attachment.get("contentType"), fetch(attachment))
     except Unreadable as exc:
         note.error = str(exc)
     return note
+
+
+def converted(content_type: str | None, data: bytes) -> tuple[str, bool]:
+    """(clean text, shortened) of a note, cached by content: the same notes arrive on every chart open."""
+    key = hashlib.blake2b(f"{content_type}\n".encode() + data, digest_size=16).digest()
+    with _converted_lock:
+        if key in _converted:
+            _converted.move_to_end(key)
+            return _converted[key]
+    result = to_text_capped(content_type, data)
+    with _converted_lock:
+        _converted[key] = result
+        while len(_converted) > CACHE_ENTRIES:
+            _converted.popitem(last=False)
+    return result
+
+
+def to_text_capped(content_type: str | None, data: bytes) -> tuple[str, bool]:
+    """``to_text`` of at most the first ``MAX_CONVERTED_CHARS`` of slow formats; (text, shortened).
+
+    Output that is empty although the input holds text (deeply nested HTML, a converter's
+    silent failure) is Unreadable: the note's findings must not vanish without a word.
+    """
+    kind = base_type(content_type)
+    raw = _decode(content_type, data)
+    limit = MAX_CONVERTED_CHARS.get(kind)
+    shortened = limit is not None and len(raw) > limit
+    if shortened:
+        cut = raw[:limit]
+        raw = cut[:cut.rfind(">") + 1] if kind == "text/html" and ">" in cut else cut
+    text = _convert(kind, raw)
+    if not text and _has_text(kind, raw):
+        raise Unreadable("the note's text could not be extracted")
+    return text, shortened
+
+
+def _has_text(kind: str, raw: str) -> bool:
+    if kind == "text/html":
+        return bool(_TAG.sub("", raw).strip())
+    if kind in ("text/rtf", "application/rtf"):
+        return bool(re.sub(r"\\[a-z]+-?\d* ?|[{}]", "", raw).strip())
+    return bool(raw.strip())
 
 
 def base_type(content_type: str | None) -> str:
@@ -97,11 +149,17 @@ def pick_attachment(attachments: list[dict]) -> dict | None:
 
 def to_text(content_type: str | None, data: bytes) -> str:
     """Decode and convert a note to clean plain text (whitespace normalised, paragraphs kept)."""
-    kind = base_type(content_type)
+    return _convert(base_type(content_type), _decode(content_type, data))
+
+
+def _decode(content_type: str | None, data: bytes) -> str:
     try:
-        raw = data.decode(charset(content_type))
+        return data.decode(charset(content_type))
     except (LookupError, UnicodeDecodeError):
-        raw = data.decode("utf-8", errors="replace")
+        return data.decode("utf-8", errors="replace")
+
+
+def _convert(kind: str, raw: str) -> str:
     if kind == "text/html":
         text = get_text(raw, _HTML_CONFIG)
     elif kind in ("text/rtf", "application/rtf"):

@@ -2,15 +2,17 @@
 
 Prefetch keys are the names of the FHIR queries (``app.fetch.fhir.QUERIES``), so a key the EHR
 did not prefetch is fetched by exactly the query the chart runs, and the resources of both go
-through the same record builder.
+through the same record builder. Prefetch must be the patient's own: a Patient with another id,
+or a resource whose ``subject`` is someone else, is a bad request, never part of the record.
 """
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from .build import build_record, bundle_resources
+from .build import build_record, bundle_resources, valid_resources
 from .fhir import FhirClient, RelaunchRequired, fetch_resources
 from .record import PatientRecord
 
@@ -27,6 +29,12 @@ RESOURCE_TYPES = {"conditions": "Condition", "labs": "Observation", "notes": "Do
 # a card, and the record says that reports could not be read.
 OPTIONAL = {"reports"}
 FHIR_TIMEOUT = 5.0
+# Patient/<id> (optionally versioned), relative or as an absolute URL; group 1 is the id.
+SUBJECT = re.compile(r"(?:https?://[^?#]+/)?Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
+# Why a missing key could not be fetched: (the 412's words, a warning's words).
+NO_AUTHORIZATION = ("no fhirAuthorization was given", "no fhirAuthorization to fetch them")
+SERVER_REFUSED = ("the fhirServer named is not one this CDS client may name (its fhir_servers), so it was not "
+                  "contacted", "the fhirServer named is not registered for this client")
 
 
 class BadRequest(ValueError):
@@ -58,8 +66,12 @@ def prefetched(prefetch: dict, patient_id: str) -> tuple[list[dict], list[str]]:
     if patient is not None:
         if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
             raise BadRequest("prefetch.patient must be a Patient")
-        if patient.get("id") not in (None, patient_id):
+        if patient.get("id") in (None, ""):
+            raise BadRequest("prefetch.patient has no id")
+        if patient["id"] != patient_id:
             raise BadRequest("prefetch.patient does not match context.patientId")
+        if not valid_resources([patient], []):
+            raise BadRequest("prefetch.patient is not a valid FHIR R4 Patient")
         resources.append(patient)
     for key, resource_type in RESOURCE_TYPES.items():
         value = prefetch.get(key)
@@ -68,29 +80,53 @@ def prefetched(prefetch: dict, patient_id: str) -> tuple[list[dict], list[str]]:
         if not isinstance(value, dict) or value.get("resourceType") not in ("Bundle", "OperationOutcome"):
             raise BadRequest(f"prefetch.{key} must be a Bundle")
         if value["resourceType"] == "Bundle":
-            resources.extend(bundle_resources(value, warnings, [resource_type]))
+            found = bundle_resources(value, warnings, [resource_type])
+            if not all(_of_patient(res, patient_id) for res in found):
+                article = "an" if resource_type[0] in "AEIOU" else "a"
+                raise BadRequest(f"prefetch.{key} holds {article} {resource_type} of another patient")
+            resources.extend(found)
     return resources, warnings
 
 
-def record_from_hook(hook: dict, http: httpx.Client) -> PatientRecord:
-    """The PatientRecord of a validated patient-view request: prefetch, completed from ``fhirServer``."""
+def _of_patient(resource: dict, patient_id: str) -> bool:
+    """False when the resource names a subject other than Patient/``patient_id``."""
+    if "subject" not in resource:
+        return True
+    subject = resource["subject"]
+    reference = subject.get("reference") if isinstance(subject, dict) else subject
+    if reference is None and isinstance(subject, dict):
+        return True  # a subject given only by identifier or display cannot be checked
+    match = SUBJECT.fullmatch(reference) if isinstance(reference, str) else None
+    return match is not None and match.group(1) == patient_id
+
+
+def record_from_hook(hook: dict, http: httpx.Client, *, server_allowed: bool = True) -> PatientRecord:
+    """The PatientRecord of a validated patient-view request: prefetch, completed from ``fhirServer``.
+
+    ``server_allowed`` is the caller's verdict on the hook's ``fhirServer`` (``app.cds.hook``): when
+    False that server is never contacted and the ``fhirAuthorization`` token never sent; the
+    prefetch alone makes the record, and what it lacks is said (or, when required, a 412).
+    """
     patient_id = hook["context"]["patientId"]
     prefetch = hook.get("prefetch") or {}
     resources, warnings = prefetched(prefetch, patient_id)
     missing = [k for k in PREFETCH if k not in prefetch]
-    client = _client(hook, http)
+    client = _client(hook, http) if server_allowed else None
     if client is None:
+        reason = SERVER_REFUSED if hook.get("fhirAuthorization") and not server_allowed else NO_AUTHORIZATION
         required = [k for k in missing if k not in OPTIONAL]
         if required:
-            raise Unobtainable(f"prefetch lacks {', '.join(required)} and no fhirAuthorization was given")
-        warnings += [f"{k} not available: not prefetched, and no fhirAuthorization to fetch them" for k in missing]
-        return build_record(patient_id, resources, warnings=warnings,
+            raise Unobtainable(f"prefetch lacks {', '.join(required)}, and {reason[0]}")
+        why = f"not prefetched, and {reason[1]}"
+        warnings += [f"{k} not available: {why}" for k in missing]
+        return build_record(patient_id, resources, warnings=warnings, partial={"notes": [f"{k}: {why}" for k in missing]},
                             missing_content="note content not prefetched")
     with ThreadPoolExecutor(max_workers=8) as pool:
         try:
             fetched = fetch_resources(client, patient_id, missing, pool)
             return build_record(patient_id, resources + fetched.resources, read_url=client.read_binary,
-                                unavailable=fetched.unavailable, warnings=warnings + fetched.warnings,
+                                unavailable=fetched.unavailable, partial=fetched.partial,
+                                warnings=warnings + fetched.warnings,
                                 map_notes=pool.map)
         except RelaunchRequired:
             raise Unobtainable("the FHIR server refused the fhirAuthorization token") from None

@@ -15,6 +15,8 @@ ABNORMAL_FLAGS = {"H": "high", "HH": "critically high", "HU": "very high", "L": 
                   "DET": "detected", ">": "above range", "<": "below range"}
 NORMAL_FLAGS = {"N", "NEG", "ND"}
 EXCLUDED_STATUSES = {"entered-in-error", "cancelled"}
+SECTION_LABELS = {"patient": "demographics", "conditions": "problem list", "labs": "laboratory results",
+                  "notes": "clinical notes and reports"}
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Note:
     content_type: str | None
     text: str = ""
     error: str | None = None
+    shortened: bool = False  # only the first part was converted (very large HTML/RTF); the page says so
 
 
 @dataclass
@@ -39,12 +42,28 @@ class PatientRecord:
     conditions: list[dict] = field(default_factory=list)
     observations: list[dict] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
-    unavailable: dict[str, str] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)  # section → why none of it could be had
+    partial: dict[str, list[str]] = field(default_factory=dict)  # section → the parts that failed, and why
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """A JSON-ready copy."""
         return asdict(self)
+
+    def gaps(self) -> list[str]:
+        """Everything that could not be read, in words: whole sections, parts of them, unreadable notes.
+
+        A failed fetch must never read as "no data": every door shows these lines.
+        """
+        lines = [f"{SECTION_LABELS.get(s, s)}: not available ({why})" for s, why in self.unavailable.items()]
+        lines += [f"{SECTION_LABELS.get(s, s)}: partly not available ({'; '.join(parts)})"
+                  for s, parts in self.partial.items() if parts and s not in self.unavailable]
+        errors: dict[str, int] = {}
+        for note in self.notes:
+            if note.error:
+                errors[note.error] = errors.get(note.error, 0) + 1
+        lines += [f"{n} {'note' if n == 1 else 'notes'} could not be read ({why})" for why, n in errors.items()]
+        return lines
 
     @classmethod
     def from_dict(cls, data: dict) -> PatientRecord:

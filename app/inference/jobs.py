@@ -6,21 +6,32 @@ finished analysis at once. The worker appends reasoning and answer text to Redis
 the chart polls it. The state lives in Redis, so it survives web restarts; a worker that dies
 mid-job stops its heartbeat and the case is reported as failed with the reason (never left
 "running"), ready to run again.
+
+The ``radar worker`` process (``work``) outlives Redis outages: RQ's loop ends when Redis goes
+away and is started again with backoff. Every worker beats every ``WORKER_BEAT`` seconds: a key in
+the store (``workers_alive``; a queued case with no worker says so) and a file in its data
+directory that the pod's probes read (``check_worker``).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import signal
+import threading
 import time
+import uuid
 from dataclasses import asdict
+from pathlib import Path
 
 from redis import Redis
-from rq import Queue, Retry
-from rq.exceptions import NoSuchJobError
+from redis.exceptions import ConnectionError as RedisConnectionError, RedisError, TimeoutError as RedisTimeoutError
+from rq import Queue, Retry, Worker, get_current_job
+from rq.exceptions import NoSuchJobError, StopRequested
 from rq.job import Job
 
 from .. import services
+from ..store import PREFIX, connect, parent_death_signal
 from .client import InferenceError, complete
 from .grounding import ground_answer
 
@@ -31,6 +42,14 @@ CASE_TTL = 24 * 3600
 JOB_TIMEOUT = 1800
 HEARTBEAT = 5  # seconds between heartbeats while the model is silent
 ACTIVE = ("queued", "running", "retrying")
+WORKER_KIND = "worker-heartbeat"  # store kind: one key per live worker
+WORKER_BEAT = 10  # seconds between a worker's heartbeats
+WORKER_BEAT_TTL = 30  # a worker silent this long is gone
+WORKER_STALE = 60  # a heartbeat file older than this fails the worker pod's probes
+HEARTBEAT_FILE = "worker-heartbeat"
+QUEUED_NOTICE = 60  # seconds a case may wait in the queue before the chart says no worker is there
+NO_WORKER = "No RaDaR worker is running; the case will start when one is."
+MAX_BACKOFF = 30.0
 
 
 def case_id(model, narrative: str) -> str:
@@ -82,7 +101,11 @@ def view(store, cid: str, model, grace: int = 60) -> dict | None:
     case = store.get("case", cid)
     if case is None:
         return None
-    if case["status"] in ACTIVE and _stale(case, model, grace):
+    if (case["status"] == "queued" and time.time() - case.get("created", 0) > QUEUED_NOTICE
+            and not workers_alive(store)):
+        # Not failed: the job stays queued and starts when a worker comes.
+        case["notice"] = NO_WORKER
+    elif case["status"] in ACTIVE and _stale(case, model, grace):
         _update(store, cid, status="failed", error="the RaDaR worker stopped while working on this case; run it again")
         case = store.get("case", cid)
     case["reasoning"] = store.get_text(_live("reasoning"), cid) or ""
@@ -138,11 +161,13 @@ def run_case(cid: str) -> str:
         if exc.kind == "cancelled":
             _update(store, cid, status="cancelled", error="cancelled by the clinician", finished=time.time())
             return "cancelled"
-        log.warning("case failed: %s (retryable=%s)", exc.kind, exc.retryable)
-        _update(store, cid, status="retrying" if exc.retryable else "failed", error=exc.message,
-                heartbeat=time.time(), finished=time.time())
-        if exc.retryable:
-            raise  # RQ retries the job (Retry above); the last failure stays recorded
+        job = get_current_job()
+        again = exc.retryable and job is not None and bool(job.retries_left)
+        log.warning("case failed: %s (retryable=%s, tried again=%s)", exc.kind, exc.retryable, again)
+        if again:
+            _update(store, cid, status="retrying", error=exc.message, heartbeat=time.time())
+            raise  # RQ runs the job again (Retry in submit)
+        _update(store, cid, status="failed", error=exc.message, heartbeat=time.time(), finished=time.time())
         return "failed"
     diagnoses = ground_answer(completion.content, ctx.knowledge, present=case["present"], absent=case["absent"])
     _update(store, cid, status="done", finished=time.time(), heartbeat=time.time(), diagnoses=[asdict(d) for d in diagnoses],
@@ -152,3 +177,135 @@ def run_case(cid: str) -> str:
     store.set_text(_live("content"), cid, completion.content, CASE_TTL)
     log.info("case done in %.1f s, %d diagnoses", time.perf_counter() - started, len(diagnoses))
     return "done"
+
+
+def workers_alive(store) -> int:
+    """How many ``radar worker`` processes sent a heartbeat within the last ``WORKER_BEAT_TTL`` seconds."""
+    return sum(1 for _ in store.redis.scan_iter(match=f"{PREFIX}{WORKER_KIND}:*", count=1000))
+
+
+def beat(store, data_dir: Path, name: str, now: float | None = None) -> None:
+    """One heartbeat of worker ``name``: the file its pod's probes read, then its key in the store."""
+    now = time.time() if now is None else now
+    data_dir.mkdir(parents=True, exist_ok=True)
+    partial = data_dir / f"{HEARTBEAT_FILE}.partial"
+    partial.write_text(json.dumps({"name": name, "time": now}))
+    partial.replace(data_dir / HEARTBEAT_FILE)  # a probe never reads half a file
+    store.set_text(WORKER_KIND, name, str(now), WORKER_BEAT_TTL)
+
+
+def check_worker(settings, *, ready: bool = False, max_age: float = WORKER_STALE) -> str | None:
+    """Why this pod's worker is not alive (or, with ``ready``, cannot reach Redis); None when it is."""
+    try:
+        last = json.loads((settings.data_dir / HEARTBEAT_FILE).read_text())
+    except (OSError, ValueError):
+        return "no worker heartbeat yet"
+    age = time.time() - float(last["time"])
+    if age > max_age:
+        return f"the worker's last heartbeat is {age:.0f} s old"
+    if ready and settings.redis_url:
+        try:
+            if not connect(settings.redis_url, settings.data_dir).exists(WORKER_KIND, last["name"]):
+                return f"the worker has not reached Redis in the last {WORKER_BEAT_TTL} s"
+        except RedisError:
+            return "Redis is unreachable"
+    return None
+
+
+class _Worker(Worker):
+    """RQ's worker that tells a stop request from a lost Redis, with its work horse tied to it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stopping = False
+        self._tie_horse = parent_death_signal(signal.SIGKILL)
+
+    def request_stop(self, signum, frame):
+        """SIGTERM/SIGINT: finish the running job, then stop (also while Redis is away)."""
+        self.stopping = True
+        try:
+            super().request_stop(signum, frame)
+        except RedisError:
+            raise StopRequested() from None
+
+    def main_work_horse(self, job, queue):
+        """The forked work horse: it dies with the worker, so a killed worker leaves no job running."""
+        if self._tie_horse:
+            self._tie_horse()
+        super().main_work_horse(job, queue)
+
+
+def work(ctx, queues: tuple[str, ...] = (QUEUE,)) -> None:
+    """Run the worker until SIGTERM/SIGINT. RQ's loop ends when Redis goes away; it is started again
+    with backoff, so a Redis outage (or one at start-up) never takes the worker down."""
+    name, data_dir = uuid.uuid4().hex, ctx.settings.data_dir
+    (data_dir / HEARTBEAT_FILE).unlink(missing_ok=True)
+    stopped = threading.Event()
+    beats = threading.Thread(target=_beat_until, args=(ctx.store, data_dir, name, stopped), name="worker-heartbeat",
+                             daemon=True)
+    beats.start()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop)  # until RQ's loop installs its own
+    worker, backoff = None, 1.0
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                if worker is None:
+                    worker = _Worker(list(queues), connection=ctx.rq, name=name)
+                else:
+                    worker.register_death()  # the lost run's registration, so the name can register again
+                worker.work(with_scheduler=False)
+            except (RedisConnectionError, RedisTimeoutError):
+                pass
+            if worker is not None and worker.stopping:
+                break
+            if worker is not None and worker.pubsub_thread:
+                worker.pubsub_thread.stop()  # RQ's teardown could not stop its command listener
+            backoff = 1.0 if time.monotonic() - started > 60 else backoff
+            log.warning("worker: RQ's loop ended (Redis unavailable?); starting it again in %.0f s", backoff)
+            _pause(backoff, worker)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+    except StopRequested:
+        pass
+    finally:
+        stopped.set()
+        beats.join(timeout=5)
+        _forget(ctx.store, data_dir, name)
+
+
+def _stop(signum, frame):
+    raise StopRequested()
+
+
+def _pause(seconds: float, worker: _Worker | None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if worker is not None and worker.stopping:
+            raise StopRequested()
+        time.sleep(0.1)
+
+
+def _beat_until(store, data_dir: Path, name: str, stopped: threading.Event) -> None:
+    down = False
+    while True:
+        try:
+            beat(store, data_dir, name)
+            if down:
+                log.info("worker heartbeat: Redis is back")
+            down = False
+        except RedisError as exc:
+            if not down:
+                log.warning("worker heartbeat: Redis unavailable (%s)", type(exc).__name__)
+            down = True
+        if stopped.wait(WORKER_BEAT):
+            return
+
+
+def _forget(store, data_dir: Path, name: str) -> None:
+    # A worker that stops says so at once, rather than after its key's TTL.
+    (data_dir / HEARTBEAT_FILE).unlink(missing_ok=True)
+    try:
+        store.delete(WORKER_KIND, name)
+    except RedisError:
+        pass

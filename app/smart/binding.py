@@ -2,9 +2,10 @@
 
 One cookie per launch and per session, so several launches in one browser (Epic opens one
 per patient) never overwrite each other. Inside a cross-site EHR iframe cookies must be
-``SameSite=None; Secure; Partitioned``; where the browser keeps no cookies at all (third-party
-cookies blocked) the high-entropy id in the URL is the fallback. A browser that does keep our
-cookies (it sends the marker) but lacks the right one is another browser and is refused.
+``SameSite=None; Secure; Partitioned``. A session whose browser kept our cookies at
+``/callback`` is bound to them: a request without the session's cookie is refused, so the id in
+the URL alone is no credential. Only where an admin allows it (``RADAR_COOKIELESS_SESSIONS``, for
+EHR browsers that block every cookie) may the id in the URL carry a short-lived session alone.
 """
 from __future__ import annotations
 
@@ -38,11 +39,30 @@ def bind(response, kind: str, key: str, *, path: str, max_age: int) -> str:
 
 
 def matches(kind: str, key: str, expected: str | None) -> bool:
-    """True when this request comes from the browser holding the binding for ``key``."""
+    """True when this request carries the binding cookie for ``key`` and it is ``expected``."""
     sent = request.cookies.get(cookie_name(kind, key))
-    if sent is not None:
-        return bool(expected) and hmac.compare_digest(sent, expected)
-    return MARKER not in request.cookies
+    return sent is not None and bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def sent(kind: str, key: str) -> bool:
+    """True when this request carries a binding cookie for ``key`` (whatever its value)."""
+    return cookie_name(kind, key) in request.cookies
+
+
+def keeps_cookies() -> bool:
+    """True when this browser is known to keep our cookies (it sends the marker)."""
+    return MARKER in request.cookies
+
+
+def belongs(kind: str, key: str, record: dict) -> bool:
+    """Whether this request comes from the browser that owns ``record`` (a session or launch state).
+
+    A record made in a cookie-keeping browser needs its cookie; a cookie-less one (allowed by the
+    admin) is served only to a browser that keeps no cookies of ours at all.
+    """
+    if record.get("cookies", True):
+        return matches(kind, key, record.get("binding"))
+    return not keeps_cookies() and not sent(kind, key)
 
 
 def forget(response, kind: str, key: str, *, path: str):

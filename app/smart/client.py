@@ -6,7 +6,6 @@ encoding) over our own httpx client, so timeouts and transports are ours to set.
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import time
 from dataclasses import asdict, dataclass
@@ -49,6 +48,7 @@ class Endpoints:
     jwks_uri: str | None = None
     capabilities: tuple[str, ...] = ()
     code_challenge_methods: tuple[str, ...] = ()
+    revocation_endpoint: str | None = None
 
 
 def discover(http: httpx.Client, store, ehr: Ehr) -> Endpoints:
@@ -82,6 +82,7 @@ def _from_well_known(http: httpx.Client, iss: str) -> Endpoints:
         jwks_uri=urljoin(base, doc["jwks_uri"]) if doc.get("jwks_uri") else None,
         capabilities=tuple(doc.get("capabilities") or ()),
         code_challenge_methods=tuple(doc.get("code_challenge_methods_supported") or ()),
+        revocation_endpoint=urljoin(base, doc["revocation_endpoint"]) if doc.get("revocation_endpoint") else None,
     )
 
 
@@ -131,6 +132,20 @@ def refresh(http: httpx.Client, ehr: Ehr, keys: KeySet | None, token_endpoint: s
     return _token_request(http, ehr, keys, token_endpoint, body)
 
 
+def revoke(http: httpx.Client, ehr: Ehr, keys: KeySet | None, revocation_endpoint: str, token: str,
+           hint: str = "refresh_token") -> bool:
+    """Ask the EHR to revoke ``token`` (RFC 7009), authenticated as at the token endpoint; True when it agreed.
+
+    Revocation is best effort: sign-out forgets the tokens here whatever the EHR answers.
+    """
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    body = _authenticate(ehr, keys, revocation_endpoint, headers, urlencode({"token": token, "token_type_hint": hint}))
+    try:
+        return http.post(revocation_endpoint, content=body, headers=headers, timeout=5.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _token_request(http: httpx.Client, ehr: Ehr, keys: KeySet | None, token_endpoint: str, body: str) -> dict:
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
     body = _authenticate(ehr, keys, token_endpoint, headers, body)
@@ -144,7 +159,12 @@ def _token_request(http: httpx.Client, ehr: Ehr, keys: KeySet | None, token_endp
         doc = {}
     if resp.status_code != 200 or "access_token" not in doc:
         error = doc.get("error") if isinstance(doc, dict) else None
-        raise SmartError("The EHR refused to sign this app in.", f"token: HTTP {resp.status_code} {error or ''}".strip())
+        # The EHR's own explanation ("Invalid client_secret in the basic auth header") is what an
+        # integration engineer needs; it names the client, never the patient. Printable and capped.
+        why = doc.get("error_description") if isinstance(doc, dict) else None
+        why = "".join(c for c in why if c.isprintable())[:300] if isinstance(why, str) else ""
+        detail = f"token: HTTP {resp.status_code} {error or ''}".strip() + (f": {why}" if why else "")
+        raise SmartError("The EHR refused to sign this app in.", detail)
     return normalize_token(doc)
 
 
@@ -184,16 +204,17 @@ def normalize_token(doc: dict) -> dict:
 
 def verify_id_token(http: httpx.Client, store, endpoints: Endpoints, ehr: Ehr, id_token: str) -> dict:
     """Verify the id_token's signature, ``iss``, ``aud`` and ``exp``; return its claims."""
+    # The issuer is pinned to the registered EHR (its discovery document, else its iss), never
+    # taken from the token: a token naming another issuer would otherwise pick its own keys.
+    issuer = endpoints.issuer or ehr.iss
     try:
-        # Read the claims unverified only to learn the issuer; the signature is checked below.
-        issuer = json.loads(extract_compact(id_token.encode()).payload).get("iss")
         jwks_uri = endpoints.jwks_uri or _openid_jwks_uri(http, issuer)
         kid = extract_compact(id_token.encode()).headers().get("kid")
         document = _jwks(http, store, jwks_uri)
         if kid and kid not in {k.get("kid") for k in document.get("keys", [])}:
             document = _jwks(http, store, jwks_uri, refresh=True)  # the EHR rotated its keys
         token = jwt.decode(id_token, KeySet.import_key_set(document), algorithms=["RS256", "RS384", "ES384"])
-        rules = {"iss": {"essential": True, "value": endpoints.issuer or issuer},
+        rules = {"iss": {"essential": True, "value": issuer},
                  "aud": {"essential": True, "value": ehr.client_id},
                  "exp": {"essential": True}}
         jwt.JWTClaimsRegistry(leeway=60, **rules).validate(token.claims)

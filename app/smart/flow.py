@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 from flask import redirect, request, url_for
 
 from .. import services
+from ..fetch.fhir import valid_id
 from . import binding, client as smart, sessions
 
 log = logging.getLogger("radar.launch")
@@ -75,26 +76,42 @@ def finish(args) -> object:
     if not token.get("patient"):
         raise LaunchFailed("No patient in context", "The EHR did not say which patient is open, so RaDaR has "
                            "nothing to show. Open a patient's chart and launch RaDaR from there.")
+    if not valid_id(token["patient"]):
+        log.warning("launch refused: the token's patient is not a FHIR id")
+        raise LaunchFailed("Sign-in failed", "The EHR named the patient in a form RaDaR cannot use. "
+                           "Relaunch RaDaR from the EHR.")
     sid = secrets.token_urlsafe(32)
     response = redirect(url_for("chart.chart", sid=sid))
     nonce = binding.bind(response, "c", sid, path=f"/s/{sid}/", max_age=ctx.settings.session_ttl)
     sessions.new_session(ctx.store, ctx.settings, sid, ehr=ehr, token=token, endpoints=endpoints,
-                         fhir_user=fhir_user, binding=nonce)
+                         fhir_user=fhir_user, binding=nonce, cookies=pending["cookies"])
     log.info("launch complete: ehr=%s auth=%s mode=%s", ehr.name, ehr.auth,
              "ehr" if pending.get("launch") is not None else "standalone")
     return binding.forget(response, "s", state, path="/callback")
 
 
 def _pending(state: str) -> dict:
-    """The launch this callback belongs to (single use), started in this browser."""
+    """The launch this callback belongs to (single use), started in this browser.
+
+    Whether the browser kept the launch cookie is remembered as ``cookies``: a browser that kept
+    none gets a session only where the admin allows cookie-less sessions (login CSRF otherwise:
+    anyone's callback URL would sign a fresh browser in).
+    """
     if not state:
         raise LaunchFailed("Sign-in failed", "The EHR's answer had no state value. Relaunch RaDaR from the EHR.")
     pending = services.current().store.pop("state", state) if len(state) <= 256 else None
     if pending is None:
         raise LaunchFailed("Sign-in expired", "This sign-in was already used or has expired. Relaunch RaDaR from the EHR.")
-    if not binding.matches("s", state, pending.get("nonce")):
+    pending["cookies"] = binding.sent("s", state)
+    if (pending["cookies"] and not binding.matches("s", state, pending.get("nonce"))) or \
+            (not pending["cookies"] and binding.keeps_cookies()):
         log.warning("callback refused: state bound to another browser")
         raise LaunchFailed("Sign-in failed", "This sign-in was started in another browser. Relaunch RaDaR from the EHR.")
+    if not pending["cookies"] and not services.current().settings.cookieless_sessions:
+        log.warning("callback refused: the browser kept no cookie")
+        raise LaunchFailed("Cookies are blocked", "This browser did not keep RaDaR's sign-in cookie, so the "
+                           "sign-in cannot be tied to it. Allow cookies for RaDaR in the EHR's browser, or ask "
+                           "your administrator to allow cookie-less sessions.")
     return pending
 
 
@@ -103,11 +120,10 @@ def _refuse_authorize_error(args) -> None:
     if not error:
         return
     code = error if error in OAUTH_ERRORS else "error"
-    error_uri = args.get("error_uri", "")
     log.info("authorize error: %s", code)
+    # error_uri comes from the URL, which anyone can craft: it is never rendered as a link.
     raise LaunchFailed("The EHR did not sign RaDaR in", f"The EHR answered: {code}.",
-                       detail=args.get("error_description"),
-                       link=error_uri if error_uri.startswith(("https://", "http://")) else None)
+                       detail=args.get("error_description"))
 
 
 def _fhir_user(ctx, endpoints, ehr, token: dict) -> str | None:

@@ -19,18 +19,24 @@ REFRESH_MARGIN = 60  # refresh this many seconds before expiry
 
 
 def new_session(store, settings: Settings, sid: str, *, ehr, token: dict, endpoints: smart.Endpoints,
-                fhir_user: str | None, binding: str) -> None:
-    """Store the session ``sid`` made from a token response."""
+                fhir_user: str | None, binding: str, cookies: bool = True) -> None:
+    """Store the session ``sid`` made from a token response.
+
+    ``cookies`` says whether the browser kept our cookies at the callback; a cookie-less session
+    (only where the admin allows them) lives ``cookieless_ttl`` seconds at most.
+    """
     session = {
         "iss": ehr.iss, "ehr": ehr.name, "patient": token.get("patient"), "encounter": token.get("encounter"),
         "fhir_user": fhir_user, "need_patient_banner": token["need_patient_banner"],
         "smart_style_url": token.get("smart_style_url"), "scope": token.get("scope", ""),
         "access_token": token["access_token"], "refresh_token": token.get("refresh_token"),
         "expires_at": token["expires_at"], "token_endpoint": endpoints.token_endpoint,
+        "revocation_endpoint": endpoints.revocation_endpoint,
         "app_context": _app_context(token.get("appContext")),
-        "binding": binding, "csrf": secrets.token_urlsafe(32), "created": int(time.time()),
+        "binding": binding, "cookies": cookies, "csrf": secrets.token_urlsafe(32), "created": int(time.time()),
     }
-    store.set("session", sid, session, settings.session_ttl)
+    store.set("session", sid, session, settings.session_ttl if cookies else
+              min(settings.session_ttl, settings.cookieless_ttl))
 
 
 def _app_context(raw: object) -> dict:
@@ -56,9 +62,20 @@ def load(store, sid: str, belongs: Callable[[dict], bool]) -> dict | None:
     return session
 
 
-def end(store, sid: str) -> None:
-    """Forget a session and its tokens."""
-    store.delete("session", sid)
+# Everything kept per session that came from the patient's record: gone at sign-out.
+SESSION_KINDS = ("profile", "narrative", "edits", "session-cases")
+
+
+def end(store, http: httpx.Client, settings: Settings, sid: str) -> None:
+    """Sign out: revoke the tokens where the EHR offers revocation, forget them and every PHI-derived key."""
+    session = store.get("session", sid)
+    ehr = settings.ehr_for(session["iss"]) if session else None
+    if session and ehr and session.get("revocation_endpoint"):
+        for hint in ("refresh_token", "access_token"):
+            if session.get(hint):
+                smart.revoke(http, ehr, settings.keys, session["revocation_endpoint"], session[hint], hint)
+    for kind in ("session", *SESSION_KINDS):
+        store.delete(kind, sid)
 
 
 class SessionTokens:

@@ -41,13 +41,13 @@ class EditRefused(Exception):
 def load_session(endpoint, values):
     """Every view here needs a live session for this browser; CSRF-check anything that changes state."""
     g.sid = values.pop("sid")
-    g.session = sessions.load(services.current().store, g.sid,
-                              lambda s: binding.matches("c", g.sid, s.get("binding")))
+    g.session = sessions.load(services.current().store, g.sid, lambda s: binding.belongs("c", g.sid, s))
     if g.session is None:
         abort(401)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
-        if not hmac.compare_digest(sent, g.session["csrf"]):
+        # Bytes: compare_digest refuses non-ASCII str, and a hostile header must be a 403, not a 500.
+        if not hmac.compare_digest(sent.encode("utf-8", "replace"), g.session["csrf"].encode()):
             abort(403)
 
 
@@ -91,7 +91,8 @@ def search_phenotypes():
 @bp.post("/end")
 def end():
     """Sign out of this launch: forget its tokens."""
-    sessions.end(services.current().store, g.sid)
+    ctx = services.current()
+    sessions.end(ctx.store, ctx.http, ctx.settings, g.sid)
     return message("Signed out", "RaDaR has forgotten this session. Launch it again from the EHR to continue.", 200)
 
 
@@ -116,7 +117,7 @@ def open_chart(sid: str, session: dict) -> dict:
     context.update(analysis_context(analysis))
     edited = analysis.profile
     context.update(radar.panel_context(sid, session, analysis.narrative, [p.hpo for p in edited.present],
-                                       [p.hpo for p in edited.absent]))
+                                       [p.hpo for p in edited.absent], record.patient))
     return context
 
 
@@ -134,13 +135,16 @@ def edit_profile(sid: str, session: dict, action: str, hpo: str) -> dict:
     changed = EDIT_ACTIONS[action](ctx.store.get("edits", sid) or edits.empty(), term)
     ctx.store.set("edits", sid, changed, ctx.settings.session_ttl)
     analysis = reanalyse(Profile.from_dict(saved), ctx.knowledge, edits=changed)
+    audit.record_view(ctx.store, user=session.get("fhir_user"), iss=session["iss"], patient=session["patient"],
+                      what="phenotype-profile", session=sid, client=request.remote_addr)
     return {"csrf": session["csrf"], **analysis_context(analysis)}
 
 
 def chart_context(session: dict, record: rec.PatientRecord, style_vars: dict) -> dict:
     """Everything the chart template shows, computed from the record (pure)."""
     notes = [{"ref": n.ref, "kind": n.kind, "title": n.title, "date": n.date, "error": n.error,
-              "excerpt": excerpt(n.text) if n.text else "", "length": len(n.text)} for n in record.notes]
+              "excerpt": excerpt(n.text) if n.text else "", "length": len(n.text), "shortened": n.shortened}
+             for n in record.notes]
     return {
         "session": session, "csrf": session["csrf"], "style_vars": style_vars,
         "show_banner": session.get("need_patient_banner", True),
@@ -150,6 +154,7 @@ def chart_context(session: dict, record: rec.PatientRecord, style_vars: dict) ->
         "lab_count": len(record.observations),
         "notes": notes,
         "unavailable": record.unavailable,
+        "partial": record.partial,
         "warnings": record.warnings,
     }
 
@@ -165,4 +170,5 @@ def _audit(session: dict, record: rec.PatientRecord | None, outcome: str) -> Non
                     for t in SECTION_RESOURCES[name]})
     detail = {"unavailable": sorted(record.unavailable)} if record and record.unavailable else None
     audit.record_read(services.current().store, user=session.get("fhir_user"), iss=session["iss"],
-                      patient=session["patient"], resource_types=types, outcome=outcome, detail=detail)
+                      patient=session["patient"], resource_types=types, outcome=outcome, detail=detail,
+                      session=g.sid, client=request.remote_addr)

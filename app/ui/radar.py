@@ -2,9 +2,12 @@
 grounded differential. Views parse, make one call into ``app.inference.jobs`` and render."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, g, render_template, request
 
-from .. import services
+from .. import audit, services
+from ..case.deidentify import deidentify
 from ..case.narrative import Narrative
 from ..inference import jobs, service
 
@@ -62,7 +65,13 @@ def start_case(sid: str, session: dict, narrative: str, *, force: bool = False) 
         raise Refused("The case summary is too long.", 400)
     if ctx.settings.model is None:
         raise Refused("RaDaR is not configured.", 409)
+    state = service.status(ctx.store, ctx.settings.model)
+    if not state["ok"]:
+        raise Refused("RaDaR is not available right now; try again in a few minutes.", 409)
     saved = ctx.store.get("narrative", sid) or {}
+    if ctx.settings.deidentify:
+        # Whatever the clinician typed (or a client posted) is scrubbed again before it leaves.
+        text = deidentify(text, saved.get("patient"), today=date.today())
     cid = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, text, owner=owner_of(session),
                       present=saved.get("present", []), absent=saved.get("absent", []),
                       edited=text != saved.get("text"), force=force, grace=ctx.settings.job_stale_grace)
@@ -100,15 +109,24 @@ def case_fragment(cid: str):
     view = jobs.view(ctx.store, _owned(cid), ctx.settings.model, ctx.settings.job_stale_grace)
     if view is None:
         abort(404)
+    # The fragment polls itself: one audit event per session and case, not one per poll.
+    if ctx.store.set_once("audited-view", f"{audit.session_ref(g.sid)}:{cid}", OWNER_TTL):
+        audit.record_view(ctx.store, user=g.session.get("fhir_user"), iss=g.session["iss"],
+                          patient=g.session["patient"], what="radar-case", session=g.sid, client=request.remote_addr)
     return render_template("radar_case.html", case=view, csrf=g.session["csrf"], model=ctx.settings.model)
 
 
-def panel_context(sid: str, session: dict, narrative: Narrative, present: list[str], absent: list[str]) -> dict:
-    """What the chart's RaDaR panel shows: service state, the narrative, and a known case if any."""
+def panel_context(sid: str, session: dict, narrative: Narrative, present: list[str], absent: list[str],
+                  patient: dict | None = None) -> dict:
+    """What the chart's RaDaR panel shows: service state, the narrative, and a known case if any.
+
+    ``patient`` (the Patient resource) is kept with the narrative so edited text can be scrubbed again.
+    """
     ctx = services.current()
     settings, store = ctx.settings, ctx.store
     state = service.status(store, settings.model)
-    store.set("narrative", sid, {"text": narrative.text, "present": present, "absent": absent}, settings.session_ttl)
+    store.set("narrative", sid, {"text": narrative.text, "present": present, "absent": absent, "patient": patient},
+              settings.session_ttl)
     case_id = None
     if settings.model is not None:
         cid = jobs.case_id(settings.model, narrative.text)

@@ -104,7 +104,12 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "radar.cdsClientsJson" -}}
 {{- $out := list -}}
 {{- range .Values.cds.clients -}}
-{{- $out = append $out (dict "iss" .iss "jwks_url" .jwksUrl) -}}
+{{- $entry := dict "iss" .iss -}}
+{{- if .jwksUrl }}{{- $_ := set $entry "jwks_url" .jwksUrl -}}{{- end -}}
+{{- if .jwks }}{{- $_ := set $entry "jwks" .jwks -}}{{- end -}}
+{{- if .jku }}{{- $_ := set $entry "jku" .jku -}}{{- end -}}
+{{- if .fhirServers }}{{- $_ := set $entry "fhir_servers" .fhirServers -}}{{- end -}}
+{{- $out = append $out $entry -}}
 {{- end -}}
 {{- toJson $out -}}
 {{- end -}}
@@ -257,6 +262,23 @@ resources: {{- toYaml .Values.web.resources | nindent 2 }}
 
 {{- define "radar.workerContainer" -}}
 command: ["radar", "worker"]
+{{- /* The worker beats every 10 s into /data (radar worker-check reads it); a Redis outage makes it
+       unready, never restarted: it reconnects by itself. The startup probe covers loading the knowledge. */}}
+startupProbe:
+  exec: {command: ["radar", "worker-check"]}
+  periodSeconds: 5
+  timeoutSeconds: 10
+  failureThreshold: 60
+livenessProbe:
+  exec: {command: ["radar", "worker-check"]}
+  periodSeconds: 30
+  timeoutSeconds: 10
+  failureThreshold: 3
+readinessProbe:
+  exec: {command: ["radar", "worker-check", "--ready"]}
+  periodSeconds: 15
+  timeoutSeconds: 10
+  failureThreshold: 2
 resources: {{- toYaml .Values.worker.resources | nindent 2 }}
 {{- end -}}
 

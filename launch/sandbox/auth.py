@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from urllib.parse import urlencode
 
@@ -249,6 +250,8 @@ class SmartClientAssertion(JWTBearerClientAssertion):
         if not isinstance(exp, (int, float)) or exp > time.time() + MAX_ASSERTION_LIFETIME + self.leeway:
             raise InvalidClientError(description="Assertion 'exp' must be at most 5 minutes ahead.")
         key_set = self.fetch_jwks(client.reg.jwks_url)
+        if header.get("kid") not in {k.kid for k in key_set}:
+            key_set = self.fetch_jwks(client.reg.jwks_url, fresh=True)  # the client rotated its keys
         try:
             key = key_set.get_by_kid(header["kid"])
             token = jwt.decode(assertion, key, algorithms=ASSERTION_ALGORITHMS)
@@ -258,16 +261,32 @@ class SmartClientAssertion(JWTBearerClientAssertion):
         self.verify_claims(token.claims)
         return self.authenticate_client(client)
 
-    @staticmethod
-    def fetch_jwks(url: str) -> KeySet:
-        """Fetch the client's JWKS at token time (so key rotation is picked up at once)."""
+    _jwks_cache: dict[str, tuple[float, KeySet]] = {}
+    _jwks_lock = threading.Lock()
+    JWKS_CACHE_SECONDS = 300
+
+    @classmethod
+    def fetch_jwks(cls, url: str, fresh: bool = False) -> KeySet:
+        """The client's JWKS, cached for a few minutes as EHRs do; an unknown kid fetches it again.
+
+        Fetching on every token request made each launch wait on the app's JWKS endpoint, which
+        under load timed out (5 s) and failed launches.
+        """
+        now = time.monotonic()
+        with cls._jwks_lock:
+            cached = cls._jwks_cache.get(url)
+        if cached and not fresh and now - cached[0] < cls.JWKS_CACHE_SECONDS:
+            return cached[1]
         try:
             response = httpx.get(url, timeout=5.0, headers={"Accept": "application/json"})
             response.raise_for_status()
-            return KeySet.import_key_set(response.json())
+            key_set = KeySet.import_key_set(response.json())
         except (httpx.HTTPError, ValueError, JoseError) as error:
             log.warning("cannot fetch JWKS %s: %s", url, error)
             raise InvalidClientError(description="Cannot fetch the client's JWKS.") from error
+        with cls._jwks_lock:
+            cls._jwks_cache[url] = (now, key_set)
+        return key_set
 
 
 class SandboxAuthorizationServer(AuthorizationServer):

@@ -190,3 +190,17 @@ def test_initials_do_not_blank_ordinary_words():
     patient = {"resourceType": "Patient", "name": [{"given": ["Chloe", "A."], "family": "Fischer"}]}
     out = deidentify("Chloe Fischer was seen at a prior visit.", patient, today=date(2026, 11, 1))
     assert "Chloe" not in out and "Fischer" not in out and "at a prior visit" in out
+
+
+def test_ages_over_89_are_not_in_a_deidentified_narrative(kb):
+    from datetime import date as _date
+
+    patient = {"resourceType": "Patient", "id": "old", "gender": "female", "birthDate": "1930-03-01"}
+    record = PatientRecord(patient_id="old", patient=patient,
+                           conditions=[{"resourceType": "Condition", "id": "c1", "code": {"text": "Ataxia"},
+                                        "onsetDateTime": "2024-01-01"}])
+    profile = extract(record, kb)
+    text = build_narrative(record, profile, deidentify=True, today=_date(2026, 12, 1)).text
+    assert "90-or-more-year-old woman" in text and "96" not in text and "93" not in text
+    plain = build_narrative(record, profile, deidentify=False, today=_date(2026, 12, 1)).text
+    assert "96-year-old woman" in plain

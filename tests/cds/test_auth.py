@@ -421,3 +421,90 @@ def test_parse_clients_invalid(raw, message):
     with pytest.raises(ConfigError) as err:
         parse_clients(raw)
     assert str(err.value).startswith(message)
+
+
+# --- keys pinned per client: inline jwks, registered jku values ------------------------------
+
+def inline(*keys) -> str:
+    return json.dumps(KeySet(list(keys)).as_dict(private=False), sort_keys=True)
+
+
+def test_inline_jwks_needs_no_fetch(server, store, http):
+    pinned = [CdsClient(SANDBOX_ISS, jwks=inline(ES))]
+    assert check(sandbox_token(server, drop=("jku",)), store, http, pinned)["iss"] == SANDBOX_ISS
+    assert server.hits == {}
+
+
+def test_inline_jwks_with_a_registered_jku_label(server, store, http):
+    label = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
+    pinned = [CdsClient(SANDBOX_ISS, jwks=inline(ES), jku=(label,))]
+    assert check(sandbox_token(server, header={"jku": label}), store, http, pinned)
+    # The jku only labels the pinned keys: nothing is fetched, not even the token's own URL.
+    assert check(sandbox_token(server), store, http, [CdsClient(SANDBOX_ISS, jwks=inline(ES),
+                                                                jku=(server.url + SANDBOX_PATH,))])
+    assert server.hits == {}
+
+
+def test_inline_jwks_refuses_an_unlisted_jku(server, store, http):
+    pinned = [CdsClient(SANDBOX_ISS, jwks=inline(ES), jku=("https://sandbox.cds-hooks.org/.well-known/jwks.json",))]
+    assert rejected(sandbox_token(server), store, http, pinned) == "jku_not_registered"
+    assert server.hits == {}
+
+
+def test_inline_jwks_unknown_kid_is_not_refetched(server, store, http):
+    pinned = [CdsClient(SANDBOX_ISS, jwks=inline(ES))]
+    assert rejected(sandbox_token(server, key=es_key("other"), drop=("jku",)), store, http, pinned) == "kid_unknown"
+    assert server.hits == {}
+
+
+def test_listed_jku_is_fetched_as_the_clients_key_url(server, store, http):
+    server.publish("/rotated/jwks.json", ES)
+    listed = [CdsClient(SANDBOX_ISS, server.url + SANDBOX_PATH, jku=(server.url + "/rotated/jwks.json",))]
+    token = sandbox_token(server, header={"jku": server.url + "/rotated/jwks.json"})
+    assert check(token, store, http, listed)
+    assert server.hits == {"/rotated/jwks.json": 1}
+    # The registered jwks_url stays accepted as a jku, and without a jku it is the one fetched.
+    assert check(sandbox_token(server), store, http, listed)
+    assert check(sandbox_token(server, drop=("jku",)), store, http, listed)
+    assert server.hits == {"/rotated/jwks.json": 1, SANDBOX_PATH: 1}
+
+
+def test_jku_of_another_client_is_not_accepted(server, store, http, clients):
+    # Epic's registered key URL is not the sandbox client's: naming it must not select Epic's keys.
+    token = sandbox_token(server, header={"jku": server.url + EPIC_PATH})
+    assert rejected(token, store, http, clients) == "jku_not_registered"
+    assert server.hits == {}
+
+
+def test_parse_clients_inline_jwks_jku_and_fhir_servers():
+    public = KeySet([ES]).as_dict(private=False)
+    raw = json.dumps([{"iss": "https://sandbox.cds-hooks.org", "jwks": public,
+                       "jku": ["https://sandbox.cds-hooks.org/.well-known/jwks.json"],
+                       "fhir_servers": ["https://fhir.example/r4/", "https://fhir.example/r4"]},
+                      {"iss": "https://cds-hooks.cerner.com", "jwks_url": "https://authorization.cerner.com/jwk"}])
+    sandbox, cerner = parse_clients(raw)
+    assert sandbox.jwks_url is None and json.loads(sandbox.jwks)["keys"][0]["kid"] == ES.kid
+    assert sandbox.jku == ("https://sandbox.cds-hooks.org/.well-known/jwks.json",)
+    assert sandbox.fhir_servers == ("https://fhir.example/r4",)
+    assert cerner.jwks is None and cerner.jku == () and cerner.fhir_servers is None
+    assert parse_clients(json.dumps([{"iss": "https://a.example", "jwks_url": "https://a.example/k",
+                                      "fhir_servers": []}]))[0].fhir_servers == ()
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"jwks_url": "https://a.example/k", "jwks": {"keys": []}}, "RADAR_CDS_CLIENTS[0]: give jwks_url or jwks, not both"),
+    ({"jwks": {"keys": []}}, "RADAR_CDS_CLIENTS[0].jwks: must be a JWK Set with at least one"),
+    ({"jwks": "not an object"}, "RADAR_CDS_CLIENTS[0].jwks: must be a JWK Set"),
+    ({"jwks": {"keys": [{"kty": "EC"}]}}, "RADAR_CDS_CLIENTS[0].jwks: not a valid JWK Set"),
+    ({"jwks": KeySet([ES]).as_dict(private=True)}, "RADAR_CDS_CLIENTS[0].jwks: key "),
+    ({"jwks_url": "https://a.example/k", "jku": "https://a.example/k"}, "RADAR_CDS_CLIENTS[0].jku: must be a list"),
+    ({"jwks_url": "https://a.example/k", "jku": ["a.example/k"]}, "RADAR_CDS_CLIENTS[0].jku[0]: 'a.example/k' is not"),
+    ({"jwks_url": "https://a.example/k", "fhir_servers": "https://f.example"},
+     "RADAR_CDS_CLIENTS[0].fhir_servers: must be a list"),
+    ({"jwks_url": "https://a.example/k", "fhir_servers": ["ftp://f.example"]},
+     "RADAR_CDS_CLIENTS[0].fhir_servers[0]: 'ftp://f.example' is not"),
+])
+def test_parse_clients_invalid_pinning(entry, message):
+    with pytest.raises(ConfigError) as err:
+        parse_clients(json.dumps([{"iss": "https://a.example", **entry}]))
+    assert str(err.value).startswith(message)

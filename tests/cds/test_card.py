@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from app.pipeline import Analysis
 from app.rank.ranker import Suggestion
 
 BASE = "https://radar.hospital.example"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def analysis(n_present: int, matching: list[int]) -> Analysis:
@@ -84,3 +86,35 @@ def test_feedback_parsing():
 def test_request_validation(body, reason):
     with pytest.raises(BadRequest, match=reason):
         parse_request(body)
+
+
+def test_card_says_which_data_could_not_be_read():
+    gaps = ["2 notes could not be read (content not prefetched)", "laboratory results: not available (503)"]
+    card = render_card({"indicator": "info"}, analysis(4, [3, 2]), None, BASE, gaps=gaps)
+    assert ("Not read, so not screened:\n- 2 notes could not be read (content not prefetched)\n"
+            "- laboratory results: not available (503)") in card["detail"]
+    assert len(card["summary"]) <= 140
+    assert "Not read" not in render_card({"indicator": "info"}, analysis(4, [3]), None, BASE)["detail"]
+
+
+def test_the_gaps_of_a_prefetch_only_record_reach_the_card():
+    from app.fetch.prefetch import record_from_hook
+
+    prefetch = json.loads((FIXTURES / "prefetch-rd-minimal.json").read_text())
+    record = record_from_hook({"hook": "patient-view", "hookInstance": "h", "prefetch": prefetch,
+                               "context": {"userId": "u", "patientId": "p-1"}}, http=None)
+    assert record.gaps()
+    detail = render_card({"indicator": "info"}, analysis(4, [3]), None, BASE, gaps=record.gaps())["detail"]
+    assert "note content not prefetched" in detail and "reports: not prefetched" in detail
+
+
+def test_gaps_cannot_inject_markdown():
+    card = render_card({"indicator": "info"}, analysis(4, [3]), None, BASE, gaps=["[x](javascript:y) *bold*"])
+    assert "\\[x\\](javascript:y) \\*bold\\*" in card["detail"]
+
+
+def test_code_systems_are_the_apps_own():
+    card = render_card({"indicator": "info"}, analysis(4, [3]), None, BASE)
+    assert card["source"]["topic"]["system"] == f"{BASE}/cds-services/codes/topic"
+    assert {r["system"] for r in card["overrideReasons"]} == {f"{BASE}/cds-services/codes/override"}
+    assert "radar.example" not in json.dumps(card)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from flask import Flask
+from flask import Flask, request
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
@@ -60,7 +60,9 @@ def cds(tmp_path_factory):
     epic_client = Signer("placeholder", "RS384")
 
     def clients(epic_iss):
-        return json.dumps([{"iss": SANDBOX_ISS, "jwks_url": sandbox_client.jwks_url},
+        # The sandbox client may name the epic tenant as its fhirServer; the Epic client, whose iss is
+        # a registered EHR's FHIR base, may name that base by default.
+        return json.dumps([{"iss": SANDBOX_ISS, "jwks_url": sandbox_client.jwks_url, "fhir_servers": [epic_iss]},
                            {"iss": epic_iss, "jwks_url": epic_client.jwks_url}])
     # The Epic client's iss is the sandbox's epic FHIR base, known once the ports are chosen.
     stack = build_stack(tmp_path_factory.mktemp("cds"), extra_env=lambda app_url, sandbox_url: {
@@ -233,3 +235,155 @@ def test_cds_reads_are_audited(cds):
     call(cds, hook_body("rd-004", prefetch=prefetch_for("rd-004")))
     [event] = audit.events(stack.store)[before:]
     assert event["patient"] == "rd-004" and event["user"] == "Practitioner/123" and event["outcome"] == "cds"
+
+
+# --- hardening: fhirServer allowlist, ids, prefetch ownership, CORS, gaps, code systems -----------
+
+class Recorder:
+    """A FHIR server stand-in on loopback that records every request it gets (and its Authorization)."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, str | None]] = []
+        app = Flask("recorder")
+
+        @app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
+        @app.route("/<path:path>", methods=["GET", "POST"])
+        def anything(path):
+            self.requests.append((path, request.headers.get("Authorization")))
+            return {"resourceType": "Bundle", "type": "searchset", "entry": []}
+
+        self.served = serve(app)
+        self.url = f"{self.served.url}/fhir"
+
+
+@pytest.fixture(scope="module")
+def recorder():
+    r = Recorder()
+    yield r
+    r.served.stop()
+
+
+def authorization(server: str) -> dict:
+    return {"fhirServer": server, "fhirAuthorization": {"access_token": "the-callers-token", "token_type": "Bearer",
+                                                          "expires_in": 300, "scope": "patient/*.read",
+                                                          "subject": "radar"}}
+
+
+@pytest.mark.parametrize("signer", ["sandbox", "epic"])
+def test_ssrf_a_fhir_server_the_client_may_not_name_is_never_contacted(cds, recorder, signer):
+    recorder.requests.clear()
+    partial = {"patient": prefetch_for("rd-001")["patient"]}
+    resp = call(cds, hook_body("rd-001", prefetch=partial, **authorization(recorder.url)), signer=signer)
+    assert resp.status_code == 412, resp.text
+    assert "not contacted" in resp.json()["error"] and "conditions" in resp.json()["error"]
+    assert recorder.requests == []  # not one request, so the caller's token went nowhere
+
+
+def test_disallowed_fhir_server_prefetch_alone_and_the_card_says_what_was_not_read(cds, recorder):
+    recorder.requests.clear()
+    stack = cds["stack"]
+    from app import audit
+
+    before = len(audit.events(stack.store))
+    resp = call(cds, hook_body("rd-001", prefetch=prefetch_for("rd-001"), **authorization(recorder.url)))
+    assert resp.status_code == 200 and recorder.requests == []
+    [card] = resp.json()["cards"]
+    assert "Not read, so not screened:" in card["detail"]
+    assert "reports: not prefetched, and the fhirServer named is not registered for this client" in card["detail"]
+    [event] = audit.events(stack.store)[before:]
+    assert event["iss"] == SANDBOX_ISS and recorder.url not in json.dumps(event)
+
+
+def test_audit_records_the_authenticated_client_and_an_allowed_fhir_server(cds):
+    stack = cds["stack"]
+    from app import audit
+
+    before = len(audit.events(stack.store))
+    body = hook_body("rd-005", prefetch=prefetch_for("rd-005", reports=True), **authorization(stack.iss("epic")))
+    assert call(cds, body).status_code == 200
+    [event] = audit.events(stack.store)[before:]
+    assert event["iss"] == SANDBOX_ISS
+    assert json.loads(event["detail"])["fhirServer"] == stack.iss("epic")
+
+
+def test_epic_client_completes_prefetch_from_its_own_fhir_base_by_default(cds):
+    stack = cds["stack"]
+    launched = stack.launch("epic", "rd-001")
+    token = stack.store.get("session", session_id(launched))["access_token"]
+    stack.control("DELETE", "requests")
+    body = hook_body("rd-001", prefetch={"patient": prefetch_for("rd-001")["patient"]}, fhirServer=stack.iss("epic"),
+                     fhirAuthorization={"access_token": token, "token_type": "Bearer"})
+    resp = call(cds, body, signer="epic")
+    assert resp.status_code == 200 and resp.json()["cards"]
+    assert "Condition" in json.dumps(stack.control("GET", "requests").json())
+
+
+@pytest.mark.parametrize("patient_id", ["../../Patient/x", "a?b=c", "rd-001/../x"])
+def test_patient_id_must_be_a_fhir_id(cds, patient_id):
+    resp = call(cds, hook_body(patient_id, prefetch=prefetch_for("rd-001")))
+    assert resp.status_code == 400 and "context.patientId must be a FHIR id" in resp.json()["error"]
+
+
+@pytest.mark.parametrize("patient, reason", [
+    ({"birthDate": 12}, "not a valid FHIR R4 Patient"), ({"name": "x"}, "not a valid FHIR R4 Patient"),
+    ({"id": None}, "prefetch.patient has no id"),
+])
+def test_malformed_prefetch_patient_is_400_not_500(cds, patient, reason):
+    prefetch = prefetch_for("rd-001")
+    prefetch["patient"] = {k: v for k, v in {**prefetch["patient"], **patient}.items() if v is not None}
+    resp = call(cds, hook_body("rd-001", prefetch=prefetch))
+    assert resp.status_code == 400 and reason in resp.json()["error"]
+
+
+def test_prefetch_of_another_patient_is_400(cds):
+    prefetch = prefetch_for("rd-001")
+    prefetch["conditions"] = prefetch_for("rd-002")["conditions"]
+    resp = call(cds, hook_body("rd-001", prefetch=prefetch))
+    assert resp.status_code == 400 and resp.json()["error"] == "prefetch.conditions holds a Condition of another patient"
+
+
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_deeply_nested_json_is_400_not_500(cds, depth):
+    url = f"{cds['stack'].app_url}/cds-services/{SERVICE}"
+    raw = json.dumps(hook_body("rd-001"))[:-1] + ', "prefetch": {"patient": ' + "[" * depth + "]" * depth + "}}"
+    resp = httpx.post(url, content=raw, headers={"Authorization": f"Bearer {cds['sandbox'].token(url)}",
+                                                 "Content-Type": "application/json"}, timeout=30)
+    assert resp.status_code == 400 and "nested too deeply" in resp.json()["error"]
+
+
+@pytest.mark.parametrize("depth", [500, 1000])
+def test_deeply_nested_feedback_is_400_not_500(cds, depth):
+    url = f"{cds['stack'].app_url}/cds-services/{SERVICE}/feedback"
+    raw = '{"feedback": [{"card": "u", "outcome": "overridden", "overrideReason": ' + "[" * depth + "]" * depth + "}]}"
+    resp = httpx.post(url, content=raw, headers={"Authorization": f"Bearer {cds['sandbox'].token(url)}",
+                                                 "Content-Type": "application/json"}, timeout=30)
+    assert resp.status_code == 400 and "nested too deeply" in resp.json()["error"]
+
+
+@pytest.mark.parametrize("path, method", [("", "GET"), (SERVICE, "POST"), (f"{SERVICE}/feedback", "POST")])
+def test_cors_on_every_cds_endpoint_preflight_without_a_token(cds, path, method):
+    url = f"{cds['stack'].app_url}/cds-services" + (f"/{path}" if path else "")
+    preflight = httpx.options(url, headers={"Origin": "https://sandbox.cds-hooks.org",
+                                            "Access-Control-Request-Method": method,
+                                            "Access-Control-Request-Headers": "authorization, content-type"})
+    assert preflight.status_code in (200, 204)
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert {h.strip().lower() for h in preflight.headers["Access-Control-Allow-Headers"].split(",")} >= {
+        "authorization", "content-type"}
+    assert {m.strip() for m in preflight.headers["Access-Control-Allow-Methods"].split(",")} >= {method, "OPTIONS"}
+    assert "Access-Control-Allow-Credentials" not in preflight.headers
+    # The real call answers with the header too, a refusal included, so the browser can read it.
+    real = httpx.request(method, url, headers={"Origin": "https://sandbox.cds-hooks.org"}, json={})
+    assert real.headers["Access-Control-Allow-Origin"] == "*" and "Access-Control-Allow-Credentials" not in real.headers
+
+
+def test_code_systems_on_the_card_resolve(cds):
+    card = call(cds, hook_body("rd-006", prefetch=prefetch_for("rd-006"))).json()["cards"][0]
+    system = card["overrideReasons"][0]["system"]
+    assert system == f"{cds['stack'].app_url}/cds-services/codes/override"
+    doc = httpx.get(system).json()
+    assert doc["resourceType"] == "CodeSystem" and doc["url"] == system
+    assert {c["code"] for c in doc["concept"]} == {r["code"] for r in card["overrideReasons"]}
+    topic = card["source"]["topic"]
+    assert topic["code"] in {c["code"] for c in httpx.get(topic["system"]).json()["concept"]}
+    assert httpx.get(f"{cds['stack'].app_url}/cds-services/codes/nope").status_code == 404

@@ -96,3 +96,47 @@ def test_a_failed_fhir_request_is_not_a_note_reading_error():
     from app.fetch.fhir import FhirError
 
     assert not issubclass(FhirError, Unreadable)
+
+
+CASES = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "prefetch-not-this-patient.json").read_text())
+
+
+@pytest.mark.parametrize("key, value, reason", CASES["refused"].values(), ids=list(CASES["refused"]))
+def test_prefetch_of_another_patient_or_unparseable_patient_is_refused(key, value, reason):
+    with pytest.raises(BadRequest) as err:
+        prefetched({**PREFETCH, key: value}, "p-1")
+    assert str(err.value) == reason
+
+
+@pytest.mark.parametrize("key, value", CASES["accepted"].values(), ids=list(CASES["accepted"]))
+def test_prefetch_subjects_of_this_patient_are_accepted(key, value):
+    resources, _ = prefetched({**PREFETCH, key: value}, "p-1")
+    assert value["entry"][0]["resource"] in resources
+
+
+class NoHttp:
+    """Any request through it is a test failure: the door must not contact a server it may not name."""
+
+    def __init__(self):
+        self.calls = []
+
+    def get(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+        raise AssertionError("contacted a FHIR server")
+
+
+AUTH = {"fhirServer": "http://127.0.0.1:9/fhir", "fhirAuthorization": {"access_token": "secret", "token_type": "Bearer"}}
+
+
+def test_disallowed_fhir_server_is_never_contacted():
+    http = NoHttp()
+    partial = {k: v for k, v in PREFETCH.items() if k != "labs"}
+    with pytest.raises(Unobtainable) as err:
+        record_from_hook(hook(partial, **AUTH), http, server_allowed=False)
+    assert str(err.value) == ("prefetch lacks labs, and the fhirServer named is not one this CDS client may "
+                              "name (its fhir_servers), so it was not contacted")
+    record = record_from_hook(hook(PREFETCH, **AUTH), http, server_allowed=False)
+    assert http.calls == []
+    assert "reports not available: not prefetched, and the fhirServer named is not registered for this client" \
+        in record.warnings
+    assert [n.error for n in record.notes if n.error] == ["note content not prefetched"]

@@ -144,3 +144,57 @@ def test_htmx_reload_returns_only_the_record_block(stack):
     part = browser.get(str(resp.url), headers={"HX-Request": "true"})
     assert part.status_code == 200 and part.text.lstrip().startswith('<div id="record"')
     assert "<html" not in part.text and part.headers["vary"] == "HX-Request"
+
+
+def test_failed_notes_search_is_never_no_notes(stack):
+    # The notes search failing used to leave "No notes recorded." on the page and "No excerpts" in the narrative.
+    stack.fault("epic", "DocumentReference", 503)
+    record = record_for(stack, "epic", "rd-001")
+    assert record.partial == {"notes": ["clinical notes: the EHR had an error (503)"]}
+    assert "clinical notes and reports: partly not available (clinical notes: the EHR had an error (503))" \
+        in record.gaps()
+    page = stack.launch("epic", "rd-001").text
+    assert "Partly not available: clinical notes: the EHR had an error (503)" in page
+    assert "No notes recorded." not in page
+
+
+def test_one_failing_condition_category_is_said():
+    class Tokens:
+        def get(self, rejected=None):
+            return "t"
+
+    def handler(request):
+        if request.url.params.get("category") == "health-concern":
+            return httpx.Response(500)
+        if request.url.path.endswith("/Patient/p"):
+            return httpx.Response(200, json={"resourceType": "Patient", "id": "p"})
+        return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset", "entry": []})
+
+    client = FhirClient(httpx.Client(transport=httpx.MockTransport(handler)), "https://ehr.example/fhir", Tokens())
+    record = fetch_record(client, "p")
+    assert record.unavailable == {}
+    assert record.partial == {"conditions": ["health concerns: the EHR had an error (500)"]}
+    assert "health concerns not available: the EHR had an error (500)" in record.warnings
+
+
+def test_paths_outside_the_fhir_base_are_refused():
+    from app.fetch.fhir import FhirError, valid_id
+
+    asked = []
+
+    class Tokens:
+        def get(self, rejected=None):
+            return "t"
+
+    def handler(request):
+        asked.append(request.url.path)
+        return httpx.Response(200, json={"resourceType": "Patient", "id": "p"})
+
+    client = FhirClient(httpx.Client(transport=httpx.MockTransport(handler)), "https://ehr.example/fhir", Tokens())
+    for escape in ("../../admin/Patient/x", "Patient/../../x", "/other/Patient/p"):
+        with pytest.raises(FhirError, match="outside its FHIR API"):
+            client.read_json(escape)
+    assert asked == []
+    assert client.read_json("Patient/p")["id"] == "p" and asked == ["/fhir/Patient/p"]
+    assert valid_id("rd-001") and valid_id("A.b-9")
+    assert not any(valid_id(v) for v in ("../../Patient/x", "a?b=c", "a/b", "", "..", "x" * 65, None))

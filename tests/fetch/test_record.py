@@ -1,6 +1,8 @@
 """Pure helpers over FHIR dicts: nothing invented, missing values stay missing."""
 from datetime import date
 
+import pytest
+
 from app.fetch import record as rec
 from app.fetch.notes import clean, excerpt, pick_attachment, to_text
 
@@ -98,3 +100,31 @@ def test_pick_attachment_prefers_html_then_plain_then_rtf():
 def test_excerpt_and_clean():
     assert clean("a \t b\r\n\r\n\r\n\r\nc") == "a b\n\nc"
     assert excerpt("word " * 100, 20).endswith("…") and len(excerpt("word " * 100, 20)) <= 22
+
+
+def test_deeply_nested_html_is_unreadable_not_silently_empty():
+    from app.fetch.notes import Unreadable, to_text_capped
+
+    deep = "<div>" * 1000 + "Progressive ataxia since age 4." + "</div>" * 1000
+    with pytest.raises(Unreadable, match="could not be extracted"):
+        to_text_capped("text/html", deep.encode())
+    assert to_text_capped("text/html", b"<html><body></body></html>") == ("", False)
+
+
+def test_huge_html_is_shortened_and_says_so():
+    from app.fetch.notes import MAX_CONVERTED_CHARS, to_text_capped
+
+    rows = "<tr><td>Hb</td><td>9.2</td></tr>" * (MAX_CONVERTED_CHARS["text/html"] // 20)
+    text, shortened = to_text_capped("text/html", f"<table>{rows}</table>".encode())
+    assert shortened and "Hb" in text
+    assert to_text_capped("text/plain", b"x" * 5_000_000) == ("x" * 5_000_000, False)
+
+
+def test_converted_text_is_cached_by_content():
+    from app.fetch import notes
+
+    data = b"<p>Short stature and <b>ptosis</b>.</p>"
+    first = notes.converted("text/html", data)
+    key_count = len(notes._converted)
+    assert notes.converted("text/html", data) == first == ("Short stature and ptosis.", False)
+    assert len(notes._converted) == key_count

@@ -19,8 +19,10 @@ def store(tmp_path_factory):
     return connect(None, tmp_path_factory.mktemp("redis"))
 
 
-def client(routes: dict) -> httpx.Client:
+def client(routes: dict, seen: list | None = None) -> httpx.Client:
     def handler(request):
+        if seen is not None:
+            seen.append(request.url.path)
         answer = routes.get(request.url.path)
         if answer is None:
             return httpx.Response(404, text="not found")
@@ -115,12 +117,20 @@ def test_id_token_rejected(store, bad):
         verify(store, bad())
 
 
-def test_id_token_issuer_discovered_when_no_jwks_uri(store):
-    token = id_token()
+def test_id_token_issuer_pinned_to_the_registered_ehr(store):
+    """Without an issuer in discovery, the issuer is the registered iss, never the token's own claim."""
     ep = smart.Endpoints(authorization_endpoint="a", token_endpoint="t")
-    http = client({"/oauth2/.well-known/openid-configuration": {"jwks_uri": "https://ehr.example/oauth2/keys-x"},
-                   "/oauth2/keys-x": JWKS})
-    assert smart.verify_id_token(http, store, ep, EHR, token)["sub"] == "u"
+    pinned = httpx.URL(EHR.iss).path
+    asked = []
+    routes = {f"{pinned}/.well-known/openid-configuration": {"jwks_uri": f"{EHR.iss}/keys-x"}, f"{pinned}/keys-x": JWKS,
+              "/oauth2/.well-known/openid-configuration": {"jwks_uri": "https://ehr.example/oauth2/keys-y"},
+              "/oauth2/keys-y": JWKS}
+    http = client(routes, seen=asked)
+    assert smart.verify_id_token(http, store, ep, EHR, id_token(iss=EHR.iss))["sub"] == "u"
+    # A token that names another issuer is refused, and that issuer's keys are never looked up.
+    with pytest.raises(smart.SmartError, match="could not be verified"):
+        smart.verify_id_token(http, store, ep, EHR, id_token(iss="https://ehr.example/oauth2"))
+    assert not any("/oauth2/" in path for path in asked)
 
 
 def test_id_token_after_key_rotation_refetches_jwks(store):
@@ -131,3 +141,28 @@ def test_id_token_after_key_rotation_refetches_jwks(store):
     store.set("jwks", ep.jwks_uri, KeySet([old]).as_dict(private=False), 3600)
     http = client({"/rotating-jwks": JWKS})
     assert smart.verify_id_token(http, store, ep, EHR, id_token())["sub"] == "u"
+
+
+def test_revocation_sends_the_token_with_client_auth():
+    sent = []
+
+    def handler(request):
+        sent.append((request.url.path, request.content.decode()))
+        return httpx.Response(200)
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    assert smart.revoke(http, EHR, None, "https://ehr.example/oauth2/revoke", "rt-1")
+    [(path, body)] = sent
+    assert path == "/oauth2/revoke" and "token=rt-1" in body and "token_type_hint=refresh_token" in body
+    assert "client_id=app" in body
+
+
+def test_token_error_description_reaches_the_detail():
+    def handler(request):
+        return httpx.Response(401, json={"error": "invalid_client",
+                                         "error_description": "Invalid client_secret in the basic auth header\n"})
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    with pytest.raises(smart.SmartError) as err:
+        smart.exchange_code(http, EHR, None, "https://ehr.example/token", code="c", verifier="v", redirect_uri="r")
+    assert err.value.detail == "token: HTTP 401 invalid_client: Invalid client_secret in the basic auth header"

@@ -2,7 +2,6 @@
 and every way a launch can go wrong."""
 from __future__ import annotations
 
-import http.cookiejar
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -63,16 +62,6 @@ def test_tokens_never_reach_the_browser(stack):
             assert secret not in resp.text and secret not in str(resp.url)
             assert all(secret not in v for v in browser.cookies.values())
     assert all(k == "radar_browser" or k.startswith("radar_c_") for k in browser.cookies.keys())
-
-
-def test_launch_works_where_cookies_are_blocked(stack):
-    """Third-party cookies blocked inside the EHR frame: the per-launch id in the URL carries the session."""
-    jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    browser = httpx.Client(follow_redirects=True, timeout=30, cookies=jar)
-    resp = stack.launch("epic", browser=browser)
-    assert resp.status_code == 200 and patient_name(stack) in resp.text
-    assert not list(jar)
-    assert browser.get(str(resp.url)).status_code == 200
 
 
 def test_epic_banner_string_false_hides_banner_cerner_shows_it(stack):
@@ -187,6 +176,16 @@ def test_authorize_error_is_shown_escaped(stack):
     assert "<script>alert(1)" not in resp.text and "javascript:" not in resp.text
 
 
+def test_error_uri_is_never_a_link(stack):
+    # Anyone can craft a callback URL: an https error_uri would be a phishing link on our page.
+    browser = new_browser()
+    resp = browser.get(stack.mint("epic"), follow_redirects=False)
+    state = parse_qs(urlsplit(resp.headers["location"]).query)["state"][0]
+    resp = browser.get(f"{stack.app_url}/callback", params={
+        "state": state, "error": "access_denied", "error_uri": "https://evil.example/login"})
+    assert resp.status_code == 400 and "evil.example" not in resp.text
+
+
 def test_expired_token_is_refreshed(stack):
     browser = new_browser()
     resp = stack.launch("epic", browser=browser)
@@ -279,6 +278,20 @@ def test_csrf_required_to_sign_out(stack):
     assert stack.store.get("session", sid) is None
 
 
+def test_sign_out_forgets_everything_derived_from_the_record(stack):
+    browser = new_browser()
+    resp = stack.launch("epic", browser=browser)
+    sid = session_id(resp)
+    csrf = stack.store.get("session", sid)["csrf"]
+    assert browser.post(f"{stack.app_url}/s/{sid}/phenotypes/add", data={"hpo": "HP:0001250"},
+                        headers={"X-CSRF-Token": csrf}).status_code == 200
+    stack.store.add_member("session-cases", sid, "c" * 32, 60)
+    kinds = ("session", "profile", "narrative", "edits", "session-cases")
+    assert all(stack.store.exists(kind, sid) for kind in kinds)
+    assert browser.post(f"{stack.app_url}/s/{sid}/end", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert not any(stack.store.exists(kind, sid) for kind in kinds)
+
+
 def test_each_chart_read_is_audited(stack):
     before = len(audit.events(stack.store))
     resp = stack.launch("epic")
@@ -289,6 +302,21 @@ def test_each_chart_read_is_audited(stack):
     assert "/Practitioner/" in event["user"]
     assert set(event["resource_types"].split(",")) >= {"Patient", "Condition", "Observation", "DocumentReference"}
     assert resp.status_code == 200
+
+
+def test_audit_carries_a_hashed_session_and_the_client_address(stack):
+    browser = new_browser()
+    before = len(audit.events(stack.store))
+    resp = stack.launch("epic", browser=browser)
+    sid = session_id(resp)
+    [event] = audit.events(stack.store)[before:]
+    assert event["session"] == audit.session_ref(sid) and sid not in str(event)
+    assert event["client"] == "127.0.0.1"
+    csrf = stack.store.get("session", sid)["csrf"]
+    browser.post(f"{stack.app_url}/s/{sid}/phenotypes/add", data={"hpo": "HP:0001250"}, headers={"X-CSRF-Token": csrf})
+    view = audit.events(stack.store)[-1]
+    assert view["event"] == "patient-data-view" and view["what"] == "phenotype-profile"
+    assert view["patient"] == PATIENT and view["session"] == audit.session_ref(sid)
 
 
 def test_application_log_has_no_phi_or_tokens(stack, caplog):

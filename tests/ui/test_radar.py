@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.inference import jobs
 from launch.vllm_stub import create_stub
 from tests.conftest import build_stack, new_browser, session_id
 from tests.servers import free_port, serve
@@ -120,6 +121,16 @@ def test_edited_narrative_is_what_is_sent_and_kept(radar):
     assert case["narrative"] == edited and case["edited"] is True
 
 
+def test_edited_narrative_is_scrubbed_again_before_it_leaves(radar):
+    browser, resp = open_chart(radar, "rd-014")
+    name = next(r["name"] for r in radar.control("GET", "patients").json() if r["id"] == "rd-014")
+    edited = narrative_of(resp.text) + f"\nThe patient, {name}, can be reached at 919-555-0142."
+    cid = run_case(radar, browser, resp, edited)
+    sent = radar.store.get("case", cid)["narrative"]
+    assert name not in sent and "919-555-0142" not in sent
+    assert sent.startswith(narrative_of(resp.text)[:40])
+
+
 def test_hostile_output_is_neutralised(radar):
     browser, resp = open_chart(radar, "rd-012")
     cid = run_case(radar, browser, resp, narrative_of(resp.text) + "\n[[stub:hostile]]")
@@ -156,6 +167,41 @@ def test_cancel(radar):
     browser.post(f"{radar.app_url}/s/{session_id(resp)}/radar/{cid}/cancel", headers={"X-CSRF-Token": csrf})
     page = wait_case(radar, browser, resp, cid, until=("cancelled",))
     assert "Cancelled" in page
+
+
+def test_last_retry_ends_failed_with_the_reason(radar):
+    browser, resp = open_chart(radar, "rd-020")
+    text = narrative_of(resp.text) + "\n[[stub:error500:50]]"
+    cid = run_case(radar, browser, resp, text)
+    page = wait_case(radar, browser, resp, cid, until=("failed",))
+    assert "RaDaR could not answer: The RaDaR service reported an error (HTTP 500)." in page
+    assert "worker stopped" not in page and "Run again" in page
+    assert radar.store.get("case", cid)["error"] == "The RaDaR service reported an error (HTTP 500)."
+    # Every attempt was made: three runs of the job (Retry(max=2)), two requests each (RADAR_RETRIES=1).
+    sent = [r for r in stub_requests(radar) if any(text in (m.get("content") or "") for m in r["messages"])]
+    assert len(sent) == 6
+
+
+def test_queued_case_without_a_worker_says_so_then_runs(radar):
+    os.killpg(radar.worker.pid, signal.SIGTERM)
+    radar.worker.wait(timeout=30)
+    try:
+        deadline = time.monotonic() + 40
+        while jobs.workers_alive(radar.store) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert jobs.workers_alive(radar.store) == 0
+        browser, resp = open_chart(radar, "rd-019")
+        cid = run_case(radar, browser, resp, narrative_of(resp.text))
+        case = radar.store.get("case", cid)
+        case["created"] -= 3600  # an hour in the queue: long past when a queued case used to be failed
+        case["heartbeat"] -= 3600
+        radar.store.replace("case", cid, case)
+        page = browser.get(f"{radar.app_url}/s/{session_id(resp)}/radar/{cid}").text
+        assert 'data-status="queued"' in page
+        assert "No RaDaR worker is running; the case will start when one is." in page
+    finally:
+        radar.worker = start_worker(radar, radar.stub.url)
+    assert 'data-status="done"' in wait_case(radar, browser, resp, cid, until=("done",), seconds=60)
 
 
 def test_worker_dying_mid_job_is_reported(radar):
@@ -202,6 +248,12 @@ def test_service_down_banner(tmp_path):
         resp = new_browser().get(stack.mint("epic", "rd-005"))
         assert "RaDaR service unavailable — showing phenotype match" in resp.text
         assert "Phenotype match (HPO/Orphanet)" in resp.text and 'class="ddx"' in resp.text
+        # Running RaDaR while it is down is refused at once (409), not queued to fail later.
+        browser = new_browser()
+        page = browser.get(stack.mint("epic", "rd-005"))
+        sent = browser.post(f"{stack.app_url}/s/{session_id(page)}/radar", data={"narrative": "A case."},
+                            headers={"X-CSRF-Token": stack.store.get("session", session_id(page))["csrf"]})
+        assert sent.status_code == 409 and "not available" in sent.text
     finally:
         stack.app_served.stop()
         stack.sandbox_served.stop()
