@@ -9,6 +9,9 @@ threads = int(os.environ.get("RADAR_WEB_THREADS", "8"))
 # Load the app (and later the knowledge files) once in the master, then fork.
 preload_app = True
 timeout = 60
+# Idle keep-alive connections are kept longer than gunicorn's 2 s default: CDS clients and load
+# balancers reuse pooled connections, and a connection closed just as it is reused fails the call.
+keepalive = 30
 graceful_timeout = 20
 # URLs carry launch codes and session ids: the app logs its own PHI-free request lines instead.
 accesslog = None
