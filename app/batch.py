@@ -63,8 +63,9 @@ def rank_stream(source: IO[str], out: IO[str], kb: Knowledge, *, top: int = 10, 
                 line = contract_line(record.patient_id, analysis)
             else:
                 line = radar_line(analysis, record.patient_id, kb, settings.model, top=top)
-            if record.gaps():  # what could not be read is said, never left to look like "no data"
-                line["gaps"] = record.gaps()
+            gaps = record.gaps()
+            if gaps:  # what could not be read is said, never left to look like "no data"
+                line["gaps"] = gaps
             ok += 1
         except BadBundle as exc:
             line = {"line": number, "patient": None, "error": str(exc)}

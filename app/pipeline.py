@@ -52,9 +52,18 @@ def analyse(record: PatientRecord, kb: Knowledge, *, edits: dict | None = None, 
     """Extract the profile of ``record``, apply ``edits``, rank, and write the narrative when ``case`` is given."""
     analysis = reanalyse(extract(record, kb, today), kb, edits=edits, top=top)
     if case is not None:
-        analysis.narrative = build_narrative(record, analysis.profile, budget_tokens=case.budget_tokens,
-                                             deidentify=case.deidentify, today=today)
+        narrate(record, analysis, case, today)
     return analysis
+
+
+def narrate(record: PatientRecord, analysis: Analysis, case: CaseOptions, today: date | None = None) -> Narrative:
+    """Write the case narrative of an analysis (its profile after edits) and keep it on the analysis.
+
+    Separate from ``analyse`` for doors that need the narrative only sometimes (CDS: when a card fires).
+    """
+    analysis.narrative = build_narrative(record, analysis.profile, budget_tokens=case.budget_tokens,
+                                         deidentify=case.deidentify, today=today)
+    return analysis.narrative
 
 
 def reanalyse(profile: Profile, kb: Knowledge, *, edits: dict | None = None, top: int = 10) -> Analysis:

@@ -98,9 +98,9 @@ class Store:
         """True when ``member`` is in the set ``kind:key``."""
         return bool(self.redis.sismember(f"{PREFIX}{kind}:{key}", member))
 
-    def members(self, kind: str, key: str) -> set[str]:
-        """The members of the set ``kind:key``."""
-        return set(self.redis.smembers(f"{PREFIX}{kind}:{key}"))
+    def count(self, kind: str) -> int:
+        """How many keys of ``kind`` are stored (a scan: for small kinds such as worker heartbeats)."""
+        return sum(1 for _ in self.redis.scan_iter(match=f"{PREFIX}{kind}:*", count=1000))
 
     def push(self, name: str, value: Any) -> None:
         """Append a JSON value to the list ``name`` (kept until exported)."""

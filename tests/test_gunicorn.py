@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -13,49 +9,32 @@ import pytest
 
 from app.smart.keys import generate_keys
 from launch.sandbox import create_sandbox
-from tests.servers import free_port, serve
+from tests.servers import free_port, serve, start_gunicorn, wait_ready
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-
-
-def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
-    return subprocess.Popen([str(GUNICORN), "-c", "launch/gunicorn.conf.py", "app:create_app()"], cwd=ROOT,
-                            env={**os.environ, **env, "RADAR_BIND": f"127.0.0.1:{port}", "RADAR_WEB_WORKERS": "2"},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+SCOPE = "launch openid fhirUser online_access patient/*.rs patient/*.read"
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"gunicorn exited: {proc.stdout.read()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("gunicorn did not become ready")
+def epic_tenant(app_url: str, sandbox_url: str, data_dir) -> tuple[object, dict]:
+    """A sandbox EHR whose Epic-like tenant knows the app (private_key_jwt), and the app's environment for it."""
+    keys = generate_keys()
+    sandbox = create_sandbox({"BASE_URL": sandbox_url, "APP_LAUNCH_URL": f"{app_url}/launch", "CLIENTS": [
+        {"client_id": "radar-epic", "tenant": "epic", "token_endpoint_auth_method": "private_key_jwt",
+         "jwks_url": f"{app_url}/.well-known/jwks.json", "redirect_uris": [f"{app_url}/callback"], "scope": SCOPE}]})
+    env = {"RADAR_EHRS": json.dumps([{"iss": f"{sandbox_url}/epic/fhir", "client_id": "radar-epic",
+                                      "auth": "private_key_jwt", "scopes": "launch openid fhirUser online_access patient/*.rs"}]),
+           "RADAR_JWKS": json.dumps(keys.as_dict(private=True)), "REDIS_URL": "", "RADAR_DATA_DIR": str(data_dir)}
+    return sandbox, env
 
 
 @pytest.fixture(scope="module")
 def gunicorn_stack(tmp_path_factory):
     app_port, sandbox_port = free_port(), free_port()
     app_url, sandbox_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{sandbox_port}"
-    keys = generate_keys()
-    sandbox = create_sandbox({"BASE_URL": sandbox_url, "APP_LAUNCH_URL": f"{app_url}/launch", "CLIENTS": [
-        {"client_id": "radar-epic", "tenant": "epic", "token_endpoint_auth_method": "private_key_jwt",
-         "jwks_url": f"{app_url}/.well-known/jwks.json", "redirect_uris": [f"{app_url}/callback"],
-         "scope": "launch openid fhirUser online_access patient/*.rs patient/*.read"}]})
+    sandbox, env = epic_tenant(app_url, sandbox_url, tmp_path_factory.mktemp("gunicorn"))
     served = serve(sandbox, sandbox_port)
-    env = {"RADAR_EHRS": json.dumps([{"iss": f"{sandbox_url}/epic/fhir", "client_id": "radar-epic",
-                                      "auth": "private_key_jwt", "scopes": "launch openid fhirUser online_access patient/*.rs"}]),
-           "RADAR_JWKS": json.dumps(keys.as_dict(private=True)), "REDIS_URL": "",
-           "RADAR_DATA_DIR": str(tmp_path_factory.mktemp("gunicorn"))}
     proc = start_gunicorn(env, app_port)
     try:
-        wait_healthy(app_url, proc)
+        wait_ready(app_url, proc, seconds=30)
         yield app_url, sandbox_url, Path(env["RADAR_DATA_DIR"])
     finally:
         proc.terminate()

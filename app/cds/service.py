@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from .. import audit
 from ..fetch.prefetch import record_from_hook
 from ..inference import jobs
-from ..pipeline import analyse
+from ..pipeline import analyse, narrate
 from ..services import Services
 from .auth import client_of
 from .card import decide, render_card
@@ -30,8 +30,7 @@ def screen(ctx: Services, hook: dict, claims: dict, base_url: str) -> list[dict]
     """The cards for a validated patient-view request from an authenticated client (none, or one)."""
     server = fhir_server_for(hook, allowed_servers(client_of(claims, ctx.settings.cds_clients), ctx.settings))
     record = record_from_hook(hook, ctx.http, server_allowed=server is not None)
-    with_case = ctx.settings.model is not None
-    analysis = analyse(record, ctx.knowledge, top=CARD_CANDIDATES, case=ctx.case_options if with_case else None)
+    analysis = analyse(record, ctx.knowledge, top=CARD_CANDIDATES)
     # The authenticated client is who read; a fhirServer is named only when it was one it may name.
     detail = {"hook": "patient-view", "client": claims["iss"]}
     if server:
@@ -44,11 +43,13 @@ def screen(ctx: Services, hook: dict, claims: dict, base_url: str) -> list[dict]
     if decision is None:
         return []
     case_id = None
-    if with_case:
+    if ctx.settings.model is not None:
+        # The narrative only when a card fires: most calls end above with no card.
+        narrative = narrate(record, analysis, ctx.case_options)
         # The case belongs to the patient of a server this client may speak for, never to one it merely named.
         owner = f"{(server or claims['iss']).rstrip('/')}|{hook['context']['patientId']}"
         profile = analysis.profile
-        case_id = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, analysis.narrative.text, owner=owner,
+        case_id = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, narrative.text, owner=owner,
                               present=[p.hpo for p in profile.present], absent=[p.hpo for p in profile.absent],
                               grace=ctx.settings.job_stale_grace)
     return [render_card(decision, analysis, case_id, base_url, gaps=record.gaps())]

@@ -16,7 +16,7 @@ from fhirclient.models import (condition, diagnosticreport, documentreference, f
                                patient)
 
 from . import notes as notes_mod
-from .record import EXCLUDED_STATUSES, Note, PatientRecord, text_of
+from .record import EXCLUDED_STATUSES, Note, PatientRecord, effective, onset, text_of
 
 MODELS = {"Patient": patient.Patient, "Condition": condition.Condition, "Observation": observation.Observation,
           "DocumentReference": documentreference.DocumentReference,
@@ -153,9 +153,9 @@ def build_record(patient_id: str, resources: Iterable[dict], *, read_url: UrlRea
     return PatientRecord(
         patient_id=patient_id,
         patient=_patient(by_type["Patient"], patient_id),
-        conditions=_newest_first(by_type["Condition"], _onset),
+        conditions=_newest_first(by_type["Condition"], onset),
         observations=_newest_first([o for o in by_type["Observation"]
-                                    if is_lab(o) and o.get("status") not in EXCLUDED_STATUSES], _effective),
+                                    if is_lab(o) and o.get("status") not in EXCLUDED_STATUSES], effective),
         notes=notes,
         unavailable=dict(unavailable or {}),
         partial={k: list(v) for k, v in (partial or {}).items() if v},
@@ -163,21 +163,11 @@ def build_record(patient_id: str, resources: Iterable[dict], *, read_url: UrlRea
     )
 
 
-def _onset(condition: dict) -> str:
-    return str(condition.get("onsetDateTime") or (condition.get("onsetPeriod") or {}).get("start")
-               or condition.get("recordedDate") or "")
-
-
-def _effective(observation: dict) -> str:
-    return str(observation.get("effectiveDateTime") or (observation.get("effectivePeriod") or {}).get("start")
-               or observation.get("issued") or "")
-
-
-def _newest_first(resources, when: Callable[[dict], str]) -> list[dict]:
+def _newest_first(resources, when: Callable[[dict], str | None]) -> list[dict]:
     # Doors return the same resources in different orders (one search per category, prefetch,
     # file order): one canonical order, newest first and then by id, makes their records equal.
     by_id = sorted(resources, key=lambda r: str(r.get("id") or ""))
-    return sorted(by_id, key=when, reverse=True)
+    return sorted(by_id, key=lambda r: str(when(r) or ""), reverse=True)
 
 
 def _patient(patients: list[dict], patient_id: str) -> dict | None:

@@ -75,9 +75,10 @@ class FhirClient:
         reference like ``../../admin`` cannot climb out of the base on the same host.
         """
         url = urljoin(self.base, url)
-        if urlsplit(url)[:2] != self._origin:
+        parts = urlsplit(url)
+        if parts[:2] != self._origin:
             raise FhirError("the EHR pointed to another server; not followed")
-        if not urlsplit(url).path.startswith(self._base_path) or "/../" in urlsplit(url).path + "/":
+        if not parts.path.startswith(self._base_path) or "/../" in parts.path + "/":
             raise FhirError("the EHR pointed outside its FHIR API; not followed")
         token = self.tokens.get()
         resp = self._get(url, params, accept, token)

@@ -152,9 +152,21 @@ def problems(conditions: list[dict]) -> list[dict]:
             "code": f"{_system_name(coding.get('system'))} {coding['code']}" if coding else None,
             "category": condition_category(c).replace("-", " "),
             "status": text_of(c.get("clinicalStatus")) or None,
-            "onset": c.get("onsetDateTime") or (c.get("onsetPeriod") or {}).get("start") or c.get("recordedDate"),
+            "onset": onset(c),
         })
     return rows
+
+
+def onset(condition: dict) -> str | None:
+    """When a Condition began: its onset (date or period start), else when it was recorded; None if neither."""
+    return (condition.get("onsetDateTime") or (condition.get("onsetPeriod") or {}).get("start")
+            or condition.get("recordedDate"))
+
+
+def effective(observation: dict) -> str | None:
+    """When an Observation was made: its effective date (or period start), else when it was issued."""
+    return (observation.get("effectiveDateTime") or (observation.get("effectivePeriod") or {}).get("start")
+            or observation.get("issued"))
 
 
 def _verification(condition: dict) -> str:
@@ -238,7 +250,7 @@ def abnormal_labs(observations: list[dict]) -> list[dict]:
             "flag": flag,
             "flag_text": ABNORMAL_FLAGS[flag],
             "range": reference_range(o),
-            "date": o.get("effectiveDateTime") or (o.get("effectivePeriod") or {}).get("start") or o.get("issued"),
+            "date": effective(o),
             "flag_computed": not o.get("interpretation"),
         })
     rows.sort(key=lambda r: r["date"] or "", reverse=True)

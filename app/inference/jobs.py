@@ -31,7 +31,7 @@ from rq.exceptions import NoSuchJobError, StopRequested
 from rq.job import Job
 
 from .. import services
-from ..store import PREFIX, connect, parent_death_signal
+from ..store import connect, parent_death_signal
 from .client import InferenceError, complete
 from .grounding import ground_answer
 
@@ -181,7 +181,7 @@ def run_case(cid: str) -> str:
 
 def workers_alive(store) -> int:
     """How many ``radar worker`` processes sent a heartbeat within the last ``WORKER_BEAT_TTL`` seconds."""
-    return sum(1 for _ in store.redis.scan_iter(match=f"{PREFIX}{WORKER_KIND}:*", count=1000))
+    return store.count(WORKER_KIND)
 
 
 def beat(store, data_dir: Path, name: str, now: float | None = None) -> None:

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The embedded phenotype ranker (HPO/Orphanet) that scores a profile on the CPU."""

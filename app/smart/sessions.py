@@ -63,7 +63,8 @@ def load(store, sid: str, belongs: Callable[[dict], bool]) -> dict | None:
 
 
 # Everything kept per session that came from the patient's record: gone at sign-out.
-SESSION_KINDS = ("profile", "narrative", "edits", "session-cases")
+SESSION_CASES = "session-cases"  # the RaDaR cases this session may see
+SESSION_KINDS = ("profile", "narrative", "edits", SESSION_CASES)
 
 
 def end(store, http: httpx.Client, settings: Settings, sid: str) -> None:

@@ -10,12 +10,13 @@ from .. import audit, services
 from ..case.deidentify import deidentify
 from ..case.narrative import Narrative
 from ..inference import jobs, service
+from ..smart import sessions
 
 # Nested in the chart blueprint: its session and CSRF checks and its URL defaults apply here too.
 bp = Blueprint("radar", __name__, url_prefix="/radar")
 MAX_NARRATIVE_CHARS = 100_000
 OWNER_TTL = 24 * 3600
-SESSION_CASES = "session-cases"
+SESSION_CASES = sessions.SESSION_CASES
 
 
 class Refused(Exception):

@@ -11,18 +11,15 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
-from tests.servers import free_port
+from tests.servers import free_port, start_gunicorn, wait_ready
 from tests.cds.test_service import SANDBOX_ISS, Signer, hook_body
 from tests.fhir_data import BUNDLES, prefetch_for
 
-ROOT = Path(__file__).resolve().parents[2]
 CALLERS = 20
 CALLS = int(os.environ.get("BENCH_CDS_CALLS", "600"))
 
@@ -31,19 +28,12 @@ def test_cds_latency_at_20_concurrent_callers(tmp_path):
     signer = Signer(SANDBOX_ISS, "ES384")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "RADAR_BIND": f"127.0.0.1:{port}", "RADAR_DATA_DIR": str(tmp_path), "REDIS_URL": "",
-           "RADAR_EHRS": "", "RADAR_CDS_CLIENTS": json.dumps([{"iss": SANDBOX_ISS, "jwks_url": signer.jwks_url}]),
+    env = {"RADAR_DATA_DIR": str(tmp_path), "REDIS_URL": "", "RADAR_EHRS": "",
+           "RADAR_CDS_CLIENTS": json.dumps([{"iss": SANDBOX_ISS, "jwks_url": signer.jwks_url}]),
            "RADAR_WEB_WORKERS": os.environ.get("RADAR_WEB_WORKERS", "2"), "RADAR_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "launch/gunicorn.conf.py",
-                             "app:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_gunicorn(env, port, output=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        wait_ready(url, proc)
         patients = sorted(p for p in BUNDLES if p.startswith("rd-"))
         bodies = [json.dumps(hook_body(p, prefetch=prefetch_for(p))) for p in patients]
         endpoint = f"{url}/cds-services/radar-patient-view"

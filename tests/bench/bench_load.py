@@ -16,26 +16,21 @@ import os
 import random
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 
-from app.smart.keys import generate_keys
-from launch.sandbox import create_sandbox
 from tests.cds.test_service import SANDBOX_ISS, Signer, hook_body
 from tests.fhir_data import BUNDLES, prefetch_for
-from tests.servers import free_port, serve
+from tests.servers import free_port, serve, start_gunicorn, wait_ready
+from tests.test_gunicorn import epic_tenant
 
-ROOT = Path(__file__).resolve().parents[2]
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 CLINICIANS = int(os.environ.get("BENCH_LOAD_CLINICIANS", "50"))
 CDS_RATE = float(os.environ.get("BENCH_LOAD_CDS_PER_S", "20"))
 THINK = float(os.environ.get("BENCH_LOAD_THINK_S", "5"))
-SCOPE = "launch openid fhirUser online_access patient/*.rs patient/*.read"
 
 
 def summary(name: str, latencies: list[float], errors: int) -> str:
@@ -50,30 +45,14 @@ def summary(name: str, latencies: list[float], errors: int) -> str:
 def test_load_clinicians_and_cds(tmp_path):
     app_port, sandbox_port = free_port(), free_port()
     app_url, sandbox_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{sandbox_port}"
-    keys = generate_keys()
-    sandbox = create_sandbox({"BASE_URL": sandbox_url, "APP_LAUNCH_URL": f"{app_url}/launch", "CLIENTS": [
-        {"client_id": "radar-epic", "tenant": "epic", "token_endpoint_auth_method": "private_key_jwt",
-         "jwks_url": f"{app_url}/.well-known/jwks.json", "redirect_uris": [f"{app_url}/callback"],
-         "scope": SCOPE}]})
+    sandbox, env = epic_tenant(app_url, sandbox_url, tmp_path)
     served = serve(sandbox, sandbox_port)
     signer = Signer(SANDBOX_ISS, "ES384")
-    env = {**os.environ, "RADAR_BIND": f"127.0.0.1:{app_port}", "RADAR_DATA_DIR": str(tmp_path), "REDIS_URL": "",
-           "RADAR_EHRS": json.dumps([{"iss": f"{sandbox_url}/epic/fhir", "client_id": "radar-epic",
-                                      "auth": "private_key_jwt", "scopes": SCOPE}]),
-           "RADAR_JWKS": json.dumps(keys.as_dict(private=True)),
-           "RADAR_CDS_CLIENTS": json.dumps([{"iss": SANDBOX_ISS, "jwks_url": signer.jwks_url}]),
-           "RADAR_WEB_WORKERS": os.environ.get("RADAR_WEB_WORKERS", "2"), "RADAR_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "launch/gunicorn.conf.py",
-                             "app:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    env.update({"RADAR_CDS_CLIENTS": json.dumps([{"iss": SANDBOX_ISS, "jwks_url": signer.jwks_url}]),
+                "RADAR_WEB_WORKERS": os.environ.get("RADAR_WEB_WORKERS", "2"), "RADAR_LOG_LEVEL": "WARNING"})
+    proc = start_gunicorn(env, app_port, output=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{app_url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        wait_ready(app_url, proc)
         patients = sorted(p for p in BUNDLES if p.startswith("rd-"))
         bodies = [json.dumps(hook_body(p, prefetch=prefetch_for(p))) for p in patients]
         endpoint = f"{app_url}/cds-services/radar-patient-view"

@@ -165,24 +165,23 @@ def test_reused_launch_value_is_refused(stack):
     assert resp.status_code == 400 and "did not sign RaDaR in" in resp.text
 
 
-def test_authorize_error_is_shown_escaped(stack):
+def authorize_error(stack, **params) -> httpx.Response:
+    """The EHR's authorize step answering with an error (``params``) to a launch of this browser."""
     browser = new_browser()
     resp = browser.get(stack.mint("epic"), follow_redirects=False)
     state = parse_qs(urlsplit(resp.headers["location"]).query)["state"][0]
-    resp = browser.get(f"{stack.app_url}/callback", params={
-        "state": state, "error": "access_denied", "error_description": "<script>alert(1)</script>",
-        "error_uri": "javascript:alert(1)"})
+    return browser.get(f"{stack.app_url}/callback", params={"state": state, "error": "access_denied", **params})
+
+
+def test_authorize_error_is_shown_escaped(stack):
+    resp = authorize_error(stack, error_description="<script>alert(1)</script>", error_uri="javascript:alert(1)")
     assert resp.status_code == 400 and "access_denied" in resp.text
     assert "<script>alert(1)" not in resp.text and "javascript:" not in resp.text
 
 
 def test_error_uri_is_never_a_link(stack):
     # Anyone can craft a callback URL: an https error_uri would be a phishing link on our page.
-    browser = new_browser()
-    resp = browser.get(stack.mint("epic"), follow_redirects=False)
-    state = parse_qs(urlsplit(resp.headers["location"]).query)["state"][0]
-    resp = browser.get(f"{stack.app_url}/callback", params={
-        "state": state, "error": "access_denied", "error_uri": "https://evil.example/login"})
+    resp = authorize_error(stack, error_uri="https://evil.example/login")
     assert resp.status_code == 400 and "evil.example" not in resp.text
 
 
