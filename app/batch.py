@@ -9,41 +9,57 @@ from __future__ import annotations
 import json
 from typing import IO
 
-from .config import Settings
+from .config import CdsThresholds, Settings
 from .fetch.files import BadBundle, read_inputs, record_from_bundle
 from .inference.client import InferenceError, complete
 from .inference.grounding import ground_answer
 from .knowledge import Knowledge
 from .knowledge.diseases import orpha_code
-from .pipeline import ENGINE, Analysis, CaseOptions, analyse
+from .pipeline import ENGINE, Analysis, CaseOptions, analyse, signal
 
 
-def contract_line(patient_id: str, analysis: Analysis) -> dict:
-    """One output line of ``radar rank`` (the README's contract)."""
+def contract_line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds | None = None) -> dict:
+    """One output line of ``radar rank`` (the README's contract).
+
+    ``rare_disease_probability`` is P(a rare disease not already on the problem list | findings);
+    ``flagged`` is the CDS card decision (``app.pipeline.signal`` at ``thresholds``), so a batch
+    screen and the chart agree; each suggestion's ``probability`` is P(that disease | findings).
+    """
     return {
         "patient": patient_id,
         "engine": ENGINE,
+        "rare_disease_probability": _probability(analysis.rare_probability),
+        "flagged": signal(analysis, thresholds or CdsThresholds()) is not None,
         "phenotypes": [{"hpo": p.hpo, "label": p.label, "status": p.status, "source": p.source}
                        for p in analysis.profile.all],
         "suggestions": [{"rank": s.rank, "name": s.name, "orpha": s.orpha, "omim": s.omim,
-                         "score": round(float(s.score), 4), "url": s.url} for s in analysis.suggestions],
+                         "score": round(float(s.score), 4), "probability": _probability(s.probability),
+                         "url": s.url} for s in analysis.suggestions],
     }
 
 
-def radar_line(analysis: Analysis, patient_id: str, kb: Knowledge, model, *, top: int = 10) -> dict:
+def _probability(p: float | None) -> float:
+    """A probability for the contract: a float in [0, 1], 4 decimals (not assessed: 0, as for an empty record)."""
+    return round(min(1.0, max(0.0, float(p or 0.0))), 4)
+
+
+def radar_line(analysis: Analysis, patient_id: str, kb: Knowledge, model, *, top: int = 10,
+               thresholds: CdsThresholds | None = None) -> dict:
     """RaDaR's differential for an analysis that carries its narrative.
 
     RaDaR states an order, not a probability: ``score`` is 1/rank so that consumers of the
-    contract can sort, and no more should be read into it.
+    contract can sort, no more should be read into it, and each suggestion's ``probability`` is
+    null. ``rare_disease_probability`` and ``flagged`` are the phenotype analysis' (the same
+    record, the same decision as the CDS card): RaDaR does not say whether the record is rare.
     """
     completion = complete(model, analysis.narrative.text)
     profile = analysis.profile
     diagnoses = ground_answer(completion.content, kb, present=[p.hpo for p in profile.present],
                               absent=[p.hpo for p in profile.absent], top=top)
-    line = contract_line(patient_id, Analysis(profile=profile))
+    line = contract_line(patient_id, analysis, thresholds)
     line["engine"] = f"radar:{completion.model or model.model}"
     line["suggestions"] = [{"rank": d.rank, "name": d.name, "orpha": orpha_code(d.orpha), "omim": d.omim,
-                            "score": round(1 / d.rank, 4), "url": d.url} for d in diagnoses]
+                            "score": round(1 / d.rank, 4), "probability": None, "url": d.url} for d in diagnoses]
     return line
 
 
@@ -51,6 +67,7 @@ def rank_stream(source: IO[str], out: IO[str], kb: Knowledge, *, top: int = 10, 
                 settings: Settings | None = None) -> tuple[int, int]:
     """Rank every input; write one line per input, in order. Returns (ranked, failed)."""
     case = CaseOptions(settings.narrative_tokens, settings.deidentify) if engine != ENGINE else None
+    thresholds = settings.cds_thresholds if settings is not None else CdsThresholds()
     ok = failed = 0
     for number, item in read_inputs(source):
         record = None
@@ -60,9 +77,9 @@ def rank_stream(source: IO[str], out: IO[str], kb: Knowledge, *, top: int = 10, 
             record = record_from_bundle(item)
             analysis = analyse(record, kb, top=top, case=case)
             if case is None:
-                line = contract_line(record.patient_id, analysis)
+                line = contract_line(record.patient_id, analysis, thresholds)
             else:
-                line = radar_line(analysis, record.patient_id, kb, settings.model, top=top)
+                line = radar_line(analysis, record.patient_id, kb, settings.model, top=top, thresholds=thresholds)
             gaps = record.gaps()
             if gaps:  # what could not be read is said, never left to look like "no data"
                 line["gaps"] = gaps

@@ -45,6 +45,21 @@ class Analysis:
     extracted: Profile | None = None  # before the clinician's edits
     removed: list[Phenotype] = field(default_factory=list)  # extracted terms the clinician removed
     narrative: Narrative | None = None
+    rare_probability: float | None = None  # P(a rare disease not on the problem list | findings); None: not assessed
+    known_probability: float = 0.0  # P(a rare disease already on the problem list | findings)
+    findings: int = 0  # present findings the model used
+
+
+def signal(analysis: Analysis, thresholds) -> str | None:
+    """The screening decision every door shares (CDS card, ``radar rank`` ``flagged``, population screen):
+    ``"warning"`` or ``"info"`` when P(rare) passes the thresholds (``CdsThresholds``), else None.
+
+    Too few findings never flag: with one finding the list is close to random.
+    """
+    p = analysis.rare_probability
+    if p is None or analysis.too_few or not analysis.suggestions or p < thresholds.min_probability:
+        return None
+    return "warning" if p >= thresholds.warning_probability else "info"
 
 
 def analyse(record: PatientRecord, kb: Knowledge, *, edits: dict | None = None, top: int = 10,
@@ -73,15 +88,21 @@ def reanalyse(profile: Profile, kb: Knowledge, *, edits: dict | None = None, top
     removed = [p for p in profile.all if p.hpo in set(changes["removed"])]
     analysis = Analysis(profile=edited, extracted=profile, removed=removed)
     present = [p.hpo for p in edited.present]
+    known_omim = {d["omim"] for d in edited.known_diseases if d.get("omim")}
+    # Findings from the problem list are documented conditions: what they explain weighs less.
+    assessment = kb.ranker.assess(present, [p.hpo for p in edited.absent], top=top + len(known_omim),
+                                  documented=[p.hpo for p in edited.present if p.origin == "condition"],
+                                  exclude_orpha={d["orpha"] for d in edited.known_diseases if d.get("orpha")})
+    # A known disease that only OMIM names: drop it here (its mass joins the known share), then renumber.
+    kept = [s for s in assessment.suggestions if not known_omim & set(s.omim)]
+    dropped = sum(s.probability for s in assessment.suggestions if known_omim & set(s.omim))
+    analysis.rare_probability = max(0.0, assessment.rare_probability - dropped)
+    analysis.known_probability = assessment.known_probability + dropped
+    analysis.findings = assessment.findings
     if len(present) < MIN_PRESENT:
         analysis.too_few = True
         return analysis
-    known_omim = {d["omim"] for d in edited.known_diseases if d.get("omim")}
-    suggestions = kb.ranker.rank(present, [p.hpo for p in edited.absent], age_years=edited.age_years,
-                                 sex=edited.sex, top=top + len(known_omim),
-                                 exclude_orpha={d["orpha"] for d in edited.known_diseases if d.get("orpha")})
-    # A known disease that only OMIM names: drop it here, then renumber.
-    kept = [s for s in suggestions if not known_omim & set(s.omim)][:top]
+    kept = kept[:top]
     for rank, s in enumerate(kept, 1):
         s.rank = rank
     analysis.suggestions = kept

@@ -19,6 +19,8 @@ from app.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "launch" / "data" / "patients.ndjson.gz"
 RADAR = [sys.executable, "-m", "app.cli"]
+KEYS = {"patient", "engine", "rare_disease_probability", "flagged", "phenotypes", "suggestions"}
+SUGGESTION_KEYS = {"rank", "name", "orpha", "omim", "score", "probability", "url"}
 
 
 def bundles(ids):
@@ -76,12 +78,12 @@ def test_contract_and_order(ndjson):
     first, last = lines[0], lines[4]
     assert first["patient"] == "rd-001" and last["patient"] == "rd-002"
     for line in (first, last):
-        assert set(line) == {"patient", "engine", "phenotypes", "suggestions"} and line["engine"] == "phenotype"
+        assert set(line) == KEYS and line["engine"] == "phenotype"
         assert line["phenotypes"] and all(set(p) == {"hpo", "label", "status", "source"} for p in line["phenotypes"])
         assert all(p["status"] in ("present", "absent") and p["hpo"].startswith("HP:") for p in line["phenotypes"])
         assert 1 <= len(line["suggestions"]) <= 5
         for rank, s in enumerate(line["suggestions"], 1):
-            assert set(s) == {"rank", "name", "orpha", "omim", "score", "url"} and s["rank"] == rank
+            assert set(s) == SUGGESTION_KEYS and s["rank"] == rank
             assert s["url"].startswith(("https://www.orpha.net/en/disease/detail/", "https://omim.org/entry/"))
             if s["orpha"]:
                 assert s["url"] == f"https://www.orpha.net/en/disease/detail/{s['orpha'].split(':')[1]}"
@@ -111,6 +113,84 @@ def test_empty_record_has_no_suggestions():
     result = run(["rank", "-"], stdin=bundles(["edge-empty"])[0])
     line = json.loads(result.stdout)
     assert result.returncode == 0 and line["phenotypes"] == [] and line["suggestions"] == []
+
+
+SCREENED = ["rd-001", "rd-004", "rd-015", "rd-017", "rd-033", "edge-empty", "edge-manylabs"]
+
+
+@pytest.fixture(scope="module")
+def screened():
+    """``radar rank`` lines of a mix: rare-disease patients, ones whose diagnosis is on the problem list, edge cases."""
+    result = run(["rank", "-"], stdin="\n".join(bundles(SCREENED)) + "\n")
+    assert result.returncode == 0, result.stderr
+    return {line["patient"]: line for line in map(json.loads, result.stdout.splitlines())}
+
+
+def test_probabilities_are_probabilities(screened):
+    for pid, line in screened.items():
+        p = line["rare_disease_probability"]
+        assert isinstance(p, float) and 0.0 <= p <= 1.0 and round(p, 4) == p, pid
+        assert isinstance(line["flagged"], bool)
+        probabilities = [s["probability"] for s in line["suggestions"]]
+        assert all(isinstance(q, float) and 0.0 <= q <= 1.0 and round(q, 4) == q for q in probabilities), pid
+        assert probabilities == sorted(probabilities, reverse=True), pid
+        # The suggestions share P(rare) out among themselves (the known share is not theirs): rounding aside.
+        assert sum(probabilities) <= p + 1e-3 <= 1.0 + 1e-3, pid
+
+
+def test_flagged_is_the_cds_decision(screened):
+    from app.cds.card import decide
+    from app.config import CdsThresholds
+    from app.fetch.files import record_from_bundle
+    from app.pipeline import analyse, load_knowledge, signal
+
+    kb = load_knowledge()
+    for pid, raw in zip(SCREENED, bundles(SCREENED)):
+        analysis = analyse(record_from_bundle(json.loads(raw)), kb, top=10)
+        line = screened[pid]
+        assert line["flagged"] == (decide(analysis, CdsThresholds()) is not None) == (
+            signal(analysis, CdsThresholds()) is not None), pid
+        assert line["rare_disease_probability"] == round(analysis.rare_probability, 4), pid
+        assert line["flagged"] == (line["rare_disease_probability"] >= CdsThresholds().min_probability
+                                   and len(line["suggestions"]) > 0), pid
+
+
+def test_rare_disease_patients_are_flagged_and_the_empty_record_is_not(screened):
+    assert screened["rd-001"]["flagged"] and screened["rd-004"]["flagged"]
+    assert screened["rd-001"]["rare_disease_probability"] >= 0.9
+    empty = screened["edge-empty"]
+    assert not empty["flagged"] and empty["rare_disease_probability"] < 0.1  # about the base rate
+    # The diagnosis is on the problem list (rd-017: itself; rd-033: MODY, its group): nothing rare left to find.
+    for pid in ("rd-017", "rd-033"):
+        assert not screened[pid]["flagged"] and screened[pid]["rare_disease_probability"] < 0.05, pid
+
+
+def test_flagged_follows_the_configured_threshold(screened, monkeypatch):
+    # A patient with suggestions whose P(rare) leaves room on both sides of a threshold.
+    pid, p = next((pid, line["rare_disease_probability"]) for pid, line in sorted(screened.items())
+                  if line["suggestions"] and 0.01 < line["rare_disease_probability"] < 0.99)
+    bundle = bundles([pid])[0]
+    monkeypatch.setenv("RADAR_CDS_WARNING_PROBABILITY", "1")
+    monkeypatch.setenv("RADAR_CDS_MIN_PROBABILITY", f"{min(1.0, p + 0.001):.4f}")
+    assert json.loads(run(["rank", "-"], stdin=bundle).stdout)["flagged"] is False
+    monkeypatch.setenv("RADAR_CDS_MIN_PROBABILITY", f"{max(0.0001, p - 0.001):.4f}")
+    assert json.loads(run(["rank", "-"], stdin=bundle).stdout)["flagged"] is True
+
+
+def test_bad_threshold_is_a_configuration_error(monkeypatch):
+    monkeypatch.setenv("RADAR_CDS_MIN_PROBABILITY", "1.5")
+    result = run(["rank", "-"], stdin=bundles(["rd-003"])[0])
+    assert result.returncode == 2 and "RADAR_CDS_MIN_PROBABILITY" in result.stderr and result.stdout == ""
+
+
+def test_without_settings_the_default_thresholds_apply():
+    from app.batch import rank_stream
+    from app.pipeline import load_knowledge
+
+    out = io.StringIO()
+    assert rank_stream(io.StringIO(bundles(["rd-001"])[0]), out, load_knowledge(), top=3) == (1, 0)
+    line = json.loads(out.getvalue())
+    assert set(line) == KEYS and line["flagged"] is True and len(line["suggestions"]) == 3
 
 
 def test_missing_file_is_a_clear_error():

@@ -23,7 +23,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from app.config import load_settings
+from app.config import CdsThresholds, load_settings
 from app.smart.keys import generate_keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,6 +163,10 @@ BAD_VALUES = [
     (["--set", "inference.url=http://llm.example/api"], "/inference/url", "/v1"),
     (["--set", "inference.vllm.tensorParallelSize=3"], "/inference/vllm/tensorParallelSize", "must be one of"),
     (["--set", "web.replica=2"], "/web", "'replica'"),
+    (["--set", "cds.minProbability=0"], "/cds/minProbability", "0"),
+    (["--set-json", "cds.warningProbability=1.5"], "/cds/warningProbability", "1"),
+    # helm's --set reads a decimal as a string: the schema says so rather than the app failing later.
+    (["--set", "cds.minProbability=0.6"], "/cds/minProbability", "want number"),
 ]
 
 
@@ -183,6 +187,8 @@ FAILURES = [
      "secrets.values.jwks.json"),
     (["--set", "redis.enabled=false"], "redis.external.url is required"),
     (["--set", "inference.vllm.enabled=true", "--set", "inference.url=http://llm.example/v1"], "exclusive"),
+    (["--set-json", "cds.minProbability=0.8", "--set-json", "cds.warningProbability=0.6"],
+     "cds.warningProbability (0.6) must not be below cds.minProbability (0.8)"),
 ]
 
 
@@ -212,6 +218,9 @@ def test_minimal_objects(rendered):
     assert cfg["RADAR_PUBLIC_URL"] == "https://radar.hospital.example"
     assert cfg["RADAR_BIND"] == "0.0.0.0:8000" and cfg["RADAR_DATA_DIR"] == "/data"
     assert "RADAR_URL" not in cfg and "RADAR_JWKS_FILE" not in cfg
+    # The chart's CDS defaults are the app's own (P(rare) thresholds).
+    assert (cfg["RADAR_CDS_MIN_PROBABILITY"], cfg["RADAR_CDS_WARNING_PROBABILITY"]) == ("0.5", "0.9")
+    assert load_settings(cfg).cds_thresholds == CdsThresholds()
     ingress = find(objects, "Ingress")
     assert ingress["spec"]["tls"] == [{"hosts": ["radar.hospital.example"], "secretName": f"{FULLNAME}-tls"}]
     web = container(objects, f"{FULLNAME}-web")
@@ -379,9 +388,10 @@ def test_cds_clients_and_autoscaling(rendered):
                           "fhir_servers": ["https://launch.smarthealthit.org/v/r4/fhir"]}
     assert clients[0] == {"iss": "https://fhir.hospital.example/api/FHIR/R4", "jwks_url": (
         "https://fhir.hospital.example/api/epic/2019/Security/Open/PublicKeys/530005/OAuth2")}
-    assert (cfg["RADAR_CDS_MIN_PHENOTYPES"], cfg["RADAR_CDS_MIN_MATCHING"], cfg["RADAR_CDS_WARNING_MATCHING"]) == (
-        "4", "3", "8")
+    assert (cfg["RADAR_CDS_MIN_PROBABILITY"], cfg["RADAR_CDS_WARNING_PROBABILITY"]) == ("0.6", "0.95")
+    assert not any(k.startswith("RADAR_CDS_") and k.endswith(("PHENOTYPES", "MATCHING")) for k in cfg)
     settings = load_settings(cfg)
+    assert settings.cds_thresholds == CdsThresholds(min_probability=0.6, warning_probability=0.95)
     assert [c.iss for c in settings.cds_clients] == [c["iss"] for c in clients]
     assert settings.cds_clients[1].fhir_servers == ("https://launch.smarthealthit.org/v/r4/fhir",)
     for workload, low, high in (("web", 3, 10), ("worker", 1, 6)):

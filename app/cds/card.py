@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Sequence
 
 from ..config.cds import CdsThresholds
-from ..pipeline import ENGINE_LABEL, Analysis
+from ..pipeline import ENGINE_LABEL, Analysis, signal
+from ..rank.posterior import percent
 
 SUMMARY_MAX = 140  # CDS Hooks: the summary is at most 140 characters
 CODES_PATH = "/cds-services/codes"  # the code systems the card uses live under the app's public URL
@@ -18,18 +19,33 @@ CODES = {
 
 
 def decide(analysis: Analysis, thresholds: CdsThresholds) -> dict | None:
-    """Whether the record carries a rare-disease signal, and how strong: ``{"indicator"}`` or None."""
-    if analysis.too_few or not analysis.suggestions:
-        return None
-    best = len(analysis.suggestions[0].matching)
-    if len(analysis.profile.present) < thresholds.min_phenotypes or best < thresholds.min_matching:
-        return None
-    return {"indicator": "warning" if best >= thresholds.warning_matching else "info"}
+    """Whether the record carries a rare-disease signal, and how strong: ``{"indicator"}`` or None.
+
+    The one decision every door shares (``app.pipeline.signal``): a card only when P(rare) reaches
+    ``thresholds.min_probability``, a warning from ``thresholds.warning_probability`` on.
+    """
+    indicator = signal(analysis, thresholds)
+    return None if indicator is None else {"indicator": indicator}
+
+
+def summary_line(analysis: Analysis) -> str:
+    """``Rare-disease pattern (62%): Marfan syndrome 31% (+2 more)``, at most 140 characters.
+
+    A long name is shortened, never the probabilities: they are what the line is for.
+    """
+    top = analysis.suggestions
+    head = f"Rare-disease pattern ({percent(analysis.rare_probability or 0.0)}): "
+    tail = f" {percent(top[0].probability)}" + (f" (+{len(top) - 1} more)" if len(top) > 1 else "")
+    name = top[0].name
+    room = SUMMARY_MAX - len(head) - len(tail)
+    if len(name) > room:
+        name = name[:room - 1].rstrip() + "…"
+    return head + name + tail
 
 
 def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_url: str,
                 gaps: Sequence[str] = ()) -> dict:
-    """One card: summary, detail with Orphanet links, source, and a SMART link that opens RaDaR.
+    """One card: summary, detail with Orphanet links and probabilities, source, and a SMART link that opens RaDaR.
 
     ``base_url`` is this app's public URL: the SMART launch URL and the code systems it owns.
     ``gaps`` (``PatientRecord.gaps()``) are listed in the detail, so a card from a partial record
@@ -37,13 +53,16 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
     """
     top = analysis.suggestions
     n = len(analysis.profile.present)
-    summary = f"Possible rare disease: {top[0].name}"
-    tail = f" (+{len(top) - 1} more) — {n} findings match" if len(top) > 1 else f" — {n} findings match"
-    summary = (summary + tail) if len(summary + tail) <= SUMMARY_MAX else summary[:SUMMARY_MAX - 1] + "…"
-    lines = [f"{ENGINE_LABEL}, from {n} findings in the record (problems, labs, notes):", ""]
+    weighed = analysis.findings or n  # the findings the probability rests on (most specific terms)
+    source = f"{ENGINE_LABEL}, from {n} findings in the record (problems, labs, notes)"
+    if weighed != n:
+        source += f"; the probability weighs the {weighed} most specific"
+    lines = [source + ".",
+             f"Probability of a rare disease given these {weighed} findings: "
+             f"{percent(analysis.rare_probability or 0.0)}", ""]
     for s in top:
         matches = ", ".join(markdown_text(m["label"]) for m in s.matching[:5]) or "—"
-        lines.append(f"{s.rank}. [{markdown_text(s.name)}]({s.url}) — matches: {matches}")
+        lines.append(f"{s.rank}. [{markdown_text(s.name)}]({s.url}) — {percent(s.probability)} — matches: {matches}")
     if gaps:
         # Parentheses stay: without a bracket nothing can become a link.
         lines += ["", "Not read, so not screened:"] + [f"- {markdown_text(g, special='[]*_`<>#|')}" for g in gaps]
@@ -53,7 +72,7 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
         link["appContext"] = json.dumps({"case": case_id})
     return {
         "uuid": str(uuid.uuid4()),
-        "summary": summary,
+        "summary": summary_line(analysis),
         "indicator": decision["indicator"],
         "detail": "\n".join(lines),
         "source": {"label": "RaDaR rare-disease navigator", "url": f"{base_url}/",

@@ -14,8 +14,9 @@ SERVICE = {
     "id": SERVICE_ID,
     "title": "RaDaR rare-disease screen",
     "description": "Screens the open patient's problems, laboratory results and notes against Orphanet "
-                   "rare diseases (HPO phenotype match) and, when there is a signal, offers RaDaR's "
-                   "reasoning in the chart.",
+                   "rare diseases (HPO phenotype match) and, when the probability of a rare disease not "
+                   "yet on the problem list passes the configured threshold, offers RaDaR's reasoning "
+                   "in the chart.",
     "prefetch": PREFETCH,
     "usageRequirements": "Grant read access to Patient, Condition, Observation (laboratory), "
                          "DocumentReference, DiagnosticReport and Binary; register the RaDaR SMART launch URL.",

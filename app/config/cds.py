@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from .parse import ConfigError, Env, json_list, normalize_iss, positive_int, require_url
+from .parse import ConfigError, Env, json_list, normalize_iss, probability, require_url
 
 FIELDS = ("iss", "jwks_url", "jwks", "jku", "fhir_servers")
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
@@ -32,21 +32,25 @@ class CdsClient:
 
 @dataclass(frozen=True)
 class CdsThresholds:
-    """When the patient-view hook returns a card, and when that card is a warning rather than info."""
+    """When a record is flagged (a CDS card, ``radar rank``'s ``flagged``), and when as a warning.
 
-    min_phenotypes: int = 3
-    min_matching: int = 3
-    warning_matching: int = 6
+    Both are P(rare) thresholds (``app.rank.posterior``). The defaults come from development
+    data (tests/bench/bench_population.py): at 0.5, 0 of 297 ordinary records and about 86% of
+    ordinary records carrying a rare case's findings are flagged (5-fold, background held out).
+    """
+
+    min_probability: float = 0.5
+    warning_probability: float = 0.9
 
     @classmethod
     def from_env(cls, env: Env) -> CdsThresholds:
-        """Read ``RADAR_CDS_MIN_PHENOTYPES``, ``RADAR_CDS_MIN_MATCHING`` and ``RADAR_CDS_WARNING_MATCHING``."""
+        """Read ``RADAR_CDS_MIN_PROBABILITY`` and ``RADAR_CDS_WARNING_PROBABILITY`` (both in (0, 1])."""
         defaults = cls()
-        return cls(
-            min_phenotypes=positive_int(env, "RADAR_CDS_MIN_PHENOTYPES", defaults.min_phenotypes),
-            min_matching=positive_int(env, "RADAR_CDS_MIN_MATCHING", defaults.min_matching),
-            warning_matching=positive_int(env, "RADAR_CDS_WARNING_MATCHING", defaults.warning_matching),
-        )
+        low = probability(env, "RADAR_CDS_MIN_PROBABILITY", defaults.min_probability)
+        high = probability(env, "RADAR_CDS_WARNING_PROBABILITY", max(defaults.warning_probability, low))
+        if high < low:
+            raise ConfigError("RADAR_CDS_WARNING_PROBABILITY: must not be below RADAR_CDS_MIN_PROBABILITY")
+        return cls(min_probability=low, warning_probability=high)
 
 
 def parse_clients(raw: str | None) -> list[CdsClient]:

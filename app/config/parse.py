@@ -53,6 +53,20 @@ def positive_int(env: Env, name: str, default: int) -> int:
     return value
 
 
+def probability(env: Env, name: str, default: float) -> float:
+    """Setting ``name`` as a probability in (0, 1]; ``default`` when unset or blank."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a number") from None
+    if not 0.0 < value <= 1.0:
+        raise ConfigError(f"{name}: must be a probability above 0 and at most 1 (0.5 = 50%)")
+    return value
+
+
 def integer(env: Env, name: str, default: int, low: int, high: int) -> int:
     """Setting ``name`` as a whole number in ``[low, high]``; ``default`` when unset or blank."""
     raw = (env.get(name) or "").strip()

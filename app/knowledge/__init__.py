@@ -24,6 +24,9 @@ class Scorer(Protocol):
     def rank(self, present: list[str], absent: list[str] = ..., **options) -> list:
         """Diseases ranked against the present (and absent) HPO terms."""
 
+    def assess(self, present: list[str], absent: list[str] = ..., **options):
+        """P(rare), the ranked suggestions with their probabilities, and the findings used."""
+
     def explain(self, orpha: str, present: list[str], absent: list[str] = ...) -> tuple[list[dict], list[dict]]:
         """(matching findings, findings to look for) of one disease."""
 

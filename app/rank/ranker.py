@@ -8,26 +8,25 @@ best ancestor ``a`` (``q`` itself included) that ``D`` implies:
     log LR(q | D) = max_a [ IC(a) + log f_D(a) - SPECIFICITY * (IC(q) - IC(a)) ]
 
 where ``IC`` is hpo3's OMIM information content (``-log`` of the share of diseases that
-have the term, i.e. the background probability) and ``f_D(a)`` is the probability that ``D``
-shows some finding at or below ``a``: a noisy-OR over its annotations there,
-``1 - prod(1 - f_b)`` (frequencies capped at ``MAX_FREQUENCY``), so a disease with several
-eye findings explains "abnormality of the eye" better than one with a single finding, and
-vague terms no longer tie whole families of OMIM entries (all at ``DEFAULT_FREQUENCY``). The part of ``q`` the disease does not explain costs
-``SPECIFICITY`` per nat. A noise floor (``NOISE``) keeps one unexplained term from vetoing
-a disease. The disease score is the sum over patient terms (uniform prior). Suggestions carry
-``score`` = the likelihood relative to the best match, per patient term: ``exp((S - S_best) / n)``
-with ``n`` the number of terms used, so the best match has 1.0 and the others show how close
-they come per phenotype. (The posterior over all diseases would read 1.00 / 0.00 under this
-independence-assuming model, which says more certainty than there is.)
+have the term, i.e. the disease background; a term no OMIM disease carries takes its most
+specific ancestor's) and ``f_D(a)`` is the probability that ``D`` shows some finding at or below
+``a``: a noisy-OR over its annotations there, ``1 - prod(1 - f_b)`` (frequencies capped at
+``MAX_FREQUENCY``), so a disease with several eye findings explains "abnormality of the eye"
+better than one with a single finding. The part of ``q`` the disease does not explain costs
+``SPECIFICITY`` per nat; a noise floor (``NOISE``) keeps one unexplained term from vetoing a disease.
+
+That LR is against other diseases. :mod:`app.rank.posterior` turns it into P(finding | disease),
+sets it against the general population (:mod:`app.rank.background`) and "no rare disease", and
+gives the calibrated P(rare) and P(disease | findings) by which suggestions are ordered
+(:meth:`Ranker.assess`). ``score`` stays as the posterior relative to the best match per finding.
 
 Benchmark (tests/bench/bench_ranker.py, 1,500 seeded dev cases, top-1/3/10 %, ties counted
-half): all 51.5/64.5/78.3, imprecise 36.4/50.6/66.5, imprecise+noise 28.7/38.4/54.5,
-low-overlap 5.0/8.3/21.0; the former max-frequency closure scored 50.4/63.5/77.2,
-32.5/46.4/63.1, 27.9/37.8/53.3, 5.0/8.3/20.4 on the same measure (and 56.2/68.4/79.9 etc.
-when ties counted as wins). On 2,500 other dev cases the noisy-OR also won every view's top-10.
+half), before → after the population model: all 51.5/64.5/78.3 → 54.7/66.9/78.6, imprecise
+36.4/50.6/66.5 → 40.4/53.4/66.2, imprecise+noise 28.7/38.4/54.5 → 29.8/39.7/56.0, low-overlap
+(n=181) 5.0/8.3/21.0 → 4.4/8.3/19.9. Inside ordinary records (tests/bench/bench_population.py)
+the gain is large: 24.1/32.5/42.5 → 37.0/47.8/57.9 (no-leak 12.7/–/24.5 → 19.8/–/39.1).
 Tried and not kept (no gain on the harder views): an ensemble with a one-sided or symmetric
 Resnik best-match average (z-scored), a log annotation-count prior, other SPECIFICITY/NOISE.
-Load ~1.9 s, rank p50 ~7 ms, RSS after load ~350 MB with hpo3.
 
 OMIM diseases are merged into their Orphanet disorder where Orphanet maps them exactly (E),
 so a disease appears once; others stay OMIM entries.
@@ -44,24 +43,19 @@ import numpy as np
 from scipy import sparse
 
 from ..knowledge import orphanet
+from . import background as background_mod, entities, posterior
+from .entities import DEFAULT_FREQUENCY, Entity
 from ..knowledge.diseases import Disease, omim_url, orpha_code, orpha_url
 from ..knowledge.ontology import ontology
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 
-DEFAULT_FREQUENCY = 0.5  # OMIM annotations carry no frequency in hpo3
 SPECIFICITY = 1.5
 NOISE = 0.05
 LOOK_FOR_MAX = 8
 MAX_FREQUENCY = 0.99  # obligate findings still leave room for error (log(1 - f) stays finite)
 FREQUENCY_LABELS = [(1.0, "obligate"), (0.8, "very frequent"), (0.3, "frequent"), (0.05, "occasional"), (0.0, "very rare")]
 
-INHERITANCE_TERMS = {
-    "HP:0000006": "Autosomal dominant", "HP:0000007": "Autosomal recessive",
-    "HP:0001417": "X-linked", "HP:0001419": "X-linked recessive", "HP:0001423": "X-linked dominant",
-    "HP:0001427": "Mitochondrial inheritance", "HP:0001450": "Y-linked", "HP:0010982": "Polygenic",
-    "HP:0001442": "Somatic mosaicism", "HP:0001428": "Somatic mutation",
-}
 
 
 @dataclass(kw_only=True)
@@ -72,21 +66,18 @@ class Suggestion(Disease):
     prevalence: str | None = None
     inheritance: list[str] = field(default_factory=list)
     onset: list[str] = field(default_factory=list)
+    probability: float = 0.0  # P(this disease | the findings), calibrated (rank.posterior)
+    evidence: list[dict] = field(default_factory=list)  # per-finding log10 LR bars, top suggestions only
 
 
 @dataclass
-class _Entity:
-    """A rankable disease: an Orphanet disorder (with merged OMIM entries) or an OMIM entry."""
+class Assessment:
+    """A record's rare-disease signal: P(rare), the ranked suggestions, and how many findings it used."""
 
-    name: str
-    orpha: str | None
-    omim: list[str]
-    related_orpha: set[str]
-    prevalence: str | None
-    inheritance: list[str]
-    onset: list[str]
-    annotations: dict[int, float]  # column -> frequency
-    excluded: set[int]
+    rare_probability: float  # P(a rare disease not already on the problem list | the findings)
+    suggestions: list[Suggestion]
+    findings: int  # present findings the model used (known phenotypic-abnormality terms, most specific)
+    known_probability: float = 0.0  # P(a rare disease already on the problem list | the findings)
 
 
 def _frequency_label(f: float | None) -> str | None:
@@ -96,26 +87,18 @@ def _frequency_label(f: float | None) -> str | None:
     return next(label for bound, label in FREQUENCY_LABELS if f >= bound)
 
 
-def _prevalence_text(records: list[dict]) -> str | None:
-    """The worldwide point prevalence class if known, else the first class given."""
-    if not records:
-        return None
-    ranked = sorted(records, key=lambda r: (r["type"] != "Point prevalence", r["geo"] != "Worldwide"))
-    best = ranked[0]
-    return f"{best['class']} ({best['type'].lower()}, {best['geo']})"
-
-
 class Ranker:
     """Ranks diseases against a patient's present (and absent) HPO terms."""
 
-    def __init__(self, ontology, kb: orphanet.OrphanetKB):
+    def __init__(self, ontology, kb: orphanet.OrphanetKB, background: dict | None = None):
         self._ont = ontology
         self._kb = kb
         self._score_cache: dict[int, np.ndarray] = {}
         self._score_lock = threading.Lock()
         self._index_terms()
-        self._entities = self._build_entities()
+        self._entities = entities.build(ontology, kb, self._col, self._term_col)
         self._build_matrices()
+        self._set_background(background_mod.load() if background is None else background)
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -139,60 +122,17 @@ class Ranker:
             anc = [i] + [self._col[int(p)] for p in t.all_parents if int(p) in self._col]
             rows.extend([i] * len(anc))
             cols.extend(anc)
+        self._parents = [[self._col[int(p)] for p in t.parents if int(p) in self._col] for t in terms]
         self._anc = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(terms),) * 2)
+        # hpo3 gives terms no OMIM disease is annotated with an IC of 0; a term is at least as
+        # specific as its ancestors (else its LR is wildly high for every disease near it).
+        self._ic = np.maximum.reduceat(self._ic[self._anc.indices], self._anc.indptr[:-1])
 
     def _term_col(self, hpo: str) -> int | None:
         try:
             return self._col.get(int(self._ont.get_hpo_object(hpo)))
         except (RuntimeError, ValueError, KeyError):
             return None
-
-    def _build_entities(self) -> list[_Entity]:
-        """Orphanet disorders with phenotypes or exact OMIM matches, then the remaining OMIM entries."""
-        omim_by_id = {str(d.id): d for d in self._ont.omim_diseases}
-        merged: dict[str, str] = {}
-        entities = []
-        for code, d in self._kb.disorders.items():
-            exact = [m for m, rel in d["omim"] if rel == "E" and m in omim_by_id and m not in merged]
-            if not d["phenotypes"] and not exact:
-                continue
-            ann, excluded = {}, set()
-            for hpo, freq in d["phenotypes"]:
-                col = self._term_col(hpo)
-                f = orphanet.FREQUENCIES.get(freq, DEFAULT_FREQUENCY)
-                if col is None:
-                    continue
-                if f == 0.0:
-                    excluded.add(col)
-                else:
-                    ann[col] = max(ann.get(col, 0.0), f)
-            for m in exact:
-                merged[m] = code
-                for t in omim_by_id[m].hpo:
-                    col = self._col.get(t)
-                    if col is not None and col not in ann:
-                        ann[col] = DEFAULT_FREQUENCY
-            if not ann:
-                continue
-            entities.append(_Entity(
-                name=d["name"], orpha=code,
-                omim=[f"OMIM:{m}" for m, rel in d["omim"] if rel in ("E", "NTBT", "BTNT")],
-                related_orpha={code}, prevalence=_prevalence_text(d["prevalence"]),
-                inheritance=d["inheritance"], onset=d["onset"], annotations=ann, excluded=excluded,
-            ))
-        for m, disease in sorted(omim_by_id.items(), key=lambda kv: int(kv[0])):
-            if m in merged:
-                continue
-            ann = {self._col[t]: DEFAULT_FREQUENCY for t in disease.hpo if t in self._col}
-            if not ann:
-                continue
-            inheritance = [INHERITANCE_TERMS[f"HP:{t:07d}"] for t in sorted(disease.hpo) if f"HP:{t:07d}" in INHERITANCE_TERMS]
-            entities.append(_Entity(
-                name=disease.name, orpha=None, omim=[f"OMIM:{m}"],
-                related_orpha=set(self._kb.by_omim(m)), prevalence=None,
-                inheritance=inheritance, onset=[], annotations=ann, excluded=set(),
-            ))
-        return entities
 
     def _build_matrices(self) -> None:
         """Disease x term matrix of log P(finding at or below the term | disease), noisy-OR.
@@ -213,6 +153,26 @@ class Ranker:
         closure.data = np.log(-np.expm1(closure.data)).astype(np.float32)
         self._logf = closure
         self._sizes = np.array([len(e.annotations) for e in self._entities])
+
+    def set_background(self, background: dict) -> None:
+        """Score against another general-population background (``rank.background`` data); for evaluation,
+        e.g. cross-validation, where the background must not have seen the records it scores."""
+        with self._score_lock:
+            self._set_background(background)
+
+    def _set_background(self, background: dict) -> None:
+        """General-population frequencies per column, co-occurrences, and the disease priors."""
+        self._p0 = background_mod.frequencies(background, {t: i for i, t in enumerate(self._ids)},
+                                              self._parents, self._ic, posterior.SMOOTHING)
+        col = {t: i for i, t in enumerate(self._ids)}
+        self._bg_counts = np.zeros(len(self._ic))
+        for hpo, k in background.get("counts", {}).items():
+            if hpo in col:
+                self._bg_counts[col[hpo]] = k
+        self._pairs = background_mod.pair_table(background, col)
+        self._log_prior = posterior.log_prior(np.array([e.prevalence_value for e in self._entities]))
+        self._lr_cache: dict[int, np.ndarray] = {}
+        self._group = entities.groups(self._entities)
 
     # -- ranking ------------------------------------------------------------------------
 
@@ -258,48 +218,98 @@ class Ranker:
                 self._score_cache[q] = cached
         return cached
 
-    def scores(self, present, absent=(), **params) -> np.ndarray:
-        """Log score of every disease (internal order); used by ``rank`` and the benchmark."""
-        total = np.zeros(len(self._entities))
-        for q in self._query_cols(present):
-            total += self._term_scores(q, **params)
-        return total
+    def scores(self, present, absent=(), documented=()) -> np.ndarray:
+        """Log posterior of every disease (internal order), as :meth:`assess` orders them; for the benchmarks."""
+        cols = self._query_cols(present)
+        docs = self._documented_cols(documented)
+        total = sum((self._term_lr(q, docs) for q in cols), np.zeros(len(self._entities)))
+        return posterior.posterior(self._log_prior, total, len(cols)).log_post
 
-    def rank(self, present: list[str], absent: list[str] = (), *, age_years: float | None = None,
-             sex: str | None = None, top: int = 10, exclude_orpha: set[str] = ()) -> list[Suggestion]:
-        """Rank diseases for the present HPO terms; ``absent`` terms steer "look for" only.
+    def _term_lr(self, q: int, documented: set[int]) -> np.ndarray:
+        """log LR of finding ``q`` against "no rare disease", for every disease (rank.posterior)."""
+        p0 = self._p0[q]
+        pairs_q = self._pairs.get(q)
+        if documented and pairs_q:
+            # Only conditions seen with q in ordinary records can explain it; q's relatives cannot.
+            explaining = [c for c in pairs_q if c in documented and not self._related(c, q)]
+            p0 = posterior.explained_frequency(p0, pairs_q, explaining, self._bg_counts)
+        if p0 == self._p0[q]:
+            cached = self._lr_cache.get(q)
+            if cached is None:
+                cached = posterior.log_lr(self._cached_term_scores(q), self._ic[q], p0)
+                cached.flags.writeable = False
+                with self._score_lock:
+                    if len(self._lr_cache) >= 256:
+                        self._lr_cache.pop(next(iter(self._lr_cache)))
+                    self._lr_cache[q] = cached
+            return cached
+        return posterior.log_lr(self._cached_term_scores(q), self._ic[q], p0)
 
-        Unknown or non-phenotype HPO ids are ignored; no usable present term gives ``[]``.
-        ``exclude_orpha`` (``"558"`` or ``"ORPHA:558"``) drops those disorders and the OMIM
-        entries Orphanet maps to them. Age and sex are accepted for the caller's convenience
-        but do not change the order (see the benchmark: they did not help).
+    def _related(self, a: int, b: int) -> bool:
+        return b in self._ancestors(a) or a in self._ancestors(b)
+
+    def _documented_cols(self, documented) -> set[int]:
+        """Columns of the documented conditions and all their ancestors (what they explain with)."""
+        out: set[int] = set()
+        for c in (self._term_col(t) for t in documented):
+            if c is not None:
+                out.update(self._ancestors(c).tolist())
+        return out
+
+    def assess(self, present: list[str], absent: list[str] = (), *, documented: list[str] = (),
+               top: int = 10, exclude_orpha: set[str] = (), evidence_for: int = 3, **_ignored) -> Assessment:
+        """P(rare), the ranked suggestions with P(disease | findings), and per-finding bars for the first few.
+
+        ``documented`` are the present terms that come from the problem list (documented
+        conditions): findings that one of them explains in ordinary people weigh less.
+        ``exclude_orpha`` (``"558"`` or ``"ORPHA:558"``) are diseases already diagnosed: they are
+        not suggested, and their share of the posterior is ``known_probability``, not P(rare).
+        ``absent`` terms steer "look for" only. Unknown or non-phenotype ids are ignored.
         """
         cols = self._query_cols(present)
-        if not cols:
-            return []
-        total = np.zeros(len(self._entities))
-        for q in cols:
-            total += self._cached_term_scores(q)
+        docs = self._documented_cols(documented)
+        lrs = np.array([self._term_lr(q, docs) for q in cols]) if cols else np.zeros((0, len(self._entities)))
+        hyp = posterior.posterior(self._log_prior, lrs.sum(axis=0), len(cols))
         excluded = {orphanet._bare_orpha(c) for c in exclude_orpha}
-        order = np.lexsort((np.arange(len(total)), -total))
-        relative = np.exp((total - total.max()) / len(cols))
+        known = np.zeros(len(self._entities), bool)
+        if excluded:
+            known[[i for i, e in enumerate(self._entities) if e.related_orpha & excluded]] = True
+        p_known = float(np.exp(hyp.log_post[known]).sum()) if excluded else 0.0
+        rare = max(0.0, 1.0 - hyp.none - p_known)
+        if not cols:
+            return Assessment(rare_probability=rare, suggestions=[], findings=0, known_probability=p_known)
+        order = np.lexsort((np.arange(len(hyp.log_post)), -hyp.log_post))
+        best = hyp.log_post[order[0]]
         absent_cols = {c for c in (self._term_col(t) for t in absent) if c is not None}
         out = []
         for i in order:
-            e = self._entities[i]
-            if excluded and e.related_orpha & excluded:
+            if known[i]:
                 continue
-            out.append(self._suggestion(len(out) + 1, e, float(relative[i]), cols, absent_cols))
+            relative = math.exp((hyp.log_post[i] - best) / len(cols))
+            s = self._suggestion(len(out) + 1, self._entities[i], relative, cols, absent_cols)
+            s.probability = hyp.probability(i)
+            if len(out) < evidence_for:
+                same = self._group == self._group[i]
+                s.evidence = [b.to_dict() for b in posterior.bars(hyp, int(i), lrs, cols, self._ids, self._labels, same)]
+            out.append(s)
             if len(out) >= top:
                 break
-        return out
+        return Assessment(rare_probability=rare, suggestions=out, findings=len(cols), known_probability=p_known)
+
+    def rank(self, present: list[str], absent: list[str] = (), *, top: int = 10, exclude_orpha: set[str] = (),
+             documented: list[str] = (), **options) -> list[Suggestion]:
+        """The suggestions of :meth:`assess` (ordered by posterior); no usable present term gives ``[]``.
+
+        Age and sex are accepted for the caller's convenience but do not change the order.
+        """
+        return self.assess(present, absent, documented=documented, top=top, exclude_orpha=exclude_orpha).suggestions
 
     # -- explanation --------------------------------------------------------------------
 
     def _ancestors(self, col: int) -> np.ndarray:
         return self._anc.indices[self._anc.indptr[col]:self._anc.indptr[col + 1]]
 
-    def _matches(self, cols: list[int], e: _Entity) -> list[dict]:
+    def _matches(self, cols: list[int], e: Entity) -> list[dict]:
         """The patient terms that raise the disease's score, each with the annotation explaining it.
 
         The annotation is the one giving the term its log LR (the term itself, a descendant,
@@ -328,7 +338,7 @@ class Ranker:
                         "disease_label": self._labels[b], "frequency": _frequency_label(freq[best])})
         return out
 
-    def _look_for(self, e: _Entity, cols: list[int], absent: set[int]) -> list[dict]:
+    def _look_for(self, e: Entity, cols: list[int], absent: set[int]) -> list[dict]:
         """Frequent, informative disease terms the patient lacks (not related to what is recorded)."""
         recorded = set(cols) | absent
         related = set()
@@ -343,7 +353,7 @@ class Ranker:
         return [{"hpo": self._ids[b], "label": self._labels[b], "frequency": _frequency_label(-nf)}
                 for nf, _, b in candidates[:LOOK_FOR_MAX]]
 
-    def _suggestion(self, rank: int, e: _Entity, score: float, cols: list[int], absent: set[int]) -> Suggestion:
+    def _suggestion(self, rank: int, e: Entity, score: float, cols: list[int], absent: set[int]) -> Suggestion:
         url = orpha_url(e.orpha) if e.orpha else omim_url(e.omim[0])
         matching = self._matches(cols, e)
         return Suggestion(

@@ -19,11 +19,12 @@ from ..fetch.notes import excerpt
 from ..phenotype import Profile, edits
 from ..pipeline import ENGINE_LABEL, MIN_PRESENT, Analysis, analyse, reanalyse
 from ..smart import binding, sessions
-from . import radar, style
+from . import radar, signal, style
 from .pages import message, relaunch_page
 
 bp = Blueprint("chart", __name__, url_prefix="/s/<sid>")
 bp.register_blueprint(radar.bp)  # the RaDaR panel shares the session and CSRF checks below
+bp.add_app_template_filter(signal.finding_anchor, "finding_anchor")  # profile rows and the bars that link to them
 log = logging.getLogger("radar.chart")
 PROFILE_TTL = 3600  # the extracted profile, kept so edits re-rank without refetching the record
 EDIT_ACTIONS = {"remove": edits.remove, "restore": edits.restore, "add": edits.add}
@@ -114,7 +115,7 @@ def open_chart(sid: str, session: dict) -> dict:
     analysis = analyse(record, ctx.knowledge, edits=store.get("edits", sid), case=ctx.case_options)
     store.set("profile", sid, analysis.extracted.to_dict(), PROFILE_TTL)
     context = chart_context(session, record, style.load(ctx.http, store, session.get("smart_style_url")))
-    context.update(analysis_context(analysis))
+    context.update(analysis_context(analysis, ctx.settings.cds_thresholds))
     edited = analysis.profile
     context.update(radar.panel_context(sid, session, analysis.narrative, [p.hpo for p in edited.present],
                                        [p.hpo for p in edited.absent], record.patient))
@@ -137,7 +138,7 @@ def edit_profile(sid: str, session: dict, action: str, hpo: str) -> dict:
     analysis = reanalyse(Profile.from_dict(saved), ctx.knowledge, edits=changed)
     audit.record_view(ctx.store, user=session.get("fhir_user"), iss=session["iss"], patient=session["patient"],
                       what="phenotype-profile", session=sid, client=request.remote_addr)
-    return {"csrf": session["csrf"], **analysis_context(analysis)}
+    return {"csrf": session["csrf"], **analysis_context(analysis, ctx.settings.cds_thresholds)}
 
 
 def chart_context(session: dict, record: rec.PatientRecord, style_vars: dict) -> dict:
@@ -159,10 +160,11 @@ def chart_context(session: dict, record: rec.PatientRecord, style_vars: dict) ->
     }
 
 
-def analysis_context(analysis: Analysis) -> dict:
-    """The phenotype profile (after the clinician's edits) and the ranked suggestions (pure)."""
+def analysis_context(analysis: Analysis, thresholds) -> dict:
+    """The phenotype profile (after the clinician's edits) and the suggestions panel under the flag
+    ``thresholds`` (``CdsThresholds``) the CDS card uses too (pure)."""
     return {"analysis": analysis, "removed": analysis.removed, "engine_label": ENGINE_LABEL,
-            "min_present": MIN_PRESENT}
+            "min_present": MIN_PRESENT, "panel": signal.panel(analysis, thresholds)}
 
 
 def _audit(session: dict, record: rec.PatientRecord | None, outcome: str) -> None:

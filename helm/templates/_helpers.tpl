@@ -141,6 +141,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if and .Values.inference.url .Values.inference.vllm.enabled -}}
 {{- fail "inference.url and inference.vllm.enabled are exclusive: the chart points the app at its own vLLM service" -}}
 {{- end -}}
+{{- if lt (float64 .Values.cds.warningProbability) (float64 .Values.cds.minProbability) -}}
+{{- fail (printf "cds.warningProbability (%v) must not be below cds.minProbability (%v): a warning card is a stronger signal than an info card" .Values.cds.warningProbability .Values.cds.minProbability) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Redis env: REDIS_PASSWORD from a Secret, then REDIS_URL referring to it. */}}

@@ -6,48 +6,86 @@ from pathlib import Path
 
 import pytest
 
-from app.cds.card import decide, markdown_text, render_card
+from app.cds.card import decide, markdown_text, percent, render_card
 from app.cds.hook import BadRequest, parse_feedback, parse_request
 from app.config.cds import CdsThresholds
 from app.phenotype import PRESENT, Phenotype, Profile
-from app.pipeline import Analysis
+from app.pipeline import Analysis, signal
 from app.rank.ranker import Suggestion
 
 BASE = "https://radar.hospital.example"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-def analysis(n_present: int, matching: list[int]) -> Analysis:
+def analysis(n_present: int, matching: list[int], rare: float | None = 0.62,
+             probabilities: list[float] | None = None) -> Analysis:
+    """A plain-data analysis: ``n_present`` findings, one suggestion per ``matching`` count, P(rare) ``rare``."""
     present = [Phenotype(hpo=f"HP:{i:07d}", label=f"finding {i}", status=PRESENT, source=f"Condition/{i}",
                          origin="condition") for i in range(n_present)]
+    probabilities = probabilities or [(rare or 0.0) / 2 ** r for r in range(1, len(matching) + 1)]
     suggestions = [Suggestion(rank=r, name=f"Disease [{r}]", orpha=f"ORPHA:{r}", omim=[], score=1.0 / r,
-                              url=f"https://www.orpha.net/en/disease/detail/{r}",
-                              matching=[{"hpo": p.hpo, "label": p.label} for p in present[:m]])
-                   for r, m in enumerate(matching, 1)]
-    return Analysis(profile=Profile(present=present), suggestions=suggestions)
+                              url=f"https://www.orpha.net/en/disease/detail/{r}", probability=p,
+                              matching=[{"hpo": ph.hpo, "label": ph.label} for ph in present[:m]])
+                   for r, (m, p) in enumerate(zip(matching, probabilities), 1)]
+    return Analysis(profile=Profile(present=present), suggestions=suggestions, rare_probability=rare,
+                    findings=n_present)
 
 
-@pytest.mark.parametrize("n, matching, expected", [
-    (2, [2], None),  # too few findings
-    (5, [2, 5], None),  # the top disease matches too few
-    (5, [3, 2], {"indicator": "info"}),
-    (8, [6, 1], {"indicator": "warning"}),
-    (5, [], None),
+@pytest.mark.parametrize("rare, expected", [
+    (0.04, None),  # the population base rate: a bland record
+    (0.4999, None),
+    (0.5, {"indicator": "info"}),  # at the minimum: a card
+    (0.62, {"indicator": "info"}),
+    (0.8999, {"indicator": "info"}),
+    (0.9, {"indicator": "warning"}),  # at the warning threshold: a warning
+    (0.999, {"indicator": "warning"}),
+    (None, None),  # not assessed
 ])
-def test_decision_follows_the_thresholds(n, matching, expected):
-    assert decide(analysis(n, matching), CdsThresholds()) == expected
+def test_decision_follows_the_probability_thresholds(rare, expected):
+    assert decide(analysis(5, [3, 2], rare=rare), CdsThresholds()) == expected
+
+
+def test_decision_is_the_shared_signal():
+    for rare in (0.1, 0.5, 0.7, 0.95):
+        a = analysis(5, [3], rare=rare)
+        indicator = signal(a, CdsThresholds())
+        assert decide(a, CdsThresholds()) == (None if indicator is None else {"indicator": indicator})
+
+
+def test_matching_counts_no_longer_decide():
+    # Many findings matching the top disease, but P(rare) at the base rate: no card; one match at 0.95: a warning.
+    assert decide(analysis(12, [12, 10], rare=0.04), CdsThresholds()) is None
+    assert decide(analysis(3, [1], rare=0.95), CdsThresholds()) == {"indicator": "warning"}
+
+
+@pytest.mark.parametrize("rare, expected", [(0.2, None), (0.3, {"indicator": "info"}), (0.6, {"indicator": "info"}),
+                                            (0.7, {"indicator": "warning"})])
+def test_custom_thresholds(rare, expected):
+    thresholds = CdsThresholds(min_probability=0.3, warning_probability=0.7)
+    assert decide(analysis(5, [3, 2], rare=rare), thresholds) == expected
 
 
 def test_too_few_findings_never_fire():
-    quiet = analysis(8, [8])
+    quiet = analysis(8, [8], rare=0.99)
     quiet.too_few = True
-    assert decide(quiet, CdsThresholds(min_phenotypes=1, min_matching=1)) is None
+    assert decide(quiet, CdsThresholds(min_probability=0.01, warning_probability=0.01)) is None
+
+
+def test_no_suggestion_no_card():
+    assert decide(analysis(5, [], rare=0.99), CdsThresholds()) is None
+
+
+@pytest.mark.parametrize("p, text", [(0.0, "<1%"), (0.0004, "<1%"), (0.0049, "<1%"), (0.005, "1%"), (0.314, "31%"),
+                                     (0.625, "63%"), (0.99, "99%"), (0.995, ">99%"), (1.0, ">99%")])
+def test_percent(p, text):
+    assert percent(p) == text
 
 
 def test_card_shape_links_and_escaping():
-    card = render_card({"indicator": "info"}, analysis(4, [3, 2]), "c" * 32, BASE)
+    a = analysis(4, [3, 2, 1], rare=0.62, probabilities=[0.31, 0.12, 0.004])
+    card = render_card({"indicator": "info"}, a, "c" * 32, BASE)
     assert card["indicator"] == "info" and len(card["summary"]) <= 140
-    assert card["summary"] == "Possible rare disease: Disease [1] (+1 more) — 4 findings match"
+    assert card["summary"] == "Rare-disease pattern (62%): Disease [1] 31% (+2 more)"
     assert "[Disease \\[1\\]](https://www.orpha.net/en/disease/detail/1)" in card["detail"]
     [link] = card["links"]
     assert link == {"label": "Open RaDaR", "url": f"{BASE}/launch", "type": "smart",
@@ -55,10 +93,37 @@ def test_card_shape_links_and_escaping():
     assert card["source"]["url"] == f"{BASE}/"
 
 
-def test_long_summary_is_cut_to_140():
-    long = analysis(4, [3])
+def test_card_states_the_probabilities():
+    a = analysis(4, [3, 2, 1], rare=0.62, probabilities=[0.31, 0.12, 0.004])
+    detail = render_card({"indicator": "info"}, a, None, BASE)["detail"]
+    lines = detail.splitlines()
+    assert lines[0] == "Phenotype match (HPO/Orphanet), from 4 findings in the record (problems, labs, notes)."
+    assert "Probability of a rare disease given these 4 findings: 62%" in lines
+    assert ("1. [Disease \\[1\\]](https://www.orpha.net/en/disease/detail/1) — 31% — "
+            "matches: finding 0, finding 1, finding 2") in lines
+    assert "2. [Disease \\[2\\]](https://www.orpha.net/en/disease/detail/2) — 12% — matches: finding 0, finding 1" in lines
+    assert "3. [Disease \\[3\\]](https://www.orpha.net/en/disease/detail/3) — <1% — matches: finding 0" in lines
+
+
+def test_card_names_the_findings_the_probability_weighs():
+    a = analysis(6, [3], rare=0.7, probabilities=[0.4])
+    a.findings = 4  # two were broader terms of others
+    detail = render_card({"indicator": "info"}, a, None, BASE)["detail"]
+    assert "from 6 findings in the record (problems, labs, notes); the probability weighs the 4 most specific." in detail
+    assert "Probability of a rare disease given these 4 findings: 70%" in detail
+
+
+def test_single_candidate_summary():
+    card = render_card({"indicator": "warning"}, analysis(4, [3], rare=0.995, probabilities=[0.9]), None, BASE)
+    assert card["summary"] == "Rare-disease pattern (>99%): Disease [1] 90%" and card["indicator"] == "warning"
+
+
+def test_long_summary_is_cut_to_140_and_keeps_the_probabilities():
+    long = analysis(4, [3, 1], rare=0.62, probabilities=[0.31, 0.1])
     long.suggestions[0].name = "x" * 300
-    assert len(render_card({"indicator": "info"}, long, None, BASE)["summary"]) == 140
+    summary = render_card({"indicator": "info"}, long, None, BASE)["summary"]
+    assert len(summary) == 140
+    assert summary.startswith("Rare-disease pattern (62%): xxx") and summary.endswith("x… 31% (+1 more)")
 
 
 def test_markdown_cannot_inject_links():

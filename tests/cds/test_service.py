@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -101,8 +102,12 @@ def test_card_for_a_rare_disease_signal(cds, signer):
     resp = call(cds, hook_body("rd-001", prefetch=prefetch_for("rd-001")), signer=signer)
     assert resp.status_code == 200, resp.text
     [card] = resp.json()["cards"]
-    assert len(card["summary"]) <= 140 and card["summary"].startswith("Possible rare disease:")
-    assert card["indicator"] in ("info", "warning")
+    assert len(card["summary"]) <= 140
+    assert re.fullmatch(r"Rare-disease pattern \((>99|\d{1,2})%\): .+ (<1|>99|\d{1,2})% \(\+2 more\)", card["summary"])
+    # rd-001 carries a strong signal (P(rare) > 0.99 on the sandbox data): a warning.
+    assert card["indicator"] == "warning"
+    assert re.search(r"^Probability of a rare disease given these \d+ findings: (>99|\d{1,2})%$", card["detail"], re.M)
+    assert len(re.findall(r"^\d\. \[.+\]\(https://\S+\) — (<1|>99|\d{1,2})% — matches: ", card["detail"], re.M)) == 3
     assert card["source"]["label"].startswith("RaDaR") and card["source"]["url"]
     assert len(card["source"]["topic"]["code"]) <= 100
     assert "https://www.orpha.net/en/disease/detail/" in card["detail"]
@@ -122,6 +127,12 @@ def test_background_radar_case_is_queued(cds):
 
 def test_no_signal_no_card(cds):
     resp = call(cds, hook_body("edge-empty", prefetch=prefetch_for("edge-empty")))
+    assert resp.status_code == 200 and resp.json() == {"cards": []}
+
+
+def test_no_card_when_the_rare_disease_is_already_on_the_problem_list(cds):
+    # rd-017's diagnosis is on its problem list: P(rare) is about 0, so nothing to screen for.
+    resp = call(cds, hook_body("rd-017", prefetch=prefetch_for("rd-017")))
     assert resp.status_code == 200 and resp.json() == {"cards": []}
 
 

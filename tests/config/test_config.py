@@ -91,13 +91,42 @@ def test_model_settings_typed():
     assert isinstance(model, ModelSettings) and model.url == "https://vllm.example/v1"
 
 
-def test_cds_thresholds_typed():
-    assert load_settings({}).cds_thresholds == CdsThresholds()
-    s = load_settings({"RADAR_CDS_MIN_PHENOTYPES": "4", "RADAR_CDS_MIN_MATCHING": "2",
-                       "RADAR_CDS_WARNING_MATCHING": "8"})
-    assert s.cds_thresholds == CdsThresholds(min_phenotypes=4, min_matching=2, warning_matching=8)
-    with pytest.raises(ConfigError, match="RADAR_CDS_MIN_MATCHING: must be greater than zero"):
-        load_settings({"RADAR_CDS_MIN_MATCHING": "0"})
+def test_cds_thresholds_default_to_the_probabilities_chosen_on_development_data():
+    assert load_settings({}).cds_thresholds == CdsThresholds() == CdsThresholds(0.5, 0.9)
+    blank = {"RADAR_CDS_MIN_PROBABILITY": " ", "RADAR_CDS_WARNING_PROBABILITY": ""}
+    assert load_settings(blank).cds_thresholds == CdsThresholds()
+
+
+def test_cds_thresholds_parsed():
+    s = load_settings({"RADAR_CDS_MIN_PROBABILITY": "0.3", "RADAR_CDS_WARNING_PROBABILITY": "0.75"})
+    assert s.cds_thresholds == CdsThresholds(min_probability=0.3, warning_probability=0.75)
+    assert load_settings({"RADAR_CDS_MIN_PROBABILITY": "0.3"}).cds_thresholds == CdsThresholds(0.3, 0.9)
+    assert load_settings({"RADAR_CDS_WARNING_PROBABILITY": "1"}).cds_thresholds == CdsThresholds(0.5, 1.0)
+    # A minimum above the default warning raises the warning with it: only a warning set below it is refused.
+    assert load_settings({"RADAR_CDS_MIN_PROBABILITY": "0.95"}).cds_thresholds == CdsThresholds(0.95, 0.95)
+    assert load_settings({"RADAR_CDS_MIN_PROBABILITY": "0.6", "RADAR_CDS_WARNING_PROBABILITY": "0.6"}
+                         ).cds_thresholds == CdsThresholds(0.6, 0.6)
+
+
+@pytest.mark.parametrize("name", ["RADAR_CDS_MIN_PROBABILITY", "RADAR_CDS_WARNING_PROBABILITY"])
+@pytest.mark.parametrize("value, message", [
+    ("0", "must be a probability above 0 and at most 1"),
+    ("-0.2", "must be a probability above 0 and at most 1"),
+    ("1.5", "must be a probability above 0 and at most 1"),
+    ("nan", "must be a probability above 0 and at most 1"),
+    ("abc", "'abc' is not a number"),
+    ("50%", "'50%' is not a number"),
+])
+def test_cds_thresholds_rejected(name, value, message):
+    with pytest.raises(ConfigError) as err:
+        load_settings({name: value})
+    assert str(err.value).startswith(f"{name}: ") and message in str(err.value)
+
+
+def test_cds_warning_below_the_minimum_is_refused():
+    with pytest.raises(ConfigError) as err:
+        load_settings({"RADAR_CDS_MIN_PROBABILITY": "0.7", "RADAR_CDS_WARNING_PROBABILITY": "0.6"})
+    assert str(err.value) == "RADAR_CDS_WARNING_PROBABILITY: must not be below RADAR_CDS_MIN_PROBABILITY"
 
 
 def test_cds_clients_are_a_tuple():

@@ -276,7 +276,10 @@ def test_radar_rank_engine_radar(radar, tmp_path):
     assert result.returncode == 0, result.stderr
     line, bad = [json.loads(x) for x in result.stdout.splitlines()]
     assert line["engine"].startswith("radar") and line["suggestions"]
-    assert set(line["suggestions"][0]) == {"rank", "name", "orpha", "omim", "score", "url"}
+    assert set(line["suggestions"][0]) == {"rank", "name", "orpha", "omim", "score", "probability", "url"}
+    # RaDaR states an order, not a probability; P(rare) and flagged are the phenotype analysis' (rd-001: flagged).
+    assert all(s["probability"] is None for s in line["suggestions"])
+    assert 0.5 <= line["rare_disease_probability"] <= 1 and line["flagged"] is True
     assert "error" in bad
 
 

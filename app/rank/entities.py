@@ -1,0 +1,112 @@
+"""The rankable diseases: Orphanet disorders (with the OMIM entries Orphanet maps exactly) and the
+remaining OMIM entries, each a set of annotated HPO columns with frequencies and a prevalence."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..knowledge import orphanet
+from . import posterior
+
+DEFAULT_FREQUENCY = 0.5  # OMIM annotations carry no frequency in hpo3
+
+INHERITANCE_TERMS = {
+    "HP:0000006": "Autosomal dominant", "HP:0000007": "Autosomal recessive",
+    "HP:0001417": "X-linked", "HP:0001419": "X-linked recessive", "HP:0001423": "X-linked dominant",
+    "HP:0001427": "Mitochondrial inheritance", "HP:0001450": "Y-linked", "HP:0010982": "Polygenic",
+    "HP:0001442": "Somatic mosaicism", "HP:0001428": "Somatic mutation",
+}
+
+
+@dataclass
+class Entity:
+    """A rankable disease: an Orphanet disorder (with merged OMIM entries) or an OMIM entry."""
+
+    name: str
+    orpha: str | None
+    omim: list[str]
+    related_orpha: set[str]
+    prevalence: str | None  # Orphanet's class, as shown
+    prevalence_value: float  # a representative number for the prior
+    inheritance: list[str]
+    onset: list[str]
+    annotations: dict[int, float]  # column -> frequency
+    excluded: set[int]
+
+
+def prevalence_text(records: list[dict]) -> str | None:
+    """The worldwide point prevalence class if known, else the first class given."""
+    if not records:
+        return None
+    ranked = sorted(records, key=lambda r: (r["type"] != "Point prevalence", r["geo"] != "Worldwide"))
+    best = ranked[0]
+    return f"{best['class']} ({best['type'].lower()}, {best['geo']})"
+
+
+def build(ont, kb: orphanet.OrphanetKB, col: dict[int, int], term_col: Callable[[str], int | None]) -> list[Entity]:
+    """Orphanet disorders with phenotypes or exact OMIM matches, then the remaining OMIM entries."""
+    omim_by_id = {str(d.id): d for d in ont.omim_diseases}
+    merged: dict[str, str] = {}
+    entities = []
+    for code, d in kb.disorders.items():
+        exact = [m for m, rel in d["omim"] if rel == "E" and m in omim_by_id and m not in merged]
+        if not d["phenotypes"] and not exact:
+            continue
+        ann, excluded = {}, set()
+        for hpo, freq in d["phenotypes"]:
+            c = term_col(hpo)
+            f = orphanet.FREQUENCIES.get(freq, DEFAULT_FREQUENCY)
+            if c is None:
+                continue
+            if f == 0.0:
+                excluded.add(c)
+            else:
+                ann[c] = max(ann.get(c, 0.0), f)
+        for m in exact:
+            merged[m] = code
+            for t in omim_by_id[m].hpo:
+                c = col.get(t)
+                if c is not None and c not in ann:
+                    ann[c] = DEFAULT_FREQUENCY
+        if not ann:
+            continue
+        entities.append(Entity(
+            name=d["name"], orpha=code,
+            omim=[f"OMIM:{m}" for m, rel in d["omim"] if rel in ("E", "NTBT", "BTNT")],
+            related_orpha={code}, prevalence=prevalence_text(d["prevalence"]),
+            prevalence_value=posterior.prevalence(d["prevalence"]),
+            inheritance=d["inheritance"], onset=d["onset"], annotations=ann, excluded=excluded,
+        ))
+    for m, disease in sorted(omim_by_id.items(), key=lambda kv: int(kv[0])):
+        if m in merged:
+            continue
+        ann = {col[t]: DEFAULT_FREQUENCY for t in disease.hpo if t in col}
+        if not ann:
+            continue
+        inheritance = [INHERITANCE_TERMS[f"HP:{t:07d}"] for t in sorted(disease.hpo) if f"HP:{t:07d}" in INHERITANCE_TERMS]
+        entities.append(Entity(
+            name=disease.name, orpha=None, omim=[f"OMIM:{m}"],
+            related_orpha=set(kb.by_omim(m)), prevalence=None, prevalence_value=posterior.UNKNOWN_PREVALENCE,
+            inheritance=inheritance, onset=[], annotations=ann, excluded=set(),
+        ))
+    return entities
+
+
+def groups(entities: list[Entity]) -> np.ndarray:
+    """A group id per entity: entries that share an ORPHAcode or an OMIM id are one disease."""
+    parent = list(range(len(entities)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, e in enumerate(entities):
+        for key in [f"ORPHA:{o}" for o in e.related_orpha] + list(e.omim):
+            j = first.setdefault(key, i)
+            parent[find(i)] = find(j)
+    return np.array([find(i) for i in range(len(entities))])

@@ -1,0 +1,166 @@
+"""The rare-disease signal judged as a screen: P(rare) on a population of ordinary records and
+ordinary records carrying a development rare case's findings (``population.build``). Prints the
+AUROC of P(rare), the share of ordinary and of rare-disease records flagged at the default
+threshold (the CDS card's decision), calibration (reliability table and expected calibration error
+of the top suggestion; P(rare) after adjusting for this population's rare share), ranking inside
+ordinary records, and what the signal adds to a ranking's time. All views also on the no-leak
+subset (cases whose paper did not feed the annotations).
+
+Honesty: the general-population background is learned 5-fold — each record is scored against a
+background learned from the other folds' ordinary records, never from its own host record.
+Asserts only sanity; `make bench`. BENCH_POPULATION_CASES (default 1500, 0 = all 7,669) rare cases.
+"""
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+
+import numpy as np
+import pytest
+
+from app.config.cds import CdsThresholds
+from app.fetch.files import record_from_bundle
+from app.knowledge.ontology import ontology
+from app.phenotype import extract
+from app.pipeline import load_knowledge, reanalyse, signal
+from app.rank import background as background_mod
+
+from . import population
+
+FOLDS = 5
+pytestmark = pytest.mark.skipif(not population.DATA.exists(), reason="../shared/data is not available")
+
+
+def auroc(labels, scores) -> float:
+    """Mann–Whitney AUROC, ties counted half."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(labels, bool)
+    r = rankdata(scores)
+    n1, n0 = y.sum(), (~y).sum()
+    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def reliability(conf, correct, bins=10) -> tuple[float, list[tuple[float, float, float, int]]]:
+    """Expected calibration error and the table (bin low, mean confidence, accuracy, n)."""
+    conf, correct = np.asarray(conf, float), np.asarray(correct, float)
+    edges = np.linspace(0, 1, bins + 1)
+    table, ece = [], 0.0
+    for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        m = (conf >= lo) & ((conf < hi) if k < bins - 1 else (conf <= hi))
+        if m.any():
+            table.append((lo, conf[m].mean(), correct[m].mean(), int(m.sum())))
+            ece += m.mean() * abs(conf[m].mean() - correct[m].mean())
+    return ece, table
+
+
+def hit(suggestion, diagnoses, orphanet) -> bool:
+    omim = {d["id"] for d in diagnoses}
+    orpha = {f"ORPHA:{o}" for d in omim for o in orphanet.by_omim(d.split(":")[1])}
+    return bool(omim & set(suggestion.omim)) or (suggestion.orpha in orpha)
+
+
+def rank_of(suggestions, diagnoses, orphanet) -> int | None:
+    return next((s.rank for s in suggestions if hit(s, diagnoses, orphanet)), None)
+
+
+def shifted(p: float, share: float, prior: float) -> float:
+    """P(rare) re-expressed for a population whose rare share is ``share`` instead of ``prior``."""
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    logit = math.log(p / (1 - p)) + math.log(share / (1 - share)) - math.log(prior / (1 - prior))
+    return 1 / (1 + math.exp(-logit))
+
+
+def test_population_screen(tmp_path):
+    from app.rank.posterior import RARE_SHARE
+
+    n_cases = int(os.environ.get("BENCH_POPULATION_CASES", "1500"))
+    records, truth = population.build(tmp_path, n_cases)
+    kb = load_knowledge()
+    ont = ontology()
+    profiles = [extract(record_from_bundle(r), kb) for r in records]
+    hosts = sorted({population.host_of(t) for t in truth if not t["rare"]})
+    fold_of = {h: i % FOLDS for i, h in enumerate(hosts)}
+    folds = [fold_of[population.host_of(t)] for t in truth]
+    thresholds = CdsThresholds()
+    ranker = kb.ranker
+    committed = background_mod.load()
+    rows = []
+    try:
+        for f in range(FOLDS):
+            train = [background_mod.closure(ont, [p.hpo for p in prof.present])
+                     for prof, t, k in zip(profiles, truth, folds) if not t["rare"] and k != f]
+            ranker.set_background(background_mod.count(train))
+            for prof, t, k in zip(profiles, truth, folds):
+                if k == f:
+                    a = reanalyse(prof, kb, top=10)
+                    rows.append((t, a, signal(a, thresholds) is not None))
+    finally:
+        ranker.set_background(committed)
+
+    rare = np.array([t["rare"] for t, _, _ in rows])
+    leak = np.array([bool(t.get("leak")) for t, _, _ in rows])
+    p_rare = np.array([a.rare_probability for _, a, _ in rows])
+    flagged = np.array([f for _, _, f in rows])
+    nl = ~rare | ~leak
+    print(f"\npopulation: {int((~rare).sum())} ordinary records + {int(rare.sum())} with a rare case's findings "
+          f"({int((rare & ~leak).sum())} no-leak); background 5-fold by host record")
+    print(f"  AUROC of P(rare): all {auroc(rare, p_rare):.4f}   no-leak {auroc(rare[nl], p_rare[nl]):.4f}")
+    print(f"  flagged at P(rare) >= {thresholds.min_probability}: ordinary {100 * flagged[~rare].mean():.2f}% "
+          f"({int(flagged[~rare].sum())}/{int((~rare).sum())})   rare {100 * flagged[rare].mean():.1f}%   "
+          f"rare no-leak {100 * flagged[rare & ~leak].mean():.1f}%")
+    ordinary_p = np.sort(p_rare[~rare])
+    print(f"  ordinary P(rare): median {np.median(ordinary_p):.3f}, 99th percentile {np.quantile(ordinary_p, 0.99):.3f}, "
+          f"max {ordinary_p[-1]:.3f}")
+    share = rare.mean()
+    ece_rare, _ = reliability([shifted(p, share, RARE_SHARE) for p in p_rare], rare)
+    print(f"  P(rare) calibration, re-expressed for this population's rare share {share:.2f}: ECE {ece_rare:.3f}")
+
+    top_conf, top_ok, ranks, sub_leak = [], [], [], []
+    for t, a, _ in rows:
+        if t["rare"] and a.suggestions:
+            top_conf.append(a.suggestions[0].probability)
+            top_ok.append(hit(a.suggestions[0], t["diagnoses"], kb.orphanet))
+            sub_leak.append(bool(t.get("leak")))
+        if t["rare"]:
+            ranks.append((rank_of(a.suggestions, t["diagnoses"], kb.orphanet), bool(t.get("leak"))))
+    top_conf, top_ok, sub_leak = np.array(top_conf), np.array(top_ok), np.array(sub_leak)
+    for name, m in (("all", np.ones(len(top_conf), bool)), ("no-leak", ~sub_leak)):
+        ece, table = reliability(top_conf[m], top_ok[m])
+        print(f"  top suggestion, {name}: ECE {ece:.3f}  (mean probability {top_conf[m].mean():.3f}, "
+              f"right {top_ok[m].mean():.3f}, n={int(m.sum())})")
+        print("    " + "  ".join(f"[{lo:.1f}: {c:.2f}→{acc:.2f} n={n}]" for lo, c, acc, n in table))
+    for name, keep in (("all", lambda lk: True), ("no-leak", lambda lk: not lk)):
+        rs = [r for r, lk in ranks if keep(lk)]
+        top = {k: 100 * sum(1 for r in rs if r is not None and r <= k) / len(rs) for k in (1, 3, 10)}
+        print(f"  rare records ranked inside ordinary records, {name}: top-1 {top[1]:.1f}%  top-3 {top[3]:.1f}%  "
+              f"top-10 {top[10]:.1f}%  (n={len(rs)})")
+    _timing(ranker, [a for t, a, _ in rows if t["rare"]][:400])
+    assert auroc(rare, p_rare) > 0.5
+
+
+def _timing(ranker, analyses):
+    """p50 of a full assessment against the ranking alone (term scores summed, sorted, top 10 built)."""
+    full, plain = [], []
+    for a in analyses:
+        present = [p.hpo for p in a.profile.present]
+        documented = [p.hpo for p in a.profile.present if p.origin == "condition"]
+        cols = ranker._query_cols(present)
+        if not cols:
+            continue
+        ranker.assess(present, documented=documented)  # warm both caches alike
+        t0 = time.perf_counter()
+        total = np.zeros(len(ranker._entities))
+        for q in cols:
+            total += ranker._cached_term_scores(q)
+        order = np.lexsort((np.arange(len(total)), -total))[:10]
+        [ranker._suggestion(k + 1, ranker._entities[i], 1.0, cols, set()) for k, i in enumerate(order)]
+        plain.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ranker.assess(present, documented=documented)
+        full.append(time.perf_counter() - t0)
+    p50_full, p50_plain = statistics.median(full), statistics.median(plain)
+    print(f"  time per record (warm term caches): ranking alone p50 {1000 * p50_plain:.1f} ms, with P(rare), "
+          f"probabilities and bars p50 {1000 * p50_full:.1f} ms → adds {1000 * (p50_full - p50_plain):.1f} ms")

