@@ -12,7 +12,6 @@ Asserts only sanity; `make bench`. BENCH_POPULATION_CASES (default 1500, 0 = all
 """
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import time
@@ -66,13 +65,6 @@ def rank_of(suggestions, diagnoses, orphanet) -> int | None:
     return next((s.rank for s in suggestions if hit(s, diagnoses, orphanet)), None)
 
 
-def shifted(p: float, share: float, prior: float) -> float:
-    """P(rare) re-expressed for a population whose rare share is ``share`` instead of ``prior``."""
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    logit = math.log(p / (1 - p)) + math.log(share / (1 - share)) - math.log(prior / (1 - prior))
-    return 1 / (1 + math.exp(-logit))
-
-
 def test_population_screen(tmp_path):
     from app.rank.posterior import RARE_SHARE
 
@@ -114,9 +106,10 @@ def test_population_screen(tmp_path):
     ordinary_p = np.sort(p_rare[~rare])
     print(f"  ordinary P(rare): median {np.median(ordinary_p):.3f}, 99th percentile {np.quantile(ordinary_p, 0.99):.3f}, "
           f"max {ordinary_p[-1]:.3f}")
-    share = rare.mean()
-    ece_rare, _ = reliability([shifted(p, share, RARE_SHARE) for p in p_rare], rare)
-    print(f"  P(rare) calibration, re-expressed for this population's rare share {share:.2f}: ECE {ece_rare:.3f}")
+    # P(rare) itself cannot be checked for calibration here: this population's ordinary records carry
+    # no rare disease and its rare records all carry their findings, while in a real population
+    # about RARE_SHARE of people with bland records do have one. Its ranking (AUROC) is checked above.
+    print(f"  P(rare) of a record with no findings: {RARE_SHARE:.2f} (the population base rate)")
 
     top_conf, top_ok, ranks, sub_leak = [], [], [], []
     for t, a, _ in rows:
