@@ -45,8 +45,20 @@ def prevalence_text(records: list[dict]) -> str | None:
     return f"{best['class']} ({best['type'].lower()}, {best['geo']})"
 
 
-def build(ont, kb: orphanet.OrphanetKB, col: dict[int, int], term_col: Callable[[str], int | None]) -> list[Entity]:
-    """Orphanet disorders with phenotypes or exact OMIM matches, then the remaining OMIM entries."""
+def build(ont, kb: orphanet.OrphanetKB, col: dict[int, int], term_col: Callable[[str], int | None],
+          omim_annotations: dict | None = None) -> list[Entity]:
+    """Orphanet disorders with phenotypes or exact OMIM matches, then the remaining OMIM entries.
+
+    OMIM findings take their frequency from ``omim_annotations`` (``knowledge.hpoa``) where it gives
+    one, else ``DEFAULT_FREQUENCY``. With them, bench_ranker top-1/3/10 went 54.8/66.9/78.6 →
+    57.2/67.5/79.2 (imprecise 39.7/53.4/65.1 → 41.1/53.9/65.7).
+    """
+    omim_annotations = omim_annotations or {}
+
+    def omim_frequency(m: str, t: int) -> float:
+        f = omim_annotations.get(f"OMIM:{m}", {}).get("frequencies", {}).get(f"HP:{t:07d}")
+        return DEFAULT_FREQUENCY if f is None or f <= 0.0 else f
+
     omim_by_id = {str(d.id): d for d in ont.omim_diseases}
     merged: dict[str, str] = {}
     entities = []
@@ -69,7 +81,7 @@ def build(ont, kb: orphanet.OrphanetKB, col: dict[int, int], term_col: Callable[
             for t in omim_by_id[m].hpo:
                 c = col.get(t)
                 if c is not None and c not in ann:
-                    ann[c] = DEFAULT_FREQUENCY
+                    ann[c] = omim_frequency(m, t)
         if not ann:
             continue
         entities.append(Entity(
@@ -82,7 +94,7 @@ def build(ont, kb: orphanet.OrphanetKB, col: dict[int, int], term_col: Callable[
     for m, disease in sorted(omim_by_id.items(), key=lambda kv: int(kv[0])):
         if m in merged:
             continue
-        ann = {col[t]: DEFAULT_FREQUENCY for t in disease.hpo if t in col}
+        ann = {col[t]: omim_frequency(m, t) for t in disease.hpo if t in col}
         if not ann:
             continue
         inheritance = [INHERITANCE_TERMS[f"HP:{t:07d}"] for t in sorted(disease.hpo) if f"HP:{t:07d}" in INHERITANCE_TERMS]

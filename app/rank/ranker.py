@@ -42,7 +42,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import sparse
 
-from ..knowledge import orphanet
+from ..knowledge import hpoa, orphanet
 from . import background as background_mod, entities, posterior
 from .entities import DEFAULT_FREQUENCY, Entity
 from ..knowledge.diseases import Disease, omim_url, orpha_code, orpha_url
@@ -96,7 +96,7 @@ class Ranker:
         self._score_cache: dict[int, np.ndarray] = {}
         self._score_lock = threading.Lock()
         self._index_terms()
-        self._entities = entities.build(ontology, kb, self._col, self._term_col)
+        self._entities = entities.build(ontology, kb, self._col, self._term_col, hpoa.load())
         self._build_matrices()
         self._set_background(background_mod.load() if background is None else background)
 

