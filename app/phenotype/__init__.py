@@ -5,7 +5,10 @@ SNOMED CT cross-references (ICD-10-CM through Orphanet, to spot a rare disease t
 diagnosed), labs through loinc2hpo, and text (notes, reports, free-text problems) through the
 HPO concept recognizer, where negated mentions become *absent* phenotypes and family-history or
 hypothetical mentions are not the patient's. Obsolete ids are mapped to current terms,
-duplicates merged (keeping every source) and an ancestor dropped when a descendant is present.
+duplicates merged (keeping every source). Every distinct present term the record names stays in
+the profile, an ancestor beside its descendant included ("seizure" in one note, "focal seizure" in
+another): the clinician sees what the record says, and the ranker collapses the profile to its most
+specific terms itself. Absent terms keep only the most general, and none a present term implies.
 """
 from __future__ import annotations
 
@@ -68,7 +71,7 @@ def extract(record: PatientRecord, kb, today=None) -> Profile:
 
 
 def consolidate(found: list[Phenotype], kb) -> tuple[list[Phenotype], list[Phenotype]]:
-    """Current ids, duplicates merged, the most specific present terms, the most general absent ones."""
+    """Current ids, duplicates merged: every distinct present term, the most general absent ones."""
     merged: dict[tuple[str, str], Phenotype] = {}
     for p in found:
         hpo = kb.lexicon.current(p.hpo)
@@ -84,7 +87,7 @@ def consolidate(found: list[Phenotype], kb) -> tuple[list[Phenotype], list[Pheno
         merged[key] = p
     present = {h: p for (h, s), p in merged.items() if s == PRESENT}
     implied = set().union(*(ancestors(h) for h in present)) if present else set()
-    kept_present = [p for h, p in present.items() if h not in implied]
+    kept_present = list(present.values())
     absent = {h: p for (h, s), p in merged.items() if s == ABSENT and h not in present and h not in implied}
     kept_absent = [p for h, p in absent.items() if not (ancestors(h) & absent.keys())]
     order = {"condition": 0, "lab": 1, "report": 2, "note": 3, "clinician": 4}

@@ -1,9 +1,12 @@
-"""HPO concept matching: lexical normalisation of text and labels, and the :class:`Matcher`.
+"""HPO concept matching: the :class:`Matcher` over the lexicon's labels.
 
-Text and every HPO name/synonym are cut into words, lower-cased, reduced by a light
-stemmer (plurals -ies/-es/-s, Latin -i/-ae, participles and gerunds -ed/-ing, so "bridging" finds
-"Bridged ...") and stripped of stop words; anatomical adjectives become their nouns ("renal",
-"otic", "ophthalmic"). A window of consecutive content words matches a label when both hold the
+Text and every HPO name/synonym are cut into words and normalised by :mod:`app.phenotype.lexical`
+(light stemmer: plurals -ies/-es/-s, Latin -i/-ae, participles and gerunds -ed/-ing, so "bridging"
+finds "Bridged ..."; stop words dropped; anatomical adjectives become their nouns, "renal",
+"otic", "ophthalmic"). Adjectives a lexicon noun is written as in prose fold onto that noun on both
+sides ("hypotonic" → hypotonia, "microcephalic", "spastic", "deaf", "hypermobile joints"), except
+inside a hyphenated compound ("double-blind"); "enlarged" reads as "large" and "dilatation" as
+"dilated", as HPO's own synonyms use them interchangeably. A window of consecutive content words matches a label when both hold the
 same *bag* of stems, so "hyperplasia of the coronoid processes" finds "Coronoid process
 hyperplasia". Windows never cross sentence punctuation; among overlapping candidates the longest
 wins. Lookups are a dict probe per window, and windows only grow over words that occur in some
@@ -14,106 +17,44 @@ kidney, liver, and pancreas" yield one match per conjunct. Upper-case abbreviati
 Abbreviations a text defines itself, "basal cell carcinomas (BCCs)", are found as Schwartz &
 Hearst (2003) do and later mean what their long form matches; one defined as something that is no
 HPO term ("Stickler syndrome (STL)") silences the lexicon's reading of that spelling.
+
+FASTHPOCR_CHOICE: FastHPOCR 0.1.4 (PyPI ``fasthpocr``, Groza et al. 2024) was measured before
+writing more matching by hand. Its index was built from the same hp-2025-01-16.obo, restricted to
+HP:0000118 like our lexicon; the stock ``IndexHPO`` serialisation scans all 573,507 cluster tokens
+once per cluster (quadratic), so ``CRIndexKB.prepareClustersToSerialise`` was monkeypatched with one
+inverted pass (same output order): 13 s instead of tens of minutes, a 129 MB JSON index; it also
+needs ``pronto``, which it does not declare. GSC+ dev, document-level micro P/R/F1 of all concepts,
+split by SHA-256 of the PMID (tests/bench/bench_gscplus.py ``split``: 10 tuning, 12 held-out):
+
+=====================================  ===================  ===================  ===================
+recognizer                             tuning               held-out             all 22
+=====================================  ===================  ===================  ===================
+ours                                   .879 / .690 / .773   .904 / .653 / .758   .894 / .667 / .764
+FastHPOCR, longestMatch=True           .848 / .667 / .747   .843 / .597 / .699   .845 / .623 / .717
+FastHPOCR, every match                 .690 / .690 / .690   .691 / .653 / .671   .691 / .667 / .679
+union, ours ∪ FastHPOCR (longest)      .816 / .738 / .775   .833 / .694 / .758   .827 / .711 / .764
+intersection (longest)                 .929 / .619 / .743   .930 / .556 / .696   .930 / .579 / .714
+=====================================  ===================  ===================  ===================
+
+Declined: on the held-out half FastHPOCR alone is 0.06 F1 below ours, and the union buys recall
+(+0.04) only with as much precision (-0.07), so F1 does not move (0.758 either way) while it would
+add a 129 MB build artefact, an undeclared dependency and a second tokenisation whose spans
+ConText would have to reconcile. The adjective folding above leaves these GSC+ figures unchanged
+(abstracts rarely write "hypotonic"; case reports and notes do; see tests/phenotype/test_text.py).
 """
 from __future__ import annotations
 
 import bisect
 import gc
 import re
+from collections import Counter
 from functools import lru_cache
 
 from ..knowledge.hpo import Lexicon, load_lexicon
+from .lexical import (_BREAKS, _CONJUNCTION_WORD, _INNER_HYPHEN, _TOKEN, CONJUNCTIONS, MIN_ABBREVIATION,
+                      MIN_WORD_LABEL, SHORTHAND, STOP_WORDS, WEAK_SINGLE_WORDS, _is_plural, _norm, derived_map)
 
-STOP_WORDS = frozenset({
-    "a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "from", "and",
-    "or", "as", "is", "are", "was", "were", "be", "been", "being", "its", "it", "this",
-    "that", "these", "those", "his", "her", "their", "patient", "patients",
-})
-CONJUNCTIONS = frozenset({"and", "or"})
-# Whole labels made only of these are not worth matching on their own.
-WEAK_SINGLE_WORDS = frozenset({
-    "abnormal", "abnormality", "small", "large", "tall", "short", "long", "high", "low",
-    "increased", "decreased", "absent", "present", "normal", "mild", "severe", "recurrent",
-    "hand", "foot",
-})
-MIN_WORD_LABEL = 4
-MIN_ABBREVIATION = 3
-
-# Clinical shorthand seen in problem lists and notes that the HPO synonyms lack. Each maps to
-# the words of an HPO label, so the term is still found through the lexicon.
-SHORTHAND = {
-    "bilat": "bilateral",
-    "b/l": "bilateral",
-    "htn": "hypertension",
-    "sz": "seizure",
-    "szs": "seizure",
-    "hx": "history",
-    "dev": "developmental",
-}
-
-_TOKEN = re.compile(r"[^\W_]+(?:'s)?|b/l|[.,;:!?()\[\]\n•]")
-_BREAKS = frozenset(".,;:!?()[]\n•")
-_CONJUNCTION_WORD = re.compile(r"\b(?:and|or)\b", re.IGNORECASE)
-_INNER_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
-
-
-# Words with one meaning for matching: irregular plurals, anomaly/abnormality, and the
-# anatomical adjectives HPO labels use interchangeably with their nouns.
-CANONICAL = {
-    "teeth": "tooth", "feet": "foot", "children": "child", "women": "woman", "men": "man",
-    "abnormal": "abnormal", "abnormality": "abnormal", "abnormalities": "abnormal",
-    "anomaly": "abnormal", "anomalies": "abnormal", "anomalous": "abnormal",
-    "numerous": "multiple", "ocular": "eye", "renal": "kidney", "hepatic": "liver",
-    "cardiac": "heart", "pulmonary": "lung", "cutaneous": "skin", "gastric": "stomach",
-    "vertebral": "vertebra", "costal": "rib", "clavicular": "clavicle", "patellar": "patella",
-    "mandibular": "mandible", "maxillary": "maxilla", "palatal": "palate", "dental": "tooth",
-    "haemorrhage": "hemorrhage", "oedema": "edema", "naevus": "nevus", "naevi": "nevus",
-    "otic": "ear", "ophthalmic": "eye", "articular": "joint",
-}
-# Adjective endings that name the same finding as the noun (hypoplastic → hypoplasia).
-DERIVATIONS = (("plastic", "plasia"), ("trophic", "trophy"), ("otic", "osis"))
-
-
-def _stem(word: str) -> str:
-    """Light inflectional stem: plural -ies/-es/-s and Latin -ae off; -ss/-us/-is/-ous kept."""
-    if len(word) <= 3:
-        return word
-    for adj, noun in DERIVATIONS:
-        if word.endswith(adj):
-            return word[: -len(adj)] + noun
-    if word.endswith("ing") and len(word) >= 6 or word.endswith("ed") and len(word) >= 5 and not word.endswith("eed"):
-        base = word[:-3] if word.endswith("ing") else word[:-2]
-        if any(c in "aeiouy" for c in base[:-1]):  # "bridging", "bridged" → "bridg"; not "red", "string"
-            if len(base) > 3 and base[-1] == base[-2] and base[-1] not in "lsz":
-                base = base[:-1]  # "webbed" → "web"
-            return base
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "sses", "xes", "zes")):
-        return word[:-2]
-    if word.endswith("ae"):
-        return word[:-1]
-    if word.endswith("i") and len(word) >= 4 and word[-2] not in "aeiou":  # nevi, thrombi
-        return word[:-1] + "us"
-    if word.endswith("s") and not word.endswith(("ss", "us", "is", "ous")):
-        return word[:-1]
-    return word
-
-
-@lru_cache(maxsize=200_000)
-def _norm(word: str) -> str:
-    """Normalised form of one word (lower case, shorthand expanded, canonical, stemmed)."""
-    w = word.lower()
-    w = w.removesuffix("'s")
-    w = SHORTHAND.get(w, w)
-    return CANONICAL.get(w) or _stem(w)
-
-
-def _is_plural(word: str, stem: str) -> bool:
-    """Whether a lower-case word is a plural of its stem ("lipomas", "nevi", "vertebrae")."""
-    if stem == word:
-        return False
-    return word.endswith(("s", "ae")) or (word.endswith("i") and stem.endswith("us"))
+__all__ = ["Matcher", "SHORTHAND", "get_matcher"]
 
 
 def _label_key(label: str) -> tuple[str, ...] | None:
@@ -188,10 +129,18 @@ class Matcher:
                         best[key] = (variant_prio, {hpo})
                     elif variant_prio == held[0]:
                         held[1].add(hpo)
+        # adjectives fold onto their nouns on both sides: "hypotonic" is read as "hypotonia"
+        self.derived = derived_map(Counter(w for key in best for w in key))
+        best = _fold_keys(best, self.derived)
+        self.coordinated_keys = {self._fold(k) for k in self.coordinated_keys}
         self.index = {key: tuple(sorted(hpos)) for key, (_, hpos) in best.items()}
         self.abbreviations = {a: next(iter(h)) for a, h in abbreviations.items() if len(h) == 1}
         self.vocab = frozenset(w for key in self.index for w in key)
         self.max_len = max(len(k) for k in self.index)
+
+    def _fold(self, key: tuple[str, ...]) -> tuple[str, ...]:
+        """A label key with its adjectives folded onto their nouns."""
+        return tuple(sorted(self.derived.get(w, w) for w in key))
 
     def spans(self, text: str, nested: bool = False) -> list[tuple[int, int, tuple[str, ...]]]:
         """``(start, end, hpo_ids)`` matches in text order: the longest non-overlapping ones, plus
@@ -230,9 +179,12 @@ class Matcher:
             stem = _norm(tok)
             if run and run[-1][1] == m.start() - 1 and text[run[-1][1]] == "-":
                 joined = _norm(text[run[-1][0]:run[-1][1]] + tok)
+                joined = self.derived.get(joined, joined)
                 if joined in self.vocab:  # "pre-auricular" is written "preauricular" in HPO
                     run[-1] = (run[-1][0], m.end(), joined, run[-1][3], run[-1][4])
                     continue
+            if m.start() == 0 or text[m.start() - 1] != "-":  # "double-blind" is no blindness
+                stem = self.derived.get(stem, stem)
             after_conjunction = bool(conjunctions) and conjunctions[-1] == len(run)
             run.append((m.start(), m.end(), stem, _is_plural(low, stem), after_conjunction))
         self._match_run(run, candidates)
@@ -307,7 +259,7 @@ class Matcher:
             if long_form is None:
                 continue
             key = _label_key(long_form)
-            out[_abbreviation_key(short)] = self.index.get(key, ()) if key else ()
+            out[_abbreviation_key(short)] = self.index.get(self._fold(key), ()) if key else ()
         return out
 
     def _match_run(self, run, candidates) -> None:
@@ -382,6 +334,20 @@ def _select(candidates, nested: bool = False) -> list[tuple[int, int, tuple[str,
         chosen.append((start, end, hpos))
     chosen.sort()
     return chosen
+
+
+def _fold_keys(best: dict, derived: dict[str, str]) -> dict:
+    """``best`` (key → (priority, hpo ids)) with adjectives folded onto nouns; on a collision the
+    better priority wins and equal ones pool their terms."""
+    out: dict[tuple, tuple[int, set]] = {}
+    for key, (prio, hpos) in best.items():
+        folded = tuple(sorted(derived.get(w, w) for w in key))
+        held = out.get(folded)
+        if held is None or prio < held[0]:
+            out[folded] = (prio, set(hpos))
+        elif prio == held[0]:
+            held[1].update(hpos)
+    return out
 
 
 def _no_conjunction(token: tuple) -> tuple:

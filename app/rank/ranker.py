@@ -21,12 +21,20 @@ gives the calibrated P(rare) and P(disease | findings) by which suggestions are 
 (:meth:`Ranker.assess`). ``score`` stays as the posterior relative to the best match per finding.
 
 Benchmark (tests/bench/bench_ranker.py, 1,500 seeded dev cases, top-1/3/10 %, ties counted
-half), before → after the population model: all 51.5/64.5/78.3 → 54.7/66.9/78.6, imprecise
-36.4/50.6/66.5 → 40.4/53.4/66.2, imprecise+noise 28.7/38.4/54.5 → 29.8/39.7/56.0, low-overlap
-(n=181) 5.0/8.3/21.0 → 4.4/8.3/19.9. Inside ordinary records (tests/bench/bench_population.py)
-the gain is large: 24.1/32.5/42.5 → 37.0/47.8/57.9 (no-leak 12.7/–/24.5 → 19.8/–/39.1).
-Tried and not kept (no gain on the harder views): an ensemble with a one-sided or symmetric
-Resnik best-match average (z-scored), a log annotation-count prior, other SPECIFICITY/NOISE.
+half), before the population model → now (population model and OMIM frequencies): all
+51.5/64.5/78.3 → 57.2/67.5/79.2, no-leak (n=566) 37.8/48.9/65.7 now, imprecise 36.4/50.6/66.5 →
+41.1/53.9/65.7, imprecise+noise 28.7/38.4/54.5 → 29.9/41.4/56.0, low-overlap (n=181)
+5.0/8.3/21.0 → 5.5/7.7/20.4. Inside ordinary records (tests/bench/bench_population.py) the gain
+is large: top-10 42.5 → 57.5 (no-leak 24.5 → 38.5).
+Tried and not kept:
+- excluded findings as evidence, LR ``(1 - f_D) / (1 - p0)``: top-1 57.2 → 44.9 (capped at 0.5:
+  47.3; at 0.2: 50.4). In published cases the excluded findings are mostly the diagnosis's own
+  variable features (a cohort paper lists what this patient lacks), so they only steer "look for";
+- an ensemble with a one-sided Resnik best-match score (Phenomizer-like), added with weight 1:
+  all +0.8 top-1, no-leak +1.8 top-10, but imprecise+noise −2.3 top-10, and it is no likelihood,
+  so probabilities would lose their meaning; earlier z-scored ensembles and a log
+  annotation-count prior did not help either;
+- other SPECIFICITY (1.0, 2.0) and NOISE (0.02, 0.1): within 0.5 points everywhere.
 
 OMIM diseases are merged into their Orphanet disorder where Orphanet maps them exactly (E),
 so a disease appears once; others stay OMIM entries.

@@ -116,11 +116,20 @@ def test_duplicates_merged_with_all_sources(kb):
     assert p.source == "Condition/c5" and p.also == ["DocumentReference/n2"]
 
 
-def test_ancestor_dropped_when_descendant_present(kb):
-    # Focal-onset seizure (HP:0007359) is a descendant of Seizure (HP:0001250).
-    record = PatientRecord(patient_id="p", conditions=[condition("c6", text="Seizure"), condition("c7", text="Focal-onset seizure")])
-    found = by_hpo(extract(record, kb))
-    assert "HP:0007359" in found and "HP:0001250" not in found
+def test_ancestor_kept_beside_descendant(kb):
+    # Focal-onset seizure (HP:0007359) is a descendant of Seizure (HP:0001250): the record names
+    # both, so the profile lists both, once each (the ranker collapses to the specific one itself).
+    record = PatientRecord(patient_id="p", conditions=[condition("c6", text="Seizure"), condition("c7", text="Focal-onset seizure")],
+                           notes=[note("DocumentReference/n9", "Seizures since infancy.")])
+    present = [p.hpo for p in extract(record, kb).present]
+    assert sorted(present) == ["HP:0001250", "HP:0007359"]
+
+
+def test_absent_ancestor_of_present_term_dropped(kb):
+    record = PatientRecord(patient_id="p", conditions=[condition("c6", text="Focal-onset seizure")],
+                           notes=[note("DocumentReference/n9", "No seizures.")])
+    profile = extract(record, kb)
+    assert [p.hpo for p in profile.present] == ["HP:0007359"] and profile.absent == []
 
 
 def test_present_wins_over_absent(kb):

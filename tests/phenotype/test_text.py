@@ -196,3 +196,43 @@ def test_participle_and_gerund_forms():
 def test_anatomical_adjectives():
     assert "HP:0000598" in found("otic anomalies")  # Abnormality of the ear
     assert "HP:0000478" in found("ophthalmic abnormalities")  # Abnormality of the eye
+
+
+@pytest.mark.parametrize("text, hpo", [
+    ("The infant was hypotonic.", HYPOTONIA),
+    ("He is microcephalic.", MICROCEPHALY),
+    ("Gait was ataxic.", "HP:0002066"),  # gait ataxia
+    ("She was noted to be deaf.", HEARING),
+    ("The boy was epileptic.", SEIZURE),
+    ("Spastic legs.", "HP:0001257"),
+    ("Joints were hypermobile.", "HP:0001382"),
+    ("Thrombocytopenic and neutropenic.", "HP:0001873"),
+])
+def test_adjective_finds_its_noun(text, hpo):
+    assert hpo in found(text)
+
+
+def test_adjective_keeps_its_context():
+    assert found("The infant was not hypotonic.")[HYPOTONIA].negated
+    assert found("Her brother is microcephalic.")[MICROCEPHALY].family
+
+
+def test_adjective_folding_keeps_distinct_terms():
+    assert "HP:0032547" not in found("The infant was hypotonic.")  # not the eye's hypotony
+    assert not found("A double-blind trial.")  # a compound is not blindness
+
+
+def test_enlarged_and_dilated_organs():
+    assert "HP:0001744" in found("He had an enlarged spleen.")
+    assert "HP:0004942" in found("Echo showed a dilated aorta.")
+    assert "HP:0004942" in found("Aortic dilatation was noted.")
+
+
+def test_word_order_of_prose():
+    assert "HP:0003701" in found("There was weakness of the proximal muscles.")
+    assert "HP:0003701" in found("His proximal muscles were weak.")
+
+
+def test_abbreviation_defined_then_used_alone():
+    text = "He has intellectual disability (ID). ID was severe."
+    assert [m.text for m in recognize(text) if m.hpo == "HP:0001249"] == ["intellectual disability", "ID", "ID"]
