@@ -91,6 +91,7 @@ def reanalyse(profile: Profile, kb: Knowledge, *, edits: dict | None = None, top
     known_omim = {d["omim"] for d in edited.known_diseases if d.get("omim")}
     # Findings from the problem list are documented conditions: what they explain weighs less.
     assessment = kb.ranker.assess(present, [p.hpo for p in edited.absent], top=top + len(known_omim),
+                                  sex=edited.sex, age_years=edited.age_years,
                                   documented=[p.hpo for p in edited.present if p.origin == "condition"],
                                   exclude_orpha={d["orpha"] for d in edited.known_diseases if d.get("orpha")})
     # A known disease that only OMIM names: drop it here (its mass joins the known share), then renumber.

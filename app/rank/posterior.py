@@ -112,6 +112,26 @@ def log_lr(term_score: np.ndarray, ic: float, p0: float) -> np.ndarray:
     return np.log1p(p_disease * ((1.0 - p0) / p0))
 
 
+ONSET_YEARS = {"Antenatal": 0, "Neonatal": 0, "Infancy": 0, "Childhood": 1, "Adolescent": 10, "Adult": 16,
+               "Elderly": 50, "All ages": 0}  # earliest age of each Orphanet onset class, with a margin
+UNLIKELY = math.log(0.1)  # a female with an X-linked recessive disease, a child with an adult-onset one
+
+
+def demographic_log_prior(female_only_unlikely: np.ndarray, earliest_onset: np.ndarray, sex: str | None,
+                          age_years: float | None) -> np.ndarray:
+    """Per disease, the log factor the patient's sex and age put on the prior (0 where unknown).
+
+    X-linked recessive diseases are rare in women (carriers are mostly mildly affected or not at
+    all), and a disease whose every onset class starts in adulthood is unlikely in a child.
+    """
+    out = np.zeros(len(earliest_onset))
+    if (sex or "").lower() == "female":
+        out[female_only_unlikely] += UNLIKELY
+    if age_years is not None:
+        out[earliest_onset > age_years] += UNLIKELY
+    return out
+
+
 def posterior(prior: np.ndarray, total_log_lr: np.ndarray, findings: int) -> Hypotheses:
     """The tempered posterior over the diseases and "no rare disease" (whose likelihood is the reference)."""
     tau = temperature(findings)

@@ -69,11 +69,21 @@ def _imprecise(ranker, terms, rng, noise_pool=None):
     return out or terms[:1]
 
 
-def _rank_of(ranker, present, targets, absent=()) -> float:
+def _rank_of(ranker, present, targets, absent=(), sex=None, age=None) -> float:
     """Expected rank of the best target when ties are broken at random (ties count half)."""
-    scores = ranker.scores(present, absent)
+    scores = ranker.scores(present, absent, sex=sex, age_years=age)
     best = max(scores[t] for t in targets)
     return 1 + int((scores > best).sum()) + 0.5 * (int((scores == best).sum()) - 1)
+
+
+def _demographics(case) -> tuple[str | None, float | None]:
+    """(sex, age in years) of a phenopacket, as the EHR path gives them (``female``/``male``)."""
+    import re
+
+    sex = {"FEMALE": "female", "MALE": "male"}.get(case.get("sex"))
+    m = re.match(r"P(?:(\d+)Y)?(?:(\d+)M)?", case.get("age") or "")
+    age = int(m.group(1) or 0) + int(m.group(2) or 0) / 12 if m and (m.group(1) or m.group(2)) else None
+    return sex, age
 
 
 def _report(name, ranks):
@@ -113,7 +123,7 @@ def test_bench_ranker():
         t = time.perf_counter()
         ranker.rank(present, [t["id"] for t in case["excluded"]], top=10)
         latencies.append(time.perf_counter() - t)
-        rank = _rank_of(ranker, present, targets, [t["id"] for t in case["excluded"]])
+        rank = _rank_of(ranker, present, targets, [t["id"] for t in case["excluded"]], *_demographics(case))
         views["all (incl. unknown)"].append(rank)
         views["all"].append(rank)
         imprecise = _rank_of(ranker, _imprecise(ranker, present, rng), targets)

@@ -105,3 +105,23 @@ def test_nothing_usable_gives_the_base_rate_and_no_list(ranker):
     a = ranker.assess(["HP:9999999"])
     assert a.suggestions == [] and a.findings == 0
     assert a.rare_probability == pytest.approx(posterior.RARE_SHARE)
+
+
+def test_demographics_lower_x_linked_recessive_in_women_and_adult_onset_in_children():
+    xlr = np.array([True, False, False])
+    onset = np.array([0.0, 16.0, 0.0])
+    women = posterior.demographic_log_prior(xlr, onset, "female", 30.0)
+    assert women[0] == pytest.approx(posterior.UNLIKELY) and women[1] == women[2] == 0.0
+    child = posterior.demographic_log_prior(xlr, onset, "male", 6.0)
+    assert child[1] == pytest.approx(posterior.UNLIKELY) and child[0] == child[2] == 0.0
+    assert not posterior.demographic_log_prior(xlr, onset, None, None).any()
+
+
+def test_sex_and_age_reach_the_ranking(ranker):
+    # Duchenne-like findings: X-linked recessive candidates lose ground in a woman.
+    findings = ["HP:0003560", "HP:0003236", "HP:0001270", "HP:0003707"]
+    man = ranker.assess(findings, sex="male", age_years=8)
+    woman = ranker.assess(findings, sex="female", age_years=8)
+    xlr_man = sum(s.probability for s in man.suggestions if "X-linked recessive" in s.inheritance)
+    xlr_woman = sum(s.probability for s in woman.suggestions if "X-linked recessive" in s.inheritance)
+    assert xlr_woman < xlr_man
