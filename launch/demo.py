@@ -80,7 +80,10 @@ def main() -> int:
     commands = [[str(bin_dir / "radar-sandbox"), "--port", "8001"]]
     if env.get("RADAR_DEMO_STUB") == "1" and not env.get("RADAR_URL"):
         # No GPU here: a vLLM-compatible stub stands in for RaDaR so the whole flow can be shown.
-        commands.append([sys.executable, "-m", "launch.vllm_stub", "--port", "8002", "--delay", "0.03"])
+        stub = [sys.executable, "-m", "launch.vllm_stub", "--port", "8002", "--delay", "0.03"]
+        if (env.get("RADAR_PROMPT_PLACEMENT") or "").strip().lower() == "system":
+            stub.append("--allow-system")  # the stub otherwise refuses system messages, as R1 distills want
+        commands.append(stub)
         env["RADAR_URL"] = "http://127.0.0.1:8002/v1"
     commands += [[str(bin_dir / "gunicorn"), "-c", "launch/gunicorn.conf.py", "app:create_app()"],
                  [str(bin_dir / "radar"), "worker"]]

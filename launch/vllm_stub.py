@@ -11,6 +11,11 @@ the error modes: fail the first N such requests, then answer normally) in the la
 message; otherwise ``POST /_stub/mode {"mode": ..., "times": n}`` sets the mode of the next
 ``n`` requests (every request when ``times`` is absent). ``GET /_stub/requests`` lists what
 was received, ``POST /_stub/reset`` forgets it.
+
+Like the DeepSeek-R1 distills RaDaR comes from, it expects the instruction in the user turn: a
+request with a system message is refused (HTTP 400) unless ``allow_system`` is set, as is one
+without a user message or with sampling parameters vLLM would refuse. A ``<case>`` … ``</case>``
+block in the user message, when there is one, is what the answer is chosen from.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ DEFAULTS = {
     "slow_delay": 0.2,  # seconds between pieces in the slow mode
     "mode": "normal",
     "times": None,
+    "allow_system": False,  # accept system messages, for models prompted the other way
 }
 _MARKER = re.compile(r"\[\[stub:([a-z0-9_]+)(?::(\d+))?\]\]")
 
@@ -206,7 +212,35 @@ def _choose_mode(state: StubState, text: str) -> str:
     return mode
 
 
+def _refusal(state: StubState, body: dict) -> str | None:
+    """Why vLLM serving an R1 distill (or the stub's config) would refuse this request, if it would."""
+    roles = [m.get("role") for m in body.get("messages") or () if isinstance(m, dict)]
+    if "system" in roles and not state.config["allow_system"]:
+        return ("This model takes no system message (DeepSeek-R1 distills are prompted with the whole "
+                "instruction in the user turn); configure the stub with allow_system (--allow-system) to accept one.")
+    if "user" not in roles:
+        return "The request has no user message."
+    temperature, top_p = body.get("temperature", 1.0), body.get("top_p", 1.0)
+    if not (isinstance(temperature, (int, float)) and 0 <= temperature <= 2):
+        return f"temperature must be in [0, 2], got {temperature!r}."
+    if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+        return f"top_p must be in (0, 1], got {top_p!r}."
+    return None
+
+
+def _case_of(text: str) -> str:
+    """The case inside the last ``<case>`` … ``</case>`` block of ``text``; all of it without one."""
+    _, opened, case = text.rpartition("<case>\n")
+    if not opened:
+        return text
+    return case.rpartition("\n</case>")[0] or case
+
+
 def _chat(state: StubState, body: dict) -> Response:
+    refusal = _refusal(state, body)
+    if refusal:
+        state.record(body, "refused")
+        return _error(refusal, "BadRequestError", 400, param="messages")
     text = _last_user_text(body.get("messages"))
     mode = _choose_mode(state, text)
     state.record(body, mode)
@@ -218,7 +252,7 @@ def _chat(state: StubState, body: dict) -> Response:
     model = body.get("model")
     if mode == "wrong_model" or model != state.config["model"]:
         return _error(f"The model `{model}` does not exist.", "NotFoundError", 404, param="model")
-    script = _script(mode, text, body)
+    script = _script(mode, _case_of(text), body)
     if body.get("stream"):
         sock = request.environ.get("werkzeug.socket") or request.environ.get("gunicorn.socket")
         return Response(_sse(state, mode, script, body, sock), content_type="text/event-stream",
@@ -360,8 +394,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", default="normal", choices=MODES)
     parser.add_argument("--delay", type=float, default=0.02, help="seconds between streamed pieces")
     parser.add_argument("--slow-delay", type=float, default=DEFAULTS["slow_delay"])
+    parser.add_argument("--allow-system", action="store_true", help="accept requests with a system message")
     args = parser.parse_args(argv)
-    app = create_stub({"model": args.model, "mode": args.mode, "delay": args.delay, "slow_delay": args.slow_delay})
+    app = create_stub({"model": args.model, "mode": args.mode, "delay": args.delay, "slow_delay": args.slow_delay,
+                       "allow_system": args.allow_system})
     app.run(host=args.host, port=args.port, threaded=True)
 
 

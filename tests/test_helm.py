@@ -162,6 +162,7 @@ BAD_VALUES = [
     (["--set-json", 'ehrs=[{"clientId":"a"}]'], "/ehrs/0", "missing property 'iss'"),
     (["--set", "inference.url=http://llm.example/api"], "/inference/url", "/v1"),
     (["--set", "inference.vllm.tensorParallelSize=3"], "/inference/vllm/tensorParallelSize", "must be one of"),
+    (["--set", "inference.promptPlacement=assistant"], "/inference/promptPlacement", "must be one of"),
     (["--set", "web.replica=2"], "/web", "'replica'"),
     (["--set", "cds.minProbability=0"], "/cds/minProbability", "0"),
     (["--set-json", "cds.warningProbability=1.5"], "/cds/warningProbability", "1"),
@@ -368,6 +369,7 @@ def test_gpu_vllm(rendered):
     assert find(objects, "Service", name)["spec"]["ports"][0]["port"] == 8000
     cfg = config(objects)
     assert cfg["RADAR_URL"] == f"http://{name}:8000/v1" and cfg["RADAR_MODEL"] == "sczzz/RaDaR-32B"
+    assert cfg["RADAR_PROMPT_PLACEMENT"] == "user"  # R1 distills take the instruction in the user turn
     for workload in ("web", "worker"):
         egress = find(objects, "NetworkPolicy", f"{FULLNAME}-{workload}")["spec"]["egress"]
         assert any(r.get("ports") == [{"port": 8000, "protocol": "TCP"}] for r in egress)

@@ -8,13 +8,14 @@ served. Neither the case text nor the model's output is ever logged: they carry 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 import openai
 
-from ..config.model import ModelSettings
+from ..config.model import CASE_CLOSE, CASE_OPEN, ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,26 @@ def check_service(settings: ModelSettings) -> ServiceStatus:
     return ServiceStatus(True, f"model {settings.model} served", served, max_len)
 
 
-def _messages(settings: ModelSettings, case_text: str) -> list[dict]:
-    return [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": case_text}]
+def prompt_messages(settings: ModelSettings, case_text: str) -> list[dict]:
+    """The chat messages for one case: by default one user message, the instruction then the case.
+
+    The DeepSeek-R1 distills RaDaR comes from are documented to take no system prompt, so the
+    instruction goes in the user turn unless ``prompt_placement`` is "system". Either way the
+    case sits between a ``<case>`` and a ``</case>`` line that its own text cannot reproduce.
+    """
+    case = f"{CASE_OPEN}\n{_MARKER.sub(_defuse, case_text.strip())}\n{CASE_CLOSE}"
+    if settings.prompt_placement == "system":
+        return [{"role": "system", "content": settings.instruction}, {"role": "user", "content": case}]
+    return [{"role": "user", "content": f"{settings.instruction}\n\n{case}"}]
+
+
+# <case> or </case> as the narrative might spell them (any case, spaces, full-width brackets).
+_MARKER = re.compile(r"[<\uff1c\ufe64]\s*(/?)\s*case\s*[>\uff1e\ufe65]", re.IGNORECASE)
+
+
+def _defuse(match: re.Match) -> str:
+    """A delimiter inside the case, kept readable but unable to end (or restart) the case block."""
+    return f"[{match[1]}case]"
 
 
 def stream(settings: ModelSettings, case_text: str, *,
@@ -168,7 +187,7 @@ def _attempt(settings: ModelSettings, case_text: str,
     with _client(settings) as client:
         try:
             chunks = client.chat.completions.create(
-                model=settings.model, messages=_messages(settings, case_text), stream=True,
+                model=settings.model, messages=prompt_messages(settings, case_text), stream=True,
                 stream_options={"include_usage": True}, temperature=settings.temperature,
                 top_p=settings.top_p, max_tokens=settings.max_tokens,
             )

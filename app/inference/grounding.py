@@ -1,11 +1,11 @@
 """RaDaR's answer → diagnoses grounded in Orphanet, with the embedded ranker's phenotype evidence.
 
 The answer is untrusted text. :func:`parse_answer` reads the model's list (numbered, bulleted,
-markdown, "Name — reason", a "Final answer:" section after prose) into plain (name, reason)
-strings with no link targets; :func:`ground` finds the Orphanet disorder a name means, exactly
-(after normalising case, punctuation, Greek letters, roman numerals, possessives and
-"syndrome"/"disease" variants) or, above a confidence threshold, by fuzzy match. A name that does
-not ground gets no code and no link: a link is never guessed.
+markdown, "Name — reason", a "Final answer:" section after prose, words around the list) into
+plain (name, reason) strings with no link targets; :func:`ground` finds the Orphanet disorder a
+name means, exactly (after normalising case, punctuation, Greek letters, roman numerals,
+possessives and "syndrome"/"disease" variants) or, above a confidence threshold, by fuzzy match.
+A name that does not ground gets no code and no link: a link is never guessed.
 """
 from __future__ import annotations
 
@@ -32,8 +32,18 @@ class Diagnosis(Disease):
 
 # -- parsing -----------------------------------------------------------------------------------
 
-FINAL = re.compile(r"(?im)^[ \t>#*_]*(?:final\s+(?:answer|diagnos[ie]s|differential)|answer)\s*[*_]*\s*[:：-]\s*[*_]*")
-ITEM = re.compile(r"^(?P<indent>[ \t]*)(?:(?P<num>#\d{1,2}[.):]?|\d{1,2}[.):]|\(\d{1,2}\))|(?P<bullet>[-*•+]))[ \t]+(?P<body>\S.*)$")
+FINAL = re.compile(r"(?im)^[ \t>#*_]*(?:final\s+(?:answer|diagnos[ie]s|differential(?:\s+diagnos[ie]s)?|ranking|list"
+                   r"(?:\s+of\s+diagnoses)?)|answer)(?:\s*[*_]*\s*[:：-]\s*[*_]*|[ \t*_]*$)")
+ITEM = re.compile(r"^(?P<indent>[ \t]*)(?:(?:#{1,6}[ \t]+)?(?:\*\*|__)?(?P<num>#\d{1,2}[.):]?|\d{1,2}[.):]|\(\d{1,2}\))"
+                  r"(?:\*\*|__)?|(?P<bullet>[-*•+]))[ \t]+(?P<body>\S.*)$")
+# An unindented line that ends the text about an item: a heading, a rule, or a "Note:"-like label.
+CLOSER = re.compile(r"(?i)^(?:#{1,6}\s|[-*_]{3,}\s*$|[*_]*\s*(?:notes?|n\.?b\.?|please note|disclaimer|caveats?|"
+                    r"important|recommendations?|next steps?|suggested|further|summary|in summary|conclusions?|comments?)\b"
+                    r"[^:：\n]{0,40}[:：])")
+# The lead line of a numbered list that is not a list of diagnoses (findings, tests, next steps …).
+OTHER_LEAD = re.compile(r"(?i)\b(?:steps?|recommend\w*|work-?up|tests?|testing|investigations?|evaluations?|features?|"
+                        r"findings?|phenotypes?|symptoms?|signs?|management|treatment|clues?)\b")
+ANSWER_LEAD = re.compile(r"(?i)diagnos|differential|disease|syndrome|disorder|condition|answer|candidate")
 TARGET = r"\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)"  # (url "title"), one level of parentheses inside
 IMAGE = re.compile(r"!\[[^\]]*\]" + TARGET)
 LINK = re.compile(r"\[([^\]]*)\]" + TARGET)
@@ -53,8 +63,11 @@ def parse_answer(content: str) -> list[tuple[str, str]]:
     """(disease name as written, stated reason) in the model's order, duplicates merged, as plain text.
 
     Reads the "Final answer:" section when the model wrote one after its reasoning; inside it,
-    numbered items if there are any, else top-level bullets, else one disease per line.
-    Markdown emphasis and links keep only their text; images, URLs and HTML tags are removed.
+    numbered items if there are any (of several numbered lists, the last one that is not led by
+    "Key features:", "Next steps:" or the like), else top-level bullets, else one disease per
+    line. Lines under an item are its reason; preamble, "Note:" paragraphs, headings and
+    commentary after the last item are not. Markdown emphasis and links keep only their text;
+    images, URLs and HTML tags are removed.
     """
     out: dict[str, tuple[str, str]] = {}
     for name, reason in _items(_final_section(content or "")):
@@ -77,28 +90,80 @@ def _final_section(content: str) -> str:
 
 
 def _items(text: str) -> list[tuple[str, str]]:
-    """List items (head line, continuation lines) at the level that holds the diseases."""
+    """List items (head line, the lines about it) of the list that holds the diseases."""
     lines = [line.rstrip() for line in text.splitlines()]
     matches = [ITEM.match(line) for line in lines]
     numbered = any(m and m["num"] for m in matches)
-    bullets = [len(m["indent"].expandtabs(4)) for m in matches if m and m["bullet"]]
+    bullets = [_indent(m) for m in matches if m and m["bullet"]]
     top = min(bullets) if bullets else 0
-
-    def is_head(m: re.Match | None) -> bool:
-        if not m:
-            return False
-        return bool(m["num"]) if numbered else len(m["indent"].expandtabs(4)) == top
-
-    if not any(is_head(m) for m in matches):
-        return [(line.strip(), "") for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    heads = [i for i, m in enumerate(matches) if m and (bool(m["num"]) if numbered else _indent(m) == top)]
+    if not heads:
+        return _plain_lines(lines)
+    heads, end = _answer_list(lines, matches, heads) if numbered else (heads, len(lines))
     items: list[list[str]] = []
-    for line, m in zip(lines, matches):
-        if is_head(m):
+    attached = True
+    for i in range(heads[0], end):
+        line, m = lines[i], matches[i]
+        if i in heads:
             items.append([m["body"], ""])
-        elif items and line.strip():
+            attached = True
+        elif line.strip() and not line[0].isspace() and (CLOSER.match(line) or (i > heads[-1] and (
+                not lines[i - 1].strip() or line.endswith((":", "："))))):
+            attached = False  # a note, a heading, or commentary after the last item
+        elif line.strip() and attached:
             body = m["body"] if m else line.strip()
             items[-1][1] = f"{items[-1][1]} {body}".strip()
     return [(head, more) for head, more in items]
+
+
+def _indent(m: re.Match) -> int:
+    return len(m["indent"].expandtabs(4))
+
+
+def _plain_lines(lines: list[str]) -> list[tuple[str, str]]:
+    """One disease per line, headings skipped, up to the first "Note:"-like line."""
+    out: list[tuple[str, str]] = []
+    for line in lines:
+        if out and CLOSER.match(line) and not line.startswith("#"):
+            break
+        if line.strip() and not line.lstrip().startswith("#"):
+            out.append((line.strip(), ""))
+    return out
+
+
+def _answer_list(lines: list[str], matches: list, heads: list[int]) -> tuple[list[int], int]:
+    """The numbered list that holds the diseases: the last one not led by "Key features:",
+    "Next steps:" or the like (numbering restarts at 1 between lists); its heads, and where it ends."""
+    runs: list[list[int]] = []
+    for i in heads:
+        if runs and not (_number(matches[i]) == 1 and _number(matches[runs[-1][-1]]) > 1):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    if len(runs) == 1:
+        return heads, len(lines)
+    answers = [k for k, run in enumerate(runs) if not _other_list(_lead(lines, matches, run[0], runs, k))]
+    if not answers:
+        return heads, len(lines)
+    k = answers[-1]
+    return runs[k], runs[k + 1][0] if k + 1 < len(runs) else len(lines)
+
+
+def _number(m: re.Match) -> int:
+    return int(re.sub(r"\D", "", m["num"]))
+
+
+def _lead(lines: list[str], matches: list, first: int, runs: list[list[int]], k: int) -> str:
+    """The unindented line just before a list's first item (after the list before it), or ""."""
+    since = runs[k - 1][-1] if k else -1
+    for i in range(first - 1, since, -1):
+        if lines[i].strip():
+            return "" if matches[i] or lines[i][0].isspace() else lines[i]
+    return ""
+
+
+def _other_list(lead: str) -> bool:
+    return bool(OTHER_LEAD.search(lead)) and not ANSWER_LEAD.search(lead)
 
 
 def _split(head: str, more: str) -> tuple[str, str]:

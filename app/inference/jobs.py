@@ -54,7 +54,8 @@ MAX_BACKOFF = 30.0
 
 def case_id(model, narrative: str) -> str:
     """The case key: everything that determines the model's answer."""
-    basis = json.dumps([model.model, model.system_prompt, model.temperature, model.top_p, model.max_tokens, narrative])
+    basis = json.dumps([model.model, model.instruction, model.prompt_placement, model.temperature, model.top_p,
+                        model.max_tokens, narrative])
     return hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 

@@ -4,8 +4,8 @@ Text and every HPO name/synonym are cut into words and normalised by :mod:`app.p
 (light stemmer: plurals -ies/-es/-s, Latin -i/-ae, participles and gerunds -ed/-ing, so "bridging"
 finds "Bridged ..."; stop words dropped; anatomical adjectives become their nouns, "renal",
 "otic", "ophthalmic"). Adjectives a lexicon noun is written as in prose fold onto that noun on both
-sides ("hypotonic" → hypotonia, "microcephalic", "spastic", "deaf", "hypermobile joints"), except
-inside a hyphenated compound ("double-blind"); "enlarged" reads as "large" and "dilatation" as
+sides ("hypotonic" → hypotonia, "microcephalic", "spastic", "deaf", "hypermobile joints"), after a
+hyphen as well, as the labels fold them ("CD4-positive T cells"); "enlarged" reads as "large" and "dilatation" as
 "dilated", as HPO's own synonyms use them interchangeably. A window of consecutive content words matches a label when both hold the
 same *bag* of stems, so "hyperplasia of the coronoid processes" finds "Coronoid process
 hyperplasia". Windows never cross sentence punctuation; among overlapping candidates the longest
@@ -183,8 +183,9 @@ class Matcher:
                 if joined in self.vocab:  # "pre-auricular" is written "preauricular" in HPO
                     run[-1] = (run[-1][0], m.end(), joined, run[-1][3], run[-1][4])
                     continue
-            if m.start() == 0 or text[m.start() - 1] != "-":  # "double-blind" is no blindness
-                stem = self.derived.get(stem, stem)
+            # Folded after a hyphen too, as in the labels ("CD4-positive T cells" has positivity
+            # folded on both sides); "-ness" nouns are not derived, so "double-blind" stays blind.
+            stem = self.derived.get(stem, stem)
             after_conjunction = bool(conjunctions) and conjunctions[-1] == len(run)
             run.append((m.start(), m.end(), stem, _is_plural(low, stem), after_conjunction))
         self._match_run(run, candidates)

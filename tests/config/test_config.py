@@ -91,6 +91,31 @@ def test_model_settings_typed():
     assert isinstance(model, ModelSettings) and model.url == "https://vllm.example/v1"
 
 
+MODEL = {"RADAR_URL": "https://vllm.example/v1"}
+
+
+@pytest.mark.parametrize("raw, placement", [(None, "user"), ("", "user"), ("user", "user"), (" System ", "system")])
+def test_prompt_placement_defaults_to_the_user_turn(raw, placement):
+    env = MODEL if raw is None else {**MODEL, "RADAR_PROMPT_PLACEMENT": raw}
+    assert load_settings(env).model.prompt_placement == placement
+
+
+def test_prompt_placement_rejects_other_values():
+    with pytest.raises(ConfigError) as err:
+        load_settings({**MODEL, "RADAR_PROMPT_PLACEMENT": "developer"})
+    assert str(err.value).startswith("RADAR_PROMPT_PLACEMENT: 'developer' must be user (")
+    assert "or system" in str(err.value)
+
+
+def test_instruction_and_its_older_name():
+    assert load_settings({**MODEL, "RADAR_INSTRUCTION": "Be brief."}).model.instruction == "Be brief."
+    assert load_settings({**MODEL, "RADAR_SYSTEM_PROMPT": "Be brief."}).model.instruction == "Be brief."
+    both = {**MODEL, "RADAR_INSTRUCTION": "Be brief.", "RADAR_SYSTEM_PROMPT": "Be brief."}
+    assert load_settings(both).model.instruction == "Be brief."
+    with pytest.raises(ConfigError, match="^RADAR_INSTRUCTION: RADAR_SYSTEM_PROMPT .* different"):
+        load_settings({**both, "RADAR_SYSTEM_PROMPT": "Be long."})
+
+
 def test_cds_thresholds_default_to_the_probabilities_chosen_on_development_data():
     assert load_settings({}).cds_thresholds == CdsThresholds() == CdsThresholds(0.5, 0.9)
     blank = {"RADAR_CDS_MIN_PROBABILITY": " ", "RADAR_CDS_WARNING_PROBABILITY": ""}

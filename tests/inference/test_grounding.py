@@ -32,6 +32,60 @@ def test_parses_every_list_style(content):
     assert parse_answer(content) == [("Marfan syndrome", "long bones"), ("Loeys-Dietz syndrome", "aneurysm")]
 
 
+TWO = [("Marfan syndrome", "long bones"), ("Loeys-Dietz syndrome", "aneurysm")]
+
+
+@pytest.mark.parametrize("content", [
+    # preamble before the list
+    "Based on the findings, the most likely rare diseases are:\n\n1. Marfan syndrome — long bones\n"
+    "2. Loeys-Dietz syndrome — aneurysm",
+    # trailing commentary and "Note:" paragraphs after it
+    "1. Marfan syndrome — long bones\n2. Loeys-Dietz syndrome — aneurysm\n\n"
+    "These diagnoses should be confirmed by genetic testing.",
+    "1. Marfan syndrome — long bones\n2. Loeys-Dietz syndrome — aneurysm\n\n**Note:** FBN1 sequencing first.\n\n"
+    "Note: this list is not a diagnosis; a clinical geneticist should review it.",
+    "1. Marfan syndrome — long bones\n2. Loeys-Dietz syndrome — aneurysm\nNote: FBN1 sequencing first.",
+    "1. Marfan syndrome — long bones\n2. Loeys-Dietz syndrome — aneurysm\n\n---\n*Disclaimer: decision support only.*",
+    # "Final answer" headings, bold, as markdown headings, with or without a colon
+    "Tall, lens dislocation.\n\n**Final Answer**:\n1. Marfan syndrome — long bones\n2. Loeys-Dietz syndrome — aneurysm",
+    "Tall, lens dislocation.\n\n### **Final Answer**\n\n1. Marfan syndrome — long bones\n"
+    "2. Loeys-Dietz syndrome — aneurysm",
+    "Some thoughts.\n\n**Final differential diagnosis:**\n1. **Marfan syndrome** — long bones\n"
+    "2. **Loeys-Dietz syndrome** — aneurysm\n\nI hope this helps.",
+    # numbers inside the bold, or items written as markdown headings
+    "**1. Marfan syndrome** — long bones\n**2. Loeys-Dietz syndrome** — aneurysm",
+    "### 1. Marfan syndrome — long bones\n### 2. Loeys-Dietz syndrome — aneurysm",
+])
+def test_words_around_the_list_are_not_diseases_or_reasons(content):
+    assert parse_answer(content) == TWO
+
+
+def test_reasoning_in_content_without_think_tags_keeps_only_the_answer_list():
+    content = ("Okay, let me go through the case. Key features:\n1. Tall stature\n2. Ectopia lentis\n"
+               "3. Aortic root dilatation\n\nDifferential to consider:\n1. Homocystinuria — lens, but no "
+               "intellectual disability\n2. Marfan syndrome — fits\n\nSo the ranking is:\n\n"
+               "1. Marfan syndrome — long bones\n2. Loeys-Dietz syndrome — aneurysm\n\n"
+               "Recommended next steps:\n1. Slit-lamp examination\n2. Echocardiogram\n")
+    assert parse_answer(content) == TWO
+
+
+def test_explanation_lines_between_items_belong_to_the_item_above():
+    content = ("1. **Marfan syndrome**\n   long bones\n   and lens dislocation\n"
+               "2. **Loeys-Dietz syndrome** — aneurysm\nArterial tortuosity too.\n\n"
+               "   Hypertelorism would support it.\n\n3. Homocystinuria\n\nIntellectual disability is absent, "
+               "which argues against it.\n\n4. Noonan syndrome\n\nAll of these need genetic confirmation.")
+    assert parse_answer(content) == [
+        ("Marfan syndrome", "long bones and lens dislocation"),
+        ("Loeys-Dietz syndrome", "aneurysm Arterial tortuosity too. Hypertelorism would support it."),
+        ("Homocystinuria", "Intellectual disability is absent, which argues against it."),
+        ("Noonan syndrome", "")]
+
+
+def test_plain_lines_stop_at_a_note():
+    content = "Final answer:\nMarfan syndrome\nNoonan syndrome\n\nNote: genetic testing is advised."
+    assert parse_answer(content) == [("Marfan syndrome", ""), ("Noonan syndrome", "")]
+
+
 def test_final_answer_section_wins_over_the_prose_before_it():
     content = "Thinking:\n1. Homocystinuria - considered\n\nFinal answer: \n1. Marfan syndrome\n2. Noonan syndrome"
     assert [n for n, _ in parse_answer(content)] == ["Marfan syndrome", "Noonan syndrome"]

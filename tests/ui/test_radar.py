@@ -148,8 +148,9 @@ def test_planted_instruction_gives_a_safe_outcome(radar):
     page = wait_case(radar, browser, resp, cid)
     assert "RaDaR gave no list of diseases that could be read" in page
     sent = stub_requests(radar)
-    system = [m["content"] for r in sent for m in r["messages"] if m["role"] == "system"]
-    assert system and all("ignore" in s.lower() and "instruction" in s.lower() for s in system)
+    assert sent and all([m["role"] for m in r["messages"]] == ["user"] for r in sent), "no system message"
+    instructions = [r["messages"][0]["content"].partition("\n<case>\n")[0] for r in sent]
+    assert all("ignore" in s.lower() and "instruction" in s.lower() for s in instructions)
 
 
 def test_server_errors_end_failed_not_stuck(radar):
