@@ -55,16 +55,8 @@ def positive_int(env: Env, name: str, default: int) -> int:
 
 def probability(env: Env, name: str, default: float) -> float:
     """Setting ``name`` as a probability in (0, 1]; ``default`` when unset or blank."""
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a number") from None
-    if not 0.0 < value <= 1.0:
-        raise ConfigError(f"{name}: must be a probability above 0 and at most 1 (0.5 = 50%)")
-    return value
+    return number(env, name, default, 0.0, 1.0, low_open=True,
+                  meaning="a probability above 0 and at most 1 (0.5 = 50%)")
 
 
 def integer(env: Env, name: str, default: int, low: int, high: int) -> int:
@@ -81,8 +73,10 @@ def integer(env: Env, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def number(env: Env, name: str, default: float, low: float, high: float, *, low_open: bool = False) -> float:
-    """Setting ``name`` as a number in ``[low, high]`` (``(low, high]`` when ``low_open``)."""
+def number(env: Env, name: str, default: float, low: float, high: float, *, low_open: bool = False,
+           meaning: str | None = None) -> float:
+    """Setting ``name`` as a number in ``[low, high]`` (``(low, high]`` when ``low_open``); ``meaning``
+    words the range in the error ("a probability above 0 and at most 1"). NaN is out of every range."""
     raw = (env.get(name) or "").strip()
     if not raw:
         return default
@@ -90,7 +84,9 @@ def number(env: Env, name: str, default: float, low: float, high: float, *, low_
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}: {raw!r} is not a number") from None
-    if value > high or value < low or (low_open and value == low):
+    if not low <= value <= high or (low_open and value == low):  # False for NaN as well
+        if meaning:
+            raise ConfigError(f"{name}: must be {meaning}")
         bound = f"more than {low}" if low_open else f"at least {low}"
         raise ConfigError(f"{name}: {raw} is out of range (must be {bound} and at most {high})")
     return value

@@ -334,6 +334,8 @@ def test_from_env_reads_every_setting():
     ("RADAR_TEMPERATURE", "warm"),
     ("RADAR_TEMPERATURE", "2.5"),
     ("RADAR_TOP_P", "0"),
+    ("RADAR_TOP_P", "nan"),  # accepted before: a NaN compared false with both bounds
+    ("RADAR_READ_TIMEOUT", "nan"),
     ("RADAR_MAX_TOKENS", "1.5"),
     ("RADAR_MAX_TOKENS", "0"),
     ("RADAR_CONNECT_TIMEOUT", "-1"),
