@@ -49,9 +49,19 @@ def count(closures: Iterable[set[str]]) -> dict:
     return {"records": n, "counts": dict(sorted(counts.items())), "pairs": kept}
 
 
-def frequencies(background: dict, col: dict[str, int], parents: list[list[int]], ic: np.ndarray,
+def count_vector(background: dict, col: dict[str, int], n: int) -> np.ndarray:
+    """The background's ``counts`` as one value per column (``col``: HPO id → column)."""
+    counts = np.zeros(n)
+    for hpo, k in background.get("counts", {}).items():
+        if hpo in col:
+            counts[col[hpo]] = k
+    return counts
+
+
+def frequencies(background: dict, counts: np.ndarray, parents: list[list[int]], ic: np.ndarray,
                 smoothing: float) -> np.ndarray:
-    """P(finding at or below each term | an ordinary person), one value per ranker column.
+    """P(finding at or below each term | an ordinary person), one value per ranker column
+    (``counts``: :func:`count_vector`).
 
     A Pólya-tree-style prior along the ontology: the root's frequency is the share of records with
     any finding, and each term takes the share of its parent's records that reach it,
@@ -63,10 +73,6 @@ def frequencies(background: dict, col: dict[str, int], parents: list[list[int]],
     parents first (fewer ancestors first).
     """
     n_records = background.get("records", 0)
-    counts = np.zeros(len(ic))
-    for hpo, k in background.get("counts", {}).items():
-        if hpo in col:
-            counts[col[hpo]] = k
     p = np.zeros(len(ic))
     depth = _depths(parents)
     for c in np.argsort(depth, kind="stable"):

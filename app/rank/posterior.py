@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import logsumexp
 
 RARE_SHARE = 0.04
 TEMPERATURE = 0.4  # at REFERENCE_FINDINGS findings
@@ -98,8 +99,7 @@ def prevalence(records: list[dict]) -> float:
 def log_prior(prevalences: np.ndarray) -> np.ndarray:
     """Tempered log prior per disease, scaled so that all diseases together have ``RARE_SHARE``."""
     w = PRIOR_WEIGHT * np.log(prevalences)
-    w -= w.max() + math.log(float(np.exp(w - w.max()).sum()))
-    return w + math.log(RARE_SHARE)
+    return w - logsumexp(w) + math.log(RARE_SHARE)
 
 
 def log_lr(term_score: np.ndarray, ic: float, p0: float) -> np.ndarray:
@@ -137,8 +137,7 @@ def posterior(prior: np.ndarray, total_log_lr: np.ndarray, findings: int) -> Hyp
     tau = temperature(findings)
     z = prior + tau * total_log_lr
     z_none = math.log1p(-RARE_SHARE)
-    top = max(float(z.max()) if len(z) else z_none, z_none)
-    norm = top + math.log(float(np.exp(z - top).sum()) + math.exp(z_none - top))
+    norm = float(logsumexp(np.append(z, z_none)))
     return Hypotheses(log_post=z - norm, log_none=z_none - norm, findings=findings, temperature=tau)
 
 

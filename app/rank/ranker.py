@@ -161,7 +161,6 @@ class Ranker:
         closure = (ann @ self._anc).tocsc()
         closure.data = np.log(-np.expm1(closure.data)).astype(np.float32)
         self._logf = closure
-        self._sizes = np.array([len(e.annotations) for e in self._entities])
 
     def set_background(self, background: dict) -> None:
         """Score against another general-population background (``rank.background`` data); for evaluation,
@@ -171,13 +170,10 @@ class Ranker:
 
     def _set_background(self, background: dict) -> None:
         """General-population frequencies per column, co-occurrences, and the disease priors."""
-        self._p0 = background_mod.frequencies(background, {t: i for i, t in enumerate(self._ids)},
-                                              self._parents, self._ic, posterior.SMOOTHING)
         col = {t: i for i, t in enumerate(self._ids)}
-        self._bg_counts = np.zeros(len(self._ic))
-        for hpo, k in background.get("counts", {}).items():
-            if hpo in col:
-                self._bg_counts[col[hpo]] = k
+        self._bg_counts = background_mod.count_vector(background, col, len(self._ic))
+        self._p0 = background_mod.frequencies(background, self._bg_counts, self._parents, self._ic,
+                                              posterior.SMOOTHING)
         self._pairs = background_mod.pair_table(background, col)
         self._log_prior = posterior.log_prior(np.array([e.prevalence_value for e in self._entities]))
         self._lr_cache: dict[int, np.ndarray] = {}
@@ -201,13 +197,12 @@ class Ranker:
         cols = {c for c in (self._term_col(t) for t in terms) if c is not None}
         implied = set()
         for c in cols:
-            anc = self._anc.indices[self._anc.indptr[c]:self._anc.indptr[c + 1]]
-            implied.update(a for a in anc if a != c)
+            implied.update(a for a in self._ancestors(c) if a != c)
         return sorted(cols - implied)
 
     def _term_scores(self, q: int, specificity: float = SPECIFICITY, noise: float = NOISE) -> np.ndarray:
         """log LR of term column ``q`` for every disease."""
-        anc = self._anc.indices[self._anc.indptr[q]:self._anc.indptr[q + 1]]
+        anc = self._ancestors(q)
         anc = anc[np.argsort(self._ic[anc])]
         best = np.full(len(self._entities), -np.inf)
         indptr, indices, data = self._logf.indptr, self._logf.indices, self._logf.data
@@ -219,17 +214,20 @@ class Ranker:
         best -= specificity * self._ic[q]
         return np.logaddexp(best + math.log1p(-noise), math.log(noise))
 
-    def _cached_term_scores(self, q: int) -> np.ndarray:
-        # Common findings recur across patients and CDS calls; 256 vectors cost about 21 MB.
-        cached = self._score_cache.get(q)
+    def _cached(self, cache: dict[int, np.ndarray], q: int, make) -> np.ndarray:
+        # Common findings recur across patients and CDS calls; 256 vectors cost about 21 MB a cache.
+        cached = cache.get(q)
         if cached is None:
-            cached = self._term_scores(q)
+            cached = make(q)
             cached.flags.writeable = False
             with self._score_lock:
-                if len(self._score_cache) >= 256:
-                    self._score_cache.pop(next(iter(self._score_cache)))
-                self._score_cache[q] = cached
+                if len(cache) >= 256:
+                    cache.pop(next(iter(cache)))
+                cache[q] = cached
         return cached
+
+    def _cached_term_scores(self, q: int) -> np.ndarray:
+        return self._cached(self._score_cache, q, self._term_scores)
 
     def _prior(self, sex: str | None, age_years: float | None) -> np.ndarray:
         if not DEMOGRAPHICS or (sex is None and age_years is None):
@@ -238,10 +236,14 @@ class Ranker:
 
     def scores(self, present, absent=(), documented=(), sex=None, age_years=None) -> np.ndarray:
         """Log posterior of every disease (internal order), as :meth:`assess` orders them; for the benchmarks."""
+        return self._hypotheses(present, documented, sex, age_years)[2].log_post
+
+    def _hypotheses(self, present, documented, sex, age_years):
+        """(query columns, their log LR rows, the posterior) of a record."""
         cols = self._query_cols(present)
         docs = self._documented_cols(documented)
-        total = sum((self._term_lr(q, docs) for q in cols), np.zeros(len(self._entities)))
-        return posterior.posterior(self._prior(sex, age_years), total, len(cols)).log_post
+        lrs = np.array([self._term_lr(q, docs) for q in cols]) if cols else np.zeros((0, len(self._entities)))
+        return cols, lrs, posterior.posterior(self._prior(sex, age_years), lrs.sum(axis=0), len(cols))
 
     def _term_lr(self, q: int, documented: set[int]) -> np.ndarray:
         """log LR of finding ``q`` against "no rare disease", for every disease (rank.posterior)."""
@@ -252,16 +254,11 @@ class Ranker:
             explaining = [c for c in pairs_q if c in documented and not self._related(c, q)]
             p0 = posterior.explained_frequency(p0, pairs_q, explaining, self._bg_counts)
         if p0 == self._p0[q]:
-            cached = self._lr_cache.get(q)
-            if cached is None:
-                cached = posterior.log_lr(self._cached_term_scores(q), self._ic[q], p0)
-                cached.flags.writeable = False
-                with self._score_lock:
-                    if len(self._lr_cache) >= 256:
-                        self._lr_cache.pop(next(iter(self._lr_cache)))
-                    self._lr_cache[q] = cached
-            return cached
+            return self._cached(self._lr_cache, q, self._plain_term_lr)
         return posterior.log_lr(self._cached_term_scores(q), self._ic[q], p0)
+
+    def _plain_term_lr(self, q: int) -> np.ndarray:
+        return posterior.log_lr(self._cached_term_scores(q), self._ic[q], self._p0[q])
 
     def _related(self, a: int, b: int) -> bool:
         return b in self._ancestors(a) or a in self._ancestors(b)
@@ -285,10 +282,7 @@ class Ranker:
         not suggested, and their share of the posterior is ``known_probability``, not P(rare).
         ``absent`` terms steer "look for" only. Unknown or non-phenotype ids are ignored.
         """
-        cols = self._query_cols(present)
-        docs = self._documented_cols(documented)
-        lrs = np.array([self._term_lr(q, docs) for q in cols]) if cols else np.zeros((0, len(self._entities)))
-        hyp = posterior.posterior(self._prior(sex, age_years), lrs.sum(axis=0), len(cols))
+        cols, lrs, hyp = self._hypotheses(present, documented, sex, age_years)
         excluded = {orphanet._bare_orpha(c) for c in exclude_orpha}
         known = np.zeros(len(self._entities), bool)
         if excluded:

@@ -14,6 +14,10 @@ COL = {"R": 0, "A": 1, "B": 2, "C": 3, "D": 4}
 IC = np.array([0.0, 1.0, 1.0, 2.0, 3.0])
 
 
+def frequencies(data: dict, smoothing: float) -> np.ndarray:
+    return background.frequencies(data, background.count_vector(data, COL, len(IC)), PARENTS, IC, smoothing)
+
+
 def test_count_keeps_closure_counts_and_pairs_seen_twice():
     data = background.count([{"R", "A"}, {"R", "A", "D"}, {"R", "B"}, {"R", "A", "D"}])
     assert data["records"] == 4
@@ -24,7 +28,7 @@ def test_count_keeps_closure_counts_and_pairs_seen_twice():
 
 def test_seen_terms_follow_the_data_and_unseen_ones_get_the_leftover_mass():
     data = {"records": 100, "counts": {"R": 60, "A": 40, "B": 0, "D": 10}}
-    p = background.frequencies(data, COL, PARENTS, IC, smoothing=0.25)
+    p = frequencies(data, 0.25)
     assert p[0] == pytest.approx((60 + 0.125) / 100.25)
     assert p[1] == pytest.approx(0.4, abs=0.01)
     assert p[4] == pytest.approx(0.1, abs=0.01)
@@ -37,13 +41,13 @@ def test_seen_terms_follow_the_data_and_unseen_ones_get_the_leftover_mass():
 
 def test_more_smoothing_leaves_more_mass_to_unseen_findings():
     data = {"records": 100, "counts": {"R": 60, "A": 40}}
-    low = background.frequencies(data, COL, PARENTS, IC, smoothing=0.25)
-    high = background.frequencies(data, COL, PARENTS, IC, smoothing=4.0)
+    low = frequencies(data, 0.25)
+    high = frequencies(data, 4.0)
     assert high[2] > low[2]
 
 
 def test_an_empty_background_is_the_prior_alone():
-    p = background.frequencies({"records": 0, "counts": {}}, COL, PARENTS, IC, smoothing=1.0)
+    p = frequencies({"records": 0, "counts": {}}, 1.0)
     assert p[0] == pytest.approx(background.ROOT_PRIOR)
     assert p[1] == pytest.approx(background.ROOT_PRIOR * math.exp(-1.0))
 
@@ -62,3 +66,8 @@ def test_the_committed_background_knows_ordinary_findings():
 
 def test_missing_file_gives_an_empty_background(tmp_path):
     assert background.load(tmp_path / "nope.json.gz") == {"records": 0, "counts": {}, "pairs": {}}
+
+
+def test_count_vector_places_counts_by_column_and_drops_unknown_terms():
+    data = {"counts": {"A": 3, "D": 1, "HP:unknown": 9}}
+    assert background.count_vector(data, COL, len(IC)).tolist() == [0.0, 3.0, 0.0, 0.0, 1.0]
