@@ -50,13 +50,17 @@ def frequency(text: str) -> float | None:
     return None
 
 
+def rows(lines):
+    """The annotation rows of ``phenotype.hpoa`` as lists of fields (comments and header skipped)."""
+    for line in lines:
+        if not (line.startswith("#") or line.startswith("database_id")):
+            yield line.rstrip("\n").split("\t")
+
+
 def parse(lines) -> dict:
     """``{"OMIM:n": {"frequencies": {hpo: f}, "excluded": [hpo]}}`` from the lines of ``phenotype.hpoa``."""
     out: dict[str, dict] = {}
-    for line in lines:
-        if line.startswith("#") or line.startswith("database_id"):
-            continue
-        f = line.rstrip("\n").split("\t")
+    for f in rows(lines):
         if len(f) < 11 or not f[0].startswith("OMIM:") or f[10] != "P":
             continue
         entry = out.setdefault(f[0], {"frequencies": {}, "excluded": []})

@@ -23,15 +23,11 @@ CACHE = ROOT / ".radar" / "cache"
 
 def annotation_references() -> dict[str, set[str]]:
     """Disease id (``OMIM:…``) → the PMIDs its HPO annotations cite."""
-    from app.knowledge.hpoa import source_file
+    from app.knowledge.hpoa import rows, source_file
 
-    path = source_file(DATA, CACHE)
     refs: dict[str, set[str]] = {}
-    with path.open() as fh:
-        for line in fh:
-            if line.startswith("#") or line.startswith("database_id"):
-                continue
-            fields = line.rstrip("\n").split("\t")
+    with source_file(DATA, CACHE).open() as fh:
+        for fields in rows(fh):
             refs.setdefault(fields[0], set()).update(r.strip() for r in fields[4].split(";"))
     return refs
 
