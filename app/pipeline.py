@@ -88,25 +88,19 @@ def reanalyse(profile: Profile, kb: Knowledge, *, edits: dict | None = None, top
     removed = [p for p in profile.all if p.hpo in set(changes["removed"])]
     analysis = Analysis(profile=edited, extracted=profile, removed=removed)
     present = [p.hpo for p in edited.present]
-    known_omim = {d["omim"] for d in edited.known_diseases if d.get("omim")}
     # Findings from the problem list are documented conditions: what they explain weighs less.
-    assessment = kb.ranker.assess(present, [p.hpo for p in edited.absent], top=top + len(known_omim),
+    assessment = kb.ranker.assess(present, [p.hpo for p in edited.absent], top=top,
                                   sex=edited.sex, age_years=edited.age_years,
                                   documented=[p.hpo for p in edited.present if p.origin == "condition"],
-                                  exclude_orpha={d["orpha"] for d in edited.known_diseases if d.get("orpha")})
-    # A known disease that only OMIM names: drop it here (its mass joins the known share), then renumber.
-    kept = [s for s in assessment.suggestions if not known_omim & set(s.omim)]
-    dropped = sum(s.probability for s in assessment.suggestions if known_omim & set(s.omim))
-    analysis.rare_probability = max(0.0, assessment.rare_probability - dropped)
-    analysis.known_probability = assessment.known_probability + dropped
+                                  exclude_orpha={d["orpha"] for d in edited.known_diseases if d.get("orpha")},
+                                  exclude_omim={d["omim"] for d in edited.known_diseases if d.get("omim")})
+    analysis.rare_probability = assessment.rare_probability
+    analysis.known_probability = assessment.known_probability
     analysis.findings = assessment.findings
     if len(present) < MIN_PRESENT:
         analysis.too_few = True
         return analysis
-    kept = kept[:top]
-    for rank, s in enumerate(kept, 1):
-        s.rank = rank
-    analysis.suggestions = kept
+    analysis.suggestions = assessment.suggestions
     return analysis
 
 

@@ -272,22 +272,25 @@ class Ranker:
         return out
 
     def assess(self, present: list[str], absent: list[str] = (), *, documented: list[str] = (),
-               top: int = 10, exclude_orpha: set[str] = (), evidence_for: int = 3, sex: str | None = None,
-               age_years: float | None = None, **_ignored) -> Assessment:
+               top: int = 10, exclude_orpha: set[str] = (), exclude_omim: set[str] = (), evidence_for: int = 3,
+               sex: str | None = None, age_years: float | None = None, **_ignored) -> Assessment:
         """P(rare), the ranked suggestions with P(disease | findings), and per-finding bars for the first few.
 
         ``documented`` are the present terms that come from the problem list (documented
         conditions): findings that one of them explains in ordinary people weigh less.
-        ``exclude_orpha`` (``"558"`` or ``"ORPHA:558"``) are diseases already diagnosed: they are
-        not suggested, and their share of the posterior is ``known_probability``, not P(rare).
+        ``exclude_orpha`` (``"558"`` or ``"ORPHA:558"``) and ``exclude_omim`` (``"OMIM:154700"``) are
+        diseases already diagnosed: they (and the OMIM entries Orphanet maps to them) are not
+        suggested, and their share of the posterior is ``known_probability``, not P(rare).
         ``absent`` terms steer "look for" only. Unknown or non-phenotype ids are ignored.
         """
         cols, lrs, hyp = self._hypotheses(present, documented, sex, age_years)
         excluded = {orphanet._bare_orpha(c) for c in exclude_orpha}
+        exclude_omim = set(exclude_omim)
         known = np.zeros(len(self._entities), bool)
-        if excluded:
-            known[[i for i, e in enumerate(self._entities) if e.related_orpha & excluded]] = True
-        p_known = float(np.exp(hyp.log_post[known]).sum()) if excluded else 0.0
+        if excluded or exclude_omim:
+            known[[i for i, e in enumerate(self._entities)
+                   if e.related_orpha & excluded or exclude_omim.intersection(e.omim)]] = True
+        p_known = float(np.exp(hyp.log_post[known]).sum()) if known.any() else 0.0
         rare = max(0.0, 1.0 - hyp.none - p_known)
         if not cols:
             return Assessment(rare_probability=rare, suggestions=[], findings=0, known_probability=p_known)

@@ -125,3 +125,10 @@ def test_sex_and_age_reach_the_ranking(ranker):
     xlr_man = sum(s.probability for s in man.suggestions if "X-linked recessive" in s.inheritance)
     xlr_woman = sum(s.probability for s in woman.suggestions if "X-linked recessive" in s.inheritance)
     assert xlr_woman < xlr_man
+
+
+def test_a_known_diagnosis_named_by_omim_only_is_excluded_in_the_ranker(ranker):
+    a = ranker.assess(MARFAN, exclude_omim={"OMIM:154700"})
+    assert all("OMIM:154700" not in s.omim for s in a.suggestions)
+    assert a.known_probability > 0.1
+    assert a.rare_probability + a.known_probability == pytest.approx(ranker.assess(MARFAN).rare_probability)
