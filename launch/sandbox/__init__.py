@@ -3,6 +3,7 @@ Cerner-like tenants) for developing and testing RaDaR in the chart."""
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import os
 import time
@@ -12,12 +13,14 @@ from flask import Flask, request
 from joserfc.jwk import RSAKey
 from werkzeug.serving import run_simple
 
-from . import auth, discovery, fhir, launcher
+from . import auth, bulk, discovery, fhir, launcher
 from .auth import SandboxAuthorizationServer
+from .exports import Exports
 from .flavours import FLAVOURS, Tenant
 from .runtime import Sandbox, current
 from .settings import resolve
-from .store import PatientData, State, read_bundles
+from .session import State
+from .store import PatientData, read_bundles
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,8 @@ def create_sandbox(config: dict | None = None) -> Flask:
     settings = resolve(config)
     app = Flask(__name__)
     app.config["SANDBOX"] = settings
-    bundles = list(settings.get("BUNDLES") or [])
+    # A copy: the sandbox stamps and touches its resources, and callers may share their bundles.
+    bundles = copy.deepcopy(list(settings.get("BUNDLES") or []))
     patients_file = settings.get("PATIENTS")
     if patients_file and Path(patients_file).exists():
         bundles = read_bundles(patients_file) + bundles
@@ -41,13 +45,14 @@ def create_sandbox(config: dict | None = None) -> Flask:
         state=State(settings["LAUNCH_LIFETIME"], settings["LATENCY_MS"]),
         tenants=tenants,
         signing_key=RSAKey.generate_key(2048, parameters={"kid": f"sandbox-{int(time.time())}"}),
+        exports=Exports(settings),
     )
     sandbox.servers = {name: SandboxAuthorizationServer(tenant, settings["CLIENTS"], sandbox.data,
                                                         sandbox.state, sandbox.signing_key, settings)
                        for name, tenant in tenants.items()}
     app.extensions["sandbox"] = sandbox
     app.before_request(_fhir_latency)
-    for blueprint in (discovery.bp, auth.bp, fhir.bp, launcher.bp):
+    for blueprint in (discovery.bp, auth.bp, fhir.bp, bulk.bp, launcher.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -1,41 +1,35 @@
 """The SMART authorization server of each tenant, built on authlib: authorize (EHR and
-standalone launch), token (authorization code + PKCE S256, refresh), client authentication
-(public, client secret, private_key_jwt with RS384/ES384) and an OpenID Connect id_token."""
+standalone launch), token (authorization code + PKCE S256, refresh, and client_credentials for
+SMART Backend Services), client authentication (public, client secret, private_key_jwt with
+RS384/ES384, see ``backend.py``) and an OpenID Connect id_token."""
 from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
 from urllib.parse import urlencode
 
-import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (ClientMixin, InvalidClientError, InvalidRequestError,
                                     InvalidScopeError, OAuth2Request, grants)
-from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from authlib.oauth2.rfc7523.client import ASSERTION_TYPE
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from flask import Blueprint, render_template, request
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
+from .backend import BackendGrant, SmartClientAssertion
 from .flavours import Tenant
 from .runtime import current, tenant_or_404
+from .session import Context, Grant, State
 from .settings import ClientRegistration
-from .store import Context, Grant, PatientData, State, display_name
+from .store import PatientData, display_name
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sandbox_auth", __name__)
 
 AUTH_METHODS = ["private_key_jwt", "client_secret_basic", "client_secret_post", "none"]
-ASSERTION_ALGORITHMS = ("RS384", "ES384")
-MAX_ASSERTION_LIFETIME = 300
 
 
 class Client(ClientMixin):
@@ -69,10 +63,10 @@ class Client(ClientMixin):
         return method == self.reg.token_endpoint_auth_method if endpoint == "token" else True
 
     def check_response_type(self, response_type):
-        return response_type == "code"
+        return response_type == "code" and "authorization_code" in self.reg.grant_types
 
     def check_grant_type(self, grant_type):
-        return grant_type in ("authorization_code", "refresh_token")
+        return grant_type in self.reg.grant_types
 
 
 class _Request(FlaskOAuth2Request):
@@ -217,78 +211,6 @@ class RefreshGrant(grants.RefreshTokenGrant):
             self.server.state.revoke_refresh(self.request.form["refresh_token"])
 
 
-class SmartClientAssertion(JWTBearerClientAssertion):
-    """``private_key_jwt``: an RS384/ES384 assertion checked against the client's JWKS URL."""
-
-    CLIENT_AUTH_METHOD = "private_key_jwt"
-
-    def __init__(self, server: SandboxAuthorizationServer):
-        super().__init__(validate_jti=True, leeway=10)
-        self.server = server
-
-    def get_audiences(self):
-        return [self.server.tenant.token_url]
-
-    def validate_jti(self, claims, jti):
-        return self.server.state.use_jti(claims["sub"], str(jti), float(claims["exp"]))
-
-    def __call__(self, query_client, request):
-        assertion = request.form.get("client_assertion")
-        if request.form.get("client_assertion_type") != ASSERTION_TYPE or not assertion:
-            return None
-        header, claims = self.extract_assertion(assertion)
-        client = query_client(claims.get("sub")) if isinstance(claims.get("sub"), str) else None
-        if client is None or not client.reg.jwks_url:
-            raise InvalidClientError(description="Unknown client or no JWKS URL registered.")
-        if header.get("alg") not in ASSERTION_ALGORITHMS:
-            raise InvalidClientError(description="Assertion 'alg' must be RS384 or ES384.")
-        if not header.get("kid"):
-            raise InvalidClientError(description="Assertion header has no 'kid'.")
-        if "jku" in header and header["jku"] != client.reg.jwks_url:
-            raise InvalidClientError(description="Assertion 'jku' is not the registered JWKS URL.")
-        exp = claims.get("exp")
-        if not isinstance(exp, (int, float)) or exp > time.time() + MAX_ASSERTION_LIFETIME + self.leeway:
-            raise InvalidClientError(description="Assertion 'exp' must be at most 5 minutes ahead.")
-        key_set = self.fetch_jwks(client.reg.jwks_url)
-        if header.get("kid") not in {k.kid for k in key_set}:
-            key_set = self.fetch_jwks(client.reg.jwks_url, fresh=True)  # the client rotated its keys
-        try:
-            key = key_set.get_by_kid(header["kid"])
-            token = jwt.decode(assertion, key, algorithms=ASSERTION_ALGORITHMS)
-        except JoseError as error:
-            raise InvalidClientError(description="Assertion signature does not verify.") from error
-        request.client = client
-        self.verify_claims(token.claims)
-        return self.authenticate_client(client)
-
-    _jwks_cache: dict[str, tuple[float, KeySet]] = {}
-    _jwks_lock = threading.Lock()
-    JWKS_CACHE_SECONDS = 300
-
-    @classmethod
-    def fetch_jwks(cls, url: str, fresh: bool = False) -> KeySet:
-        """The client's JWKS, cached for a few minutes as EHRs do; an unknown kid fetches it again.
-
-        Fetching on every token request made each launch wait on the app's JWKS endpoint, which
-        under load timed out (5 s) and failed launches.
-        """
-        now = time.monotonic()
-        with cls._jwks_lock:
-            cached = cls._jwks_cache.get(url)
-        if cached and not fresh and now - cached[0] < cls.JWKS_CACHE_SECONDS:
-            return cached[1]
-        try:
-            response = httpx.get(url, timeout=5.0, headers={"Accept": "application/json"})
-            response.raise_for_status()
-            key_set = KeySet.import_key_set(response.json())
-        except (httpx.HTTPError, ValueError, JoseError) as error:
-            log.warning("cannot fetch JWKS %s: %s", url, error)
-            raise InvalidClientError(description="Cannot fetch the client's JWKS.") from error
-        with cls._jwks_lock:
-            cls._jwks_cache[url] = (now, key_set)
-        return key_set
-
-
 class SandboxAuthorizationServer(AuthorizationServer):
     """One tenant's authorization server."""
 
@@ -303,6 +225,7 @@ class SandboxAuthorizationServer(AuthorizationServer):
         self.register_grant(CodeGrant, [S256Challenge(required=True), SmartAuthorizeRules(self),
                                         SmartOpenIDCode(self)])
         self.register_grant(RefreshGrant)
+        self.register_grant(BackendGrant)
 
     def query_client(self, client_id):
         return self.clients.get(client_id)
@@ -320,8 +243,13 @@ class SandboxAuthorizationServer(AuthorizationServer):
 
     def bearer_token(self, grant_type, client, user=None, scope=None, expires_in=None,
                      include_refresh_token=True):
-        """The token response body, SMART launch context included."""
+        """The token response body, SMART launch context included; a backend services token
+        has none (and lives ``BACKEND_TOKEN_LIFETIME``, 300 s, unless its registration says)."""
         scope = scope or ""
+        if grant_type == "client_credentials":
+            lifetime = client.reg.access_token_lifetime or self.settings["BACKEND_TOKEN_LIFETIME"]
+            return {"access_token": generate_token(42), "token_type": "bearer", "expires_in": lifetime,
+                    "scope": scope}
         lifetime = client.reg.access_token_lifetime or self.tenant.flavour.access_token_lifetime
         token = {"access_token": generate_token(42), "token_type": "Bearer",
                  "expires_in": lifetime, "scope": scope}
@@ -338,7 +266,7 @@ class SandboxAuthorizationServer(AuthorizationServer):
     def save_token(self, token, request):
         now = time.time()
         common = {"tenant": self.tenant.name, "client_id": request.client.client_id,
-                  "scope": token["scope"], "context": request.user}
+                  "scope": token["scope"], "context": request.user or Context(None)}
         access = Grant(**common, expires_at=now + token["expires_in"])
         refresh = Grant(**common, expires_at=None) if "refresh_token" in token else None
         self.state.save_tokens(token["access_token"], access, token.get("refresh_token"), refresh)
@@ -394,7 +322,7 @@ def authorize(tenant):
 
 @bp.route("/<tenant>/oauth2/token", methods=["POST"])
 def token(tenant):
-    """Token endpoint: authorization_code and refresh_token grants."""
+    """Token endpoint: authorization_code, refresh_token and client_credentials grants."""
     return _server(tenant).create_token_response()
 
 

@@ -1,5 +1,5 @@
 """Discovery documents: SMART configuration, OpenID configuration, JWKS, the CapabilityStatement
-and the style sheet handed out as ``smart_style_url``."""
+(with the Bulk Data ``export`` operations) and the style sheet handed out as ``smart_style_url``."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -24,10 +24,22 @@ SEARCHABLE = {
     "DiagnosticReport": ["patient", "subject", "category", "code"],
 }
 READABLE = ["Patient", "Condition", "Observation", "DocumentReference", "DiagnosticReport",
-            "Binary", "Encounter", "Practitioner"]
+            "Binary", "Encounter", "Practitioner", "Group"]
 SCOPES = ["openid", "fhirUser", "launch", "launch/patient", "launch/encounter", "offline_access",
           "online_access", "patient/*.read", "patient/*.rs", "user/*.read", "user/*.rs",
           *[f"patient/{t}.{p}" for t in READABLE for p in ("read", "rs", "r", "s")]]
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
+EXPORT_OPERATIONS = {
+    "Group": {"name": "export", "definition": f"{BULK_DATA}/OperationDefinition/group-export"},
+    "Patient": {"name": "export", "definition": f"{BULK_DATA}/OperationDefinition/patient-export"},
+}
+
+
+def system_scopes(tenant: Tenant) -> list[str]:
+    """The backend services scopes a tenant understands: v1 only on the Cerner-like flavour."""
+    if tenant.flavour.v1_system_scopes_only:
+        return ["system/*.read", *[f"system/{t}.read" for t in READABLE]]
+    return ["system/*.read", "system/*.rs", *[f"system/{t}.{p}" for t in READABLE for p in ("read", "rs", "r", "s")]]
 
 
 def smart_configuration(tenant: Tenant) -> dict:
@@ -37,11 +49,11 @@ def smart_configuration(tenant: Tenant) -> dict:
         "jwks_uri": tenant.jwks_url,
         "authorization_endpoint": tenant.authorize_url,
         "token_endpoint": tenant.token_url,
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic",
                                                   "client_secret_post"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
-        "scopes_supported": SCOPES,
+        "scopes_supported": SCOPES + system_scopes(tenant),
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
         "capabilities": CAPABILITIES,
@@ -73,13 +85,16 @@ def capability_statement(tenant: Tenant) -> dict:
         interactions = [{"code": "read"}]
         if rtype in SEARCHABLE:
             interactions.append({"code": "search-type"})
-        resources.append({
+        resource = {
             "type": rtype,
             "interaction": interactions,
             "searchParam": [{"name": n, "type": "reference" if n in ("patient", "subject") else "token"}
                             for n in SEARCHABLE.get(rtype, [])] + (
                 [{"name": "_count", "type": "number"}] if rtype in SEARCHABLE else []),
-        })
+        }
+        if rtype in EXPORT_OPERATIONS:
+            resource["operation"] = [EXPORT_OPERATIONS[rtype]]
+        resources.append(resource)
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -89,6 +104,7 @@ def capability_statement(tenant: Tenant) -> dict:
         "implementation": {"description": f"Sandbox tenant {tenant.name}", "url": tenant.fhir_base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json"],
+        "instantiates": [f"{BULK_DATA}/CapabilityStatement/bulk-data"],
         "rest": [{
             "mode": "server",
             "security": {

@@ -1,5 +1,6 @@
 """The FHIR R4 API of each tenant: bearer token and scope checks, patient compartment, reads,
-searches with paging, Binary content negotiation, flavour quirks and injected faults."""
+searches with paging, Binary content negotiation, flavour quirks and injected faults. A backend
+services token (``system/`` scopes) reads and searches any patient's data and the Groups."""
 from __future__ import annotations
 
 import base64
@@ -13,12 +14,13 @@ from .discovery import SEARCHABLE, fhir_json
 from .flavours import EPIC_OUTCOME_SYSTEM, Tenant
 from .runtime import current
 from .scopes import access
-from .store import Grant
+from .session import Grant
 
 bp = Blueprint("sandbox_fhir", __name__)
 
 READABLE = {"Patient", "Condition", "Observation", "DocumentReference", "DiagnosticReport",
-            "Binary", "Encounter", "Practitioner"}
+            "Binary", "Encounter", "Practitioner", "Group"}
+# Group is outside every patient compartment too, but a patient token must not list the population.
 NOT_IN_COMPARTMENT = {"Practitioner"}
 CONTROL_PARAMS = {"patient", "subject", "category", "code", "_count"}
 FHIR_JSON_TYPES = {"application/fhir+json", "application/json+fhir"}
@@ -49,7 +51,8 @@ def epic_outcome(code: str, text: str) -> dict:
 
 
 @bp.errorhandler(FhirError)
-def _fhir_error(error: FhirError):
+def fhir_error_response(error: FhirError):
+    """An OperationOutcome response for a ``FhirError``."""
     body = operation_outcome(error.severity, error.code, error.text, error.details)
     response = fhir_json(body, error.status)
     response.headers.update(error.headers)
@@ -63,7 +66,8 @@ def _tenant(name: str) -> Tenant:
     return tenant
 
 
-def _bearer(tenant: Tenant) -> Grant:
+def bearer(tenant: Tenant) -> Grant:
+    """The live grant behind the request's bearer token for this tenant; 401 otherwise."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     grant = current().state.access_grant(token.strip()) if scheme.lower() == "bearer" else None
@@ -88,38 +92,47 @@ def _authorize(grant: Grant, rtype: str, perm: str) -> str:
     return mode
 
 
-def _guard(tenant_name: str, rtype: str) -> tuple[Tenant, Grant]:
-    """What every resource request goes through: tenant, counters, faults, token, known type."""
+def counted(tenant_name: str, resource: str) -> Tenant:
+    """The tenant (404 when unknown), after counting the request and applying any injected fault
+    for ``resource`` (a resource type, or a Bulk endpoint name)."""
     sandbox = current()
     tenant = _tenant(tenant_name)
-    sandbox.state.count_request(tenant.name, rtype)
-    fault = sandbox.state.take_fault(tenant.name, rtype)
+    sandbox.state.count_request(tenant.name, resource)
+    fault = sandbox.state.take_fault(tenant.name, resource)
     if fault is not None:
         if fault.mode == "timeout":
             time.sleep(fault.seconds)
         elif fault.mode == "malformed":
-            raise _Malformed()
+            raise Malformed()
         else:
             status = int(fault.mode)
             code = {429: "throttled", 503: "transient"}.get(status, "exception")
-            headers = {"Retry-After": "1"} if status in (429, 503) else {}
+            headers = {"Retry-After": str(fault.retry_after)} if status in (429, 503) else {}
             raise FhirError(status, code, f"Injected fault {status}.", headers)
-    grant = _bearer(tenant)
+    return tenant
+
+
+def _guard(tenant_name: str, rtype: str) -> tuple[Tenant, Grant]:
+    """What every resource request goes through: tenant, counters, faults, token, known type."""
+    tenant = counted(tenant_name, rtype)
+    grant = bearer(tenant)
     if rtype not in READABLE:
         raise FhirError(404, "not-supported", f"Unknown resource type {rtype}.")
     return tenant, grant
 
 
-class _Malformed(Exception):
+class Malformed(Exception):
     """Answer 200 with a body that is not valid JSON."""
 
 
-@bp.errorhandler(_Malformed)
-def _malformed(_error):
+@bp.errorhandler(Malformed)
+def malformed_response(_error):
+    """The answer of an injected ``malformed`` fault: 200 with truncated JSON."""
     return Response('{"resourceType": "Bundle", "entry": [', 200, mimetype="application/fhir+json")
 
 
-def _shape(tenant: Tenant, resource: dict) -> dict:
+def shape(tenant: Tenant, resource: dict) -> dict:
+    """A resource as this tenant serves it (notes inline or pointing to ``Binary/``)."""
     if resource["resourceType"] == "DocumentReference":
         return current().data.note_for_flavour(resource, tenant.flavour.inline_note_data)
     return resource
@@ -139,7 +152,7 @@ def read(tenant, rtype, rid):
         _forbid(f"{rtype}/{rid} belongs to another patient than the token's.")
     if rtype == "Binary":
         return _binary(tenant, resource)
-    return fhir_json(_shape(tenant, resource))
+    return fhir_json(shape(tenant, resource))
 
 
 def _binary(tenant: Tenant, binary: dict):
@@ -180,7 +193,7 @@ def search(tenant, rtype):
     results = current().data.of_patient(rtype, patient)
     for name in ("category", "code"):
         if params.get(name):
-            results = [r for r in results if _matches(r, name, params[name])]
+            results = [r for r in results if matches(r, name, params[name])]
     ignored = sorted(set(params) - CONTROL_PARAMS)
     count = tenant.flavour.page_size(rtype, params.get("_count"))
     self_url = f"{tenant.fhir_base}/{rtype}?{urlencode(list(params.items(multi=True)))}"
@@ -203,7 +216,7 @@ def _bundle(tenant: Tenant, page: dict, offset: int, self_url: str) -> dict:
     data = current().data
     rtype, ids, count = page["type"], page["ids"], page["count"]
     entries = [{"fullUrl": f"{tenant.fhir_base}/{rtype}/{rid}",
-                "resource": _shape(tenant, data.get(rtype, rid)),
+                "resource": shape(tenant, data.get(rtype, rid)),
                 "search": {"mode": "match"}} for rid in ids[offset:offset + count]]
     links = [{"relation": "self", "url": self_url}]
     if offset + count < len(ids):
@@ -237,7 +250,7 @@ def _codings(resource: dict, name: str) -> list[dict]:
     return [c for concept in concepts for c in concept.get("coding", [])]
 
 
-def _matches(resource: dict, name: str, value: str) -> bool:
+def matches(resource: dict, name: str, value: str) -> bool:
     """Token search: comma = OR; ``system|code``, ``|code`` or plain ``code``."""
     codings = _codings(resource, name)
     for token in value.split(","):

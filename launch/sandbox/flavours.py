@@ -20,6 +20,7 @@ class Flavour:
     inline_note_data: bool
     counts: dict[str, tuple[int, int]]
     style: dict = field(default_factory=dict)
+    v1_system_scopes_only: bool = False  # Oracle Health grants v1 system scopes (ehr-facts §2.2)
 
     def page_size(self, resource_type: str, requested: str | None) -> int:
         """Return the page size for a search: the requested ``_count`` clamped to this flavour's limits."""
@@ -57,6 +58,7 @@ FLAVOURS: dict[str, Flavour] = {
     ),
     "cerner": Flavour(
         name="cerner",
+        v1_system_scopes_only=True,
         access_token_lifetime=570,
         rotate_refresh_token=False,
         need_patient_banner=True,

@@ -8,7 +8,8 @@ from flask import Blueprint, abort, jsonify, render_template, request
 
 from .runtime import Sandbox, current, tenant_or_404
 from .settings import app_base
-from .store import Fault, age, display_name
+from .session import Fault
+from .store import age, display_name
 
 bp = Blueprint("sandbox_launcher", __name__)
 
@@ -81,12 +82,19 @@ def control_launch():
 @bp.route("/_sandbox/faults", methods=["POST"])
 def control_fault():
     """Inject a fault: ``{"tenant", "resource", "mode": status | "timeout" | "malformed",
-    "seconds"?, "times"?}``; tenant and resource default to ``*``."""
+    "seconds"?, "times"?, "retry_after"?}``; tenant and resource default to ``*``. ``resource`` is a
+    FHIR type or a Bulk endpoint: ``$export`` (kick-off), ``bulk-status`` (status and DELETE),
+    ``bulk-file`` (file downloads). ``times`` limits it to the next K matching requests; 429 and
+    503 answers carry ``Retry-After: retry_after`` (default 1)."""
     body = request.get_json(silent=True) or {}
     mode = body.get("mode")
     if not (mode in ("timeout", "malformed") or (isinstance(mode, int) and 100 <= mode <= 599)):
         return jsonify(error="mode must be an HTTP status, 'timeout' or 'malformed'"), 400
-    fault = Fault(mode=mode, seconds=float(body.get("seconds", 30)), times=body.get("times"))
+    retry_after = body.get("retry_after", 1)
+    if not isinstance(retry_after, int) or retry_after < 0:
+        return jsonify(error="retry_after must be a whole number of seconds"), 400
+    fault = Fault(mode=mode, seconds=float(body.get("seconds", 30)), times=body.get("times"),
+                  retry_after=retry_after)
     current().state.set_fault(body.get("tenant", "*"), body.get("resource", "*"), fault)
     return jsonify(ok=True)
 
@@ -96,6 +104,19 @@ def control_clear_faults():
     """Remove every injected fault."""
     current().state.clear_faults()
     return jsonify(ok=True)
+
+
+@bp.route("/_sandbox/touch", methods=["POST"])
+def control_touch():
+    """Mark every resource of one patient as changed now (``meta.lastUpdated``), for incremental
+    (``_since``) exports: ``{"patient"}`` → ``{"patient", "lastUpdated", "resources"}``."""
+    body = request.get_json(silent=True) or {}
+    patient = str(body.get("patient"))
+    data = current().data
+    if data.get("Patient", patient) is None:
+        return jsonify(error=f"unknown patient {patient!r}"), 404
+    instant, count = data.touch(patient)
+    return jsonify(patient=patient, lastUpdated=instant, resources=count)
 
 
 @bp.route("/_sandbox/tokens/expire", methods=["POST"])

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from flask import abort, current_app
 from joserfc.jwk import RSAKey
 
+from .exports import Exports
 from .flavours import Tenant
-from .store import PatientData, State
+from .session import State
+from .store import PatientData
 
 
 @dataclass
@@ -20,6 +22,7 @@ class Sandbox:
     state: State
     tenants: dict[str, Tenant]
     signing_key: RSAKey
+    exports: Exports
     servers: dict = field(default_factory=dict)
 
     @property

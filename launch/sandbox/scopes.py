@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 _V1 = {"read": frozenset("rs"), "write": frozenset("cud"), "*": frozenset("cruds")}
 _V2 = re.compile(r"^c?r?u?d?s?$")
+_ORDER = "cruds"
 _RESOURCE_SCOPE = re.compile(r"^(patient|user|system)/([A-Za-z]+|\*)\.([A-Za-z*]+)$")
 
 
@@ -48,3 +49,41 @@ def access(scope: str, resource: str, perm: str) -> str | None:
     if "patient" in contexts:
         return "patient"
     return None
+
+
+def is_v1(scope: str) -> bool:
+    """True for a SMART v1 spelling (``.read``, ``.write``, ``.*``)."""
+    match = _RESOURCE_SCOPE.match(scope)
+    return bool(match) and match.group(3) in _V1
+
+
+def system_allows(scope: str, resource: str, perms: str) -> bool:
+    """True when the ``system/`` scopes in ``scope`` grant every permission in ``perms`` on ``resource``."""
+    granted: set[str] = set()
+    for s in resource_scopes(scope):
+        if s.context == "system" and s.resource in (resource, "*"):
+            granted |= s.perms
+    return set(perms) <= granted
+
+
+def grant_system(requested: str, registered: str, v1_only: bool) -> str:
+    """The ``system/`` scopes to grant: each requested one, as far as the registration covers it.
+    With ``v1_only`` (the Cerner-like flavour) v2 spellings are not recognised and a v1 scope is
+    granted only when fully covered; otherwise a partly covered scope is granted as the v2 scope
+    of the covered permissions (``system/Binary.read`` against ``system/Binary.r`` gives
+    ``system/Binary.r``). Other scopes (``patient/``, ``launch``…) are never granted here."""
+    registrations = [s for s in resource_scopes(registered) if s.context == "system"]
+    granted = []
+    for text in requested.split():
+        wanted = parse_resource_scope(text)
+        if wanted is None or wanted.context != "system" or (v1_only and not is_v1(text)):
+            continue
+        covered = set()
+        for reg in registrations:
+            if reg.resource in (wanted.resource, "*"):
+                covered |= reg.perms & wanted.perms
+        if covered == wanted.perms:
+            granted.append(text)
+        elif covered and not v1_only:
+            granted.append(f"system/{wanted.resource}.{''.join(p for p in _ORDER if p in covered)}")
+    return " ".join(dict.fromkeys(granted))

@@ -1,17 +1,15 @@
-"""In-memory state of the sandbox: the patient data (read-only once loaded) and the mutable
-session state (launches, codes, tokens, faults, counters), guarded by one lock."""
+"""The sandbox's patient data: every resource indexed by type and id with its patient, the
+Groups over the patients, and ``meta.lastUpdated`` on every resource (which ``touch`` moves
+forward, so an incremental Bulk export has something to find). The mutable session state lives
+in ``session.py``."""
 from __future__ import annotations
 
 import copy
 import gzip
 import json
 import logging
-import secrets
 import threading
-import time
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -24,6 +22,13 @@ DEFAULT_PRACTITIONER = {
               "text": "Dr. Sam Sandbox"}],
 }
 
+# Group id → (name, which patient ids belong to it).
+GROUPS = {
+    "all": ("All patients", lambda pid: True),
+    "rare": ("Rare-disease cases (rd-*)", lambda pid: pid.startswith("rd-")),
+    "edge": ("Edge cases (edge-*)", lambda pid: pid.startswith("edge-")),
+}
+
 _DATE_FIELDS = ("effectiveDateTime", "issued", "date", "recordedDate", "onsetDateTime", "authoredOn")
 
 
@@ -33,6 +38,28 @@ def read_bundles(path: str | Path) -> list[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def now_instant() -> str:
+    """The current time as a FHIR instant in UTC, to the microsecond."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_instant(value: str) -> datetime | None:
+    """A FHIR instant (a date-time with seconds and a time zone) as an aware datetime; None when
+    ``value`` is not one."""
+    if not isinstance(value, str) or len(value) < 20 or "T" not in value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def last_updated(resource: dict) -> datetime | None:
+    """A resource's ``meta.lastUpdated``, parsed."""
+    return parse_instant((resource.get("meta") or {}).get("lastUpdated"))
 
 
 def display_name(patient: dict) -> str:
@@ -66,17 +93,64 @@ def sort_key(resource: dict) -> str:
 
 
 class PatientData:
-    """The patient set, indexed by type and id, with each resource's patient. Read-only after loading."""
+    """The patient set, indexed by type and id, with each resource's patient. Only ``touch``
+    changes it after loading (it replaces ``meta`` dicts whole, so readers never see half an update)."""
 
     def __init__(self, bundles: list[dict]):
         self.resources: dict[str, dict[str, dict]] = {}
         self.patient_of: dict[tuple[str, str], str] = {}
         self.practitioner_of: dict[str, str] = {}
+        self._touch_lock = threading.Lock()
         for bundle in bundles:
             self._add_bundle(bundle)
         if not self.resources.get("Practitioner"):
-            self._add(DEFAULT_PRACTITIONER, None)
+            self._add(copy.deepcopy(DEFAULT_PRACTITIONER), None)
         self._split_inline_note_data()
+        self._add_groups()
+        self._stamp(now_instant())
+
+    def _stamp(self, instant: str) -> None:
+        """Give every resource without one a ``meta.lastUpdated`` (the load time)."""
+        for table in self.resources.values():
+            for resource in table.values():
+                meta = resource.get("meta") or {}
+                if not parse_instant(meta.get("lastUpdated")):
+                    resource["meta"] = {**meta, "lastUpdated": instant}
+
+    def _add_groups(self) -> None:
+        ids = list(self.resources.get("Patient", {}))
+        for gid, (name, belongs) in GROUPS.items():
+            members = [pid for pid in ids if belongs(pid)]
+            group = {"resourceType": "Group", "id": gid, "type": "person", "actual": True,
+                     "name": name, "quantity": len(members)}
+            if members:
+                group["member"] = [{"entity": {"reference": f"Patient/{pid}"}} for pid in members]
+            self._add(group, None)
+
+    def members(self, group_id: str) -> list[str] | None:
+        """The patient ids of a Group, in load order; None when there is no such Group."""
+        group = self.get("Group", group_id)
+        if group is None:
+            return None
+        return [m["entity"]["reference"].split("/", 1)[1] for m in group.get("member", [])]
+
+    def owned(self, types: set[str], patients: set[str]):
+        """``(type, resource)`` of every resource of ``types`` belonging to one of ``patients``,
+        patient by patient in load order (one pass over the index)."""
+        for (rtype, rid), pid in self.patient_of.items():
+            if rtype in types and pid in patients:
+                yield rtype, self.resources[rtype][rid]
+
+    def touch(self, patient_id: str) -> tuple[str, int]:
+        """Mark every resource of one patient (the Patient included) as changed now; return the
+        new ``lastUpdated`` and how many resources it was set on."""
+        with self._touch_lock:
+            instant = now_instant()
+            keys = [key for key, pid in self.patient_of.items() if pid == patient_id]
+            for rtype, rid in keys:
+                resource = self.resources[rtype][rid]
+                resource["meta"] = {**(resource.get("meta") or {}), "lastUpdated": instant}
+        return instant, len(keys)
 
     def _add(self, resource: dict, patient_id: str | None) -> None:
         rtype, rid = resource["resourceType"], resource["id"]
@@ -150,268 +224,3 @@ class PatientData:
                 att["url"] = f"Binary/{doc['id']}-att{n}"
                 del att["data"]
         return doc
-
-
-@dataclass
-class Launch:
-    """A launch value minted by the EHR: the context it binds, single use, expiring."""
-
-    tenant: str
-    patient: str
-    encounter: str | None
-    practitioner: str
-    expires_at: float
-    used: bool = False
-
-
-@dataclass
-class Context:
-    """The launch context a grant carries: who the user is and which patient/encounter is open."""
-
-    practitioner: str
-    patient: str | None = None
-    encounter: str | None = None
-
-
-@dataclass
-class Grant:
-    """An authorization code, an access token or a refresh token, with what it grants."""
-
-    tenant: str
-    client_id: str
-    scope: str
-    context: Context
-    expires_at: float | None
-    redirect_uri: str | None = None
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
-    nonce: str | None = None
-    auth_time: int = 0
-    code: str | None = None
-    revoked: bool = False
-    issued: list[str] = field(default_factory=list)
-
-    def expired(self) -> bool:
-        """True once past ``expires_at``."""
-        return self.expires_at is not None and time.time() >= self.expires_at
-
-    # authlib's AuthorizationCodeMixin / TokenMixin interface.
-    def get_redirect_uri(self):
-        return self.redirect_uri
-
-    def get_scope(self):
-        return self.scope
-
-    def get_nonce(self):
-        return self.nonce
-
-    def get_auth_time(self):
-        return self.auth_time
-
-    def get_acr(self):
-        return None
-
-    def get_amr(self):
-        return None
-
-    def check_client(self, client) -> bool:
-        return self.client_id == client.client_id
-
-
-@dataclass
-class Fault:
-    """An injected failure for one tenant and resource type."""
-
-    mode: object
-    seconds: float = 30.0
-    times: int | None = None
-
-
-class State:
-    """Everything the sandbox mutates while running, behind one lock."""
-
-    def __init__(self, launch_lifetime: float, latency_ms: float):
-        self.lock = threading.Lock()
-        self.launch_lifetime = launch_lifetime
-        self.latency_ms = latency_ms
-        self.launches: dict[str, Launch] = {}
-        self.codes: dict[str, Grant] = {}
-        self.access: dict[str, Grant] = {}
-        self.refresh: dict[str, Grant] = {}
-        self.jtis: dict[tuple[str, str], float] = {}
-        self.faults: dict[tuple[str, str], Fault] = {}
-        self.requests: Counter = Counter()
-        self.pages: dict[str, dict] = {}
-
-    def mint_launch(self, tenant: str, patient: str, encounter: str | None, practitioner: str) -> str:
-        """Mint a fresh single-use launch value binding this context."""
-        value = secrets.token_urlsafe(24)
-        now = time.time()
-        with self.lock:
-            self.launches = {k: v for k, v in self.launches.items() if v.expires_at > now}
-            self.launches[value] = Launch(tenant, patient, encounter, practitioner,
-                                          now + self.launch_lifetime)
-        return value
-
-    def peek_launch(self, value: str, tenant: str) -> Launch | None:
-        """The launch if it exists for this tenant, is unused and unexpired; it stays unused."""
-        with self.lock:
-            launch = self.launches.get(value)
-        if launch and launch.tenant == tenant and not launch.used and launch.expires_at > time.time():
-            return launch
-        return None
-
-    def consume_launch(self, value: str, tenant: str) -> Launch | None:
-        """Atomically mark the launch used and return it; None if it was not usable."""
-        with self.lock:
-            launch = self.launches.get(value)
-            if (not launch or launch.tenant != tenant or launch.used
-                    or launch.expires_at <= time.time()):
-                return None
-            launch.used = True
-            return launch
-
-    def use_jti(self, client_id: str, jti: str, expires_at: float) -> bool:
-        """Record a client assertion's ``jti``; False if it was seen and is still unexpired."""
-        now = time.time()
-        with self.lock:
-            self.jtis = {k: v for k, v in self.jtis.items() if v > now}
-            if (client_id, jti) in self.jtis:
-                return False
-            self.jtis[(client_id, jti)] = expires_at
-            return True
-
-    def save_code(self, code: str, grant: Grant) -> None:
-        """Store an authorization code."""
-        with self.lock:
-            self.codes[code] = grant
-
-    def take_code(self, code: str, client_id: str) -> Grant | None:
-        """Spend a code: its grant if valid for this client, else None. A replayed code
-        revokes the tokens it issued (RFC 6749 §4.1.2)."""
-        with self.lock:
-            grant = self.codes.get(code)
-            if grant is None or grant.client_id != client_id:
-                return None
-            if grant.revoked:
-                for token in grant.issued:
-                    for table in (self.access, self.refresh):
-                        if token in table:
-                            table[token].revoked = True
-                return None
-            # Spent on first presentation, even if the exchange then fails (e.g. bad PKCE).
-            grant.revoked = True
-        return None if grant.expired() else grant
-
-    def record_issued(self, code: str, issued: list[str]) -> None:
-        """Remember the tokens a code issued, so a replay of the code can revoke them."""
-        with self.lock:
-            if code in self.codes:
-                self.codes[code].issued = issued
-
-    def save_tokens(self, access_token: str, access: Grant,
-                    refresh_token: str | None, refresh: Grant | None) -> None:
-        """Store a new access token and, if issued, a new refresh token."""
-        with self.lock:
-            self.access[access_token] = access
-            if refresh_token and refresh:
-                self.refresh[refresh_token] = refresh
-
-    def access_grant(self, token: str) -> Grant | None:
-        """The grant behind a bearer token if it is live."""
-        with self.lock:
-            grant = self.access.get(token)
-        if grant is None or grant.revoked or grant.expired():
-            return None
-        return grant
-
-    def refresh_grant(self, token: str) -> Grant | None:
-        """The grant behind a refresh token if it is live."""
-        with self.lock:
-            grant = self.refresh.get(token)
-        if grant is None or grant.revoked or grant.expired():
-            return None
-        return grant
-
-    def revoke_refresh(self, token: str) -> None:
-        """Revoke one refresh token (after rotation)."""
-        with self.lock:
-            if token in self.refresh:
-                self.refresh[token].revoked = True
-
-    def expire_access(self, tenant: str | None) -> int:
-        """Expire every access token (of one tenant, or all); return how many."""
-        now = time.time()
-        with self.lock:
-            grants = [g for g in self.access.values() if tenant in (None, g.tenant)]
-            for grant in grants:
-                grant.expires_at = now - 1
-        return len(grants)
-
-    def revoke_all(self, tenant: str | None) -> int:
-        """Revoke every access and refresh token (of one tenant, or all); return how many."""
-        with self.lock:
-            grants = [g for table in (self.access, self.refresh) for g in table.values()
-                      if tenant in (None, g.tenant)]
-            for grant in grants:
-                grant.revoked = True
-        return len(grants)
-
-    def set_fault(self, tenant: str, resource: str, fault: Fault) -> None:
-        """Inject a fault (``*`` matches any tenant or resource)."""
-        with self.lock:
-            self.faults[(tenant, resource)] = fault
-
-    def clear_faults(self) -> None:
-        """Remove every injected fault."""
-        with self.lock:
-            self.faults.clear()
-
-    def take_fault(self, tenant: str, resource: str) -> Fault | None:
-        """The fault that applies to this request, counting down limited ones."""
-        with self.lock:
-            for key in ((tenant, resource), (tenant, "*"), ("*", resource), ("*", "*")):
-                fault = self.faults.get(key)
-                if fault is None:
-                    continue
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        del self.faults[key]
-                return fault
-        return None
-
-    def count_request(self, tenant: str, resource: str) -> None:
-        """Count one FHIR request."""
-        with self.lock:
-            self.requests[(tenant, resource)] += 1
-
-    def request_counts(self) -> dict[str, dict[str, int]]:
-        """Request counts as ``{tenant: {resource: n}}``."""
-        with self.lock:
-            counts: dict[str, dict[str, int]] = {}
-            for (tenant, resource), n in self.requests.items():
-                counts.setdefault(tenant, {})[resource] = n
-        return counts
-
-    def reset_requests(self) -> None:
-        """Zero the request counters."""
-        with self.lock:
-            self.requests.clear()
-
-    def save_page(self, page: dict) -> str:
-        """Remember one page of a search for its ``next`` link; return the opaque page token."""
-        token = secrets.token_urlsafe(16)
-        now = time.time()
-        with self.lock:
-            self.pages = {k: v for k, v in self.pages.items() if v["expires_at"] > now}
-            self.pages[token] = {**page, "expires_at": now + 3600}
-        return token
-
-    def page(self, token: str) -> dict | None:
-        """A remembered page, or None when unknown or expired."""
-        with self.lock:
-            page = self.pages.get(token)
-        if page is None or page["expires_at"] <= time.time():
-            return None
-        return page

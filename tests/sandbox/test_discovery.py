@@ -19,7 +19,7 @@ def test_smart_configuration(base, tenant):
     assert config["token_endpoint"] == f"{base}/{tenant}/oauth2/token"
     assert config["code_challenge_methods_supported"] == ["S256"]
     assert config["token_endpoint_auth_signing_alg_values_supported"] == ["RS384", "ES384"]
-    assert set(config["grant_types_supported"]) == {"authorization_code", "refresh_token"}
+    assert set(config["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
     assert {"launch-ehr", "launch-standalone", "client-public", "client-confidential-symmetric",
             "client-confidential-asymmetric", "context-ehr-patient", "context-ehr-encounter",
             "context-standalone-patient", "sso-openid-connect", "permission-v1", "permission-v2",

@@ -16,7 +16,8 @@ def test_repo_clients_json(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING):
         clients = load_clients(LAUNCH_DIR / "clients.json")
     assert {(c.client_id, c.tenant) for c in clients} == {
-        ("radar-epic", "epic"), ("radar-public", "epic"), ("radar-public", "cerner")}
+        ("radar-epic", "epic"), ("radar-public", "epic"), ("radar-public", "cerner"),
+        ("radar-backend", "epic"), ("radar-backend", "cerner")}
     assert "RADAR_DEMO_CERNER_SECRET" in caplog.text
     monkeypatch.setenv("RADAR_DEMO_CERNER_SECRET", "from-env")
     cerner = [c for c in load_clients(LAUNCH_DIR / "clients.json") if c.client_id == "radar-cerner"][0]
