@@ -34,6 +34,18 @@ def record_view(store, *, user: str | None, iss: str, patient: str, what: str, s
                    client=client, what=what)
 
 
+def record_bulk_read(store, *, actor: str | None, iss: str, group: str | None, patients: int, flagged: int,
+                     since: str | None = None) -> str:
+    """Append one audit event for a population screen's Bulk Data read (``radar screen``); returns the event id.
+
+    ``actor`` is who ran it, ``group`` the Group exported (None: every patient), ``patients`` how many
+    patients' records were read, ``flagged`` how many the screen flagged, ``since`` the ``_since`` of an
+    incremental export. No single patient: ``patient`` is empty.
+    """
+    return _append(store, "bulk-data-read", user=actor, iss=iss, patient="", session=None, client=None,
+                   group=group or "", patients=str(int(patients)), flagged=str(int(flagged)), since=since or "")
+
+
 def _append(store, name: str, *, user, iss, patient, session, client, detail: dict | None = None, **fields) -> str:
     event = {"event": name, "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
              "user": user or "", "iss": iss, "patient": patient, "session": session_ref(session),

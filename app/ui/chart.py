@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from datetime import date
 
 from flask import Blueprint, abort, g, render_template, request
@@ -18,6 +19,8 @@ from ..fetch.fhir import SECTION_RESOURCES, FhirClient, RelaunchRequired, fetch_
 from ..fetch.notes import excerpt
 from ..phenotype import Profile, edits
 from ..pipeline import ENGINE_LABEL, MIN_PRESENT, Analysis, analyse, reanalyse
+from ..rank.posterior import percent
+from ..screen import handoff
 from ..smart import binding, sessions
 from . import radar, signal, style
 from .pages import message, relaunch_page
@@ -115,6 +118,7 @@ def open_chart(sid: str, session: dict) -> dict:
     analysis = analyse(record, ctx.knowledge, edits=store.get("edits", sid), case=ctx.case_options)
     store.set("profile", sid, analysis.extracted.to_dict(), PROFILE_TTL)
     context = chart_context(session, record, style.load(ctx.http, store, session.get("smart_style_url")))
+    context["screened"] = screening_flag(handoff.flag_for(store, session["iss"], session["patient"]))
     context.update(analysis_context(analysis, ctx.settings.cds_thresholds))
     edited = analysis.profile
     context.update(radar.panel_context(sid, session, analysis.narrative, [p.hpo for p in edited.present],
@@ -158,6 +162,17 @@ def chart_context(session: dict, record: rec.PatientRecord, style_vars: dict) ->
         "partial": record.partial,
         "warnings": record.warnings,
     }
+
+
+def screening_flag(flag: dict | None) -> dict | None:
+    """The chart's line for a patient the population screen flagged (``app.screen.handoff.flag_for``):
+    its text and level, or None when there is no flag (pure)."""
+    if not flag:
+        return None
+    day = re.match(r"\d{4}-\d{2}-\d{2}", str(flag.get("screened_at") or ""))
+    when = day.group(0) if day else "an unknown date"
+    return {"text": f"Flagged by population screening on {when} (probability {percent(flag.get('probability'))})",
+            "level": flag.get("signal") if flag.get("signal") in ("warning", "info") else None}
 
 
 def analysis_context(analysis: Analysis, thresholds) -> dict:

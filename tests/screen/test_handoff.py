@@ -1,0 +1,215 @@
+"""From the population screen into the chart: flags kept per EHR and patient, RaDaR queued through
+the chart's own jobs and cache (a real `radar worker`, the vLLM stub over HTTP), the bulk read audited."""
+from __future__ import annotations
+
+import html
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app import audit
+from app.fetch.build import build_record
+from app.pipeline import analyse
+from app.screen import handoff
+from app.store import connect
+from launch.vllm_stub import create_stub
+from tests.conftest import build_stack, new_browser, session_id
+from tests.fhir_data import BUNDLES
+from tests.servers import serve
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = "sczzz/RaDaR-32B"
+SCREENED_AT = "2026-12-03T02:00:00+00:00"
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    """The sandbox EHR and the app with RaDaR on the stub, and a `radar worker` on the app's Redis."""
+    stub = serve(create_stub({"model": MODEL, "delay": 0.002}))
+    stack = build_stack(tmp_path_factory.mktemp("handoff"), extra_env={
+        "RADAR_URL": f"{stub.url}/v1", "RADAR_MODEL": MODEL, "RADAR_READ_TIMEOUT": "3", "RADAR_RETRIES": "1"})
+    socket = stack.store.redis.connection_pool.connection_kwargs["path"]
+    env = {**os.environ, "REDIS_URL": f"unix://{socket}", "RADAR_URL": f"{stub.url}/v1", "RADAR_MODEL": MODEL,
+           "RADAR_READ_TIMEOUT": "3", "RADAR_RETRIES": "1", "RADAR_EHRS": ""}
+    worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    stack.stub, stack.ctx = stub, stack.app.extensions["radar"]
+    yield stack
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=20)
+    stack.app_served.stop()
+    stack.sandbox_served.stop()
+    stub.stop()
+
+
+def exported(pid: str, seed: int = 0) -> list[dict]:
+    """The patient's resources as a Bulk export hands them to the screen: loose resources in no
+    particular order (per-type files, shuffled), notes pointing at ``Binary/<id>`` with the Binaries
+    alongside, as the Epic-like tenant serves them."""
+    resources, binaries = [], []
+    for entry in BUNDLES[pid]["entry"]:
+        res = json.loads(json.dumps(entry["resource"]))
+        if res["resourceType"] == "DocumentReference":
+            for n, content in enumerate(res.get("content", [])):
+                att = content["attachment"]
+                if "data" in att and "url" not in att:
+                    binaries.append({"resourceType": "Binary", "id": f"{res['id']}-att{n}",
+                                     "contentType": att.get("contentType", "text/plain"), "data": att.pop("data")})
+                    att["url"] = f"Binary/{res['id']}-att{n}"
+        resources.append(res)
+    resources += binaries
+    random.Random(seed).shuffle(resources)
+    return resources
+
+
+def screened(ctx, pid: str):
+    """(record, analysis) of one patient as the screen makes them: the one builder, the one middle."""
+    record = build_record(pid, exported(pid))
+    return record, analyse(record, ctx.knowledge)
+
+
+def line(pid: str, probability: float, flagged: bool = True, signal: str | None = "warning") -> dict:
+    return {"patient": pid, "rare_disease_probability": probability, "flagged": flagged,
+            "signal": signal if flagged else None, "findings": 3, "suggestions": [], "evidence": []}
+
+
+def stub_requests(rig) -> list[dict]:
+    return httpx.get(f"{rig.stub.url}/_stub/requests").json()
+
+
+def wait_done(store, cid: str, seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        case = store.get("case", cid)
+        if case and case["status"] in ("done", "failed", "cancelled"):
+            return case
+        time.sleep(0.2)
+    raise AssertionError(f"case {cid} still {store.get('case', cid)['status']}")
+
+
+def narrative_of(page: str) -> str:
+    match = re.search(r'<textarea name="narrative"[^>]*>(.*?)</textarea>', page, re.S)
+    assert match, "no narrative in the page"
+    return html.unescape(match.group(1))
+
+
+def test_radar_queued_by_the_screen_is_waiting_in_the_chart(rig):
+    pid, iss = "rd-022", rig.iss("epic")
+    record, analysis = screened(rig.ctx, pid)
+    assert handoff.remember(rig.store, iss, [line(pid, analysis.rare_probability)], screened_at=SCREENED_AT,
+                            group="all") == 1
+    assert handoff.queue_radar(rig.ctx, iss, [(record, analysis)], 1) == 1
+    cid = handoff.flag_for(rig.store, iss, pid)["case"]
+    case = wait_done(rig.store, cid)
+    assert case["status"] == "done" and case["diagnoses"] and case["owner"] == f"{iss}|{pid}"
+    sent = [r for r in stub_requests(rig) if any(case["narrative"] in (m.get("content") or "") for m in r["messages"])]
+    assert len(sent) == 1
+    before = len(stub_requests(rig))
+
+    browser = new_browser()
+    page = browser.get(rig.mint("epic", pid))
+    assert page.status_code == 200
+    # The chart, reading the same patient over FHIR, writes the very narrative the screen sent:
+    # the same case id, so the finished analysis is what the panel loads.
+    assert narrative_of(page.text) == case["narrative"]
+    assert f"/radar/{cid}" in page.text
+    fragment = browser.get(f"{rig.app_url}/s/{session_id(page)}/radar/{cid}")
+    assert fragment.status_code == 200 and 'data-status="done"' in fragment.text
+    assert len(stub_requests(rig)) == before  # served from the cache: the model was not asked again
+    assert 'id="screened"' in page.text and "Flagged by population screening on 2026-12-03" in page.text
+
+
+def test_queue_radar_takes_the_most_probable_flagged_patients(rig):
+    iss = rig.iss("epic")
+    pairs = [screened(rig.ctx, pid) for pid in ("rd-006", "rd-015", "rd-025", "rd-035")]
+    probability = {r.patient_id: a.rare_probability for r, a in pairs}
+    # rd-015 is not flagged; the others in falling probability: rd-025, rd-035, rd-006.
+    assert probability["rd-025"] > probability["rd-035"] > probability["rd-006"] >= 0.5 > probability["rd-015"]
+    handoff.remember(rig.store, iss, [line(p, q, q >= 0.5) for p, q in probability.items()], screened_at=SCREENED_AT,
+                     group="rare")
+    assert handoff.queue_radar(rig.ctx, iss, iter(pairs), 2) == 2
+    owners = {c["owner"] for c in map(lambda k: rig.store.get("case", k.rpartition(":")[2]),
+                                      rig.store.redis.scan_iter(match="radar:case:*")) if c}
+    assert {f"{iss}|rd-025", f"{iss}|rd-035"} <= owners
+    assert f"{iss}|rd-006" not in owners and f"{iss}|rd-015" not in owners
+    assert handoff.flag_for(rig.store, iss, "rd-025")["case"] and handoff.flag_for(rig.store, iss, "rd-006")["case"] is None
+    assert handoff.queue_radar(rig.ctx, iss, pairs, 0) == 0
+    assert handoff.queue_radar(rig.ctx, iss, pairs[1:2], 5) == 0  # nothing flagged, nothing queued
+    off = replace(rig.ctx, settings=replace(rig.ctx.settings, model=None))
+    with pytest.raises(ValueError, match="RADAR_URL"):
+        handoff.queue_radar(off, iss, pairs, 2)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = connect(None, tmp_path)
+    yield s
+    s.close()
+
+
+def test_flags_are_kept_30_days_per_ehr_and_patient(store):
+    iss = "https://ehr.example.org/fhir"
+    assert handoff.remember(store, iss + "/", iter([line("p1", 0.93), line("p2", 0.61, signal="info"),
+                                                    line("p3", 0.02, False)]),
+                            screened_at=SCREENED_AT, group="all") == 2
+    assert handoff.flag_for(store, iss, "p1") == {"probability": 0.93, "signal": "warning", "screened_at": SCREENED_AT,
+                                                  "group": "all", "case": None}
+    assert handoff.flag_for(store, iss, "p2")["signal"] == "info"
+    assert handoff.flag_for(store, iss, "p3") is None
+    assert handoff.flag_for(store, "https://other.example.org/fhir", "p1") is None
+    ttl = store.ttl(handoff.FLAG_KIND, handoff.flag_key(iss, "p1"))
+    assert 29 * 24 * 3600 < ttl <= 30 * 24 * 3600
+    keys = list(store.redis.scan_iter(match="*"))
+    assert keys and not any("p1" in k or "p2" in k or "ehr.example" in k for k in keys), keys
+
+
+def test_a_newer_screen_that_does_not_flag_removes_the_old_flag(store):
+    iss = "https://ehr.example.org/fhir"
+    handoff.remember(store, iss, [line("p1", 0.93), line("p2", 0.7), line("p3", 0.8)], screened_at=SCREENED_AT,
+                     group="all")
+    later = "2026-12-04T02:00:00+00:00"
+    # An incremental screen: p1 changed and is no longer flagged, p2 is flagged again, p3 was not in it.
+    assert handoff.remember(store, iss, [line("p1", 0.1, False), line("p2", 0.75)], screened_at=later,
+                            group="all") == 1
+    assert handoff.flag_for(store, iss, "p1") is None
+    assert handoff.flag_for(store, iss, "p2")["screened_at"] == later and handoff.flag_for(store, iss, "p2")["probability"] == 0.75
+    assert handoff.flag_for(store, iss, "p3")["screened_at"] == SCREENED_AT
+
+
+def test_many_lines_are_written_in_batches(store):
+    iss = "https://ehr.example.org/fhir"
+    lines = (line(f"p{i}", 0.9, i % 3 == 0) for i in range(2 * handoff.BATCH + 7))
+    assert handoff.remember(store, iss, lines, screened_at=SCREENED_AT, group=None) == len(range(0, 2 * handoff.BATCH + 7, 3))
+    assert handoff.flag_for(store, iss, f"p{2 * handoff.BATCH + 4}")["group"] is None
+    assert handoff.flag_for(store, iss, f"p{2 * handoff.BATCH + 5}") is None
+
+
+def test_the_bulk_read_is_audited_and_exported(tmp_path, store):
+    eid = handoff.audit_screen(store, actor="nightly-screen", iss="https://ehr.example.org/fhir", group="all",
+                               patients=1234, flagged=11, since="2026-12-02T02:00:00Z")
+    handoff.audit_screen(store, actor=None, iss="https://ehr.example.org/fhir", group=None, patients=5, flagged=0,
+                         since=None)
+    first, second = audit.events(store)
+    assert first["id"] == eid
+    assert {k: first[k] for k in ("event", "user", "iss", "group", "patients", "flagged", "since", "patient")} == {
+        "event": "bulk-data-read", "user": "nightly-screen", "iss": "https://ehr.example.org/fhir", "group": "all",
+        "patients": "1234", "flagged": "11", "since": "2026-12-02T02:00:00Z", "patient": ""}
+    assert (second["user"], second["group"], second["since"]) == ("", "", "")
+    env = {**os.environ, "RADAR_DATA_DIR": str(tmp_path), "REDIS_URL": "", "RADAR_EHRS": "", "RADAR_URL": ""}
+    done = subprocess.run([sys.executable, "-m", "app.cli", "audit", "export"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    exported_events = [json.loads(x) for x in done.stdout.splitlines()]
+    assert [e["event"] for e in exported_events] == ["bulk-data-read", "bulk-data-read"]
+    assert exported_events[0]["patients"] == "1234" and exported_events[0]["group"] == "all"
