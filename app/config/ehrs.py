@@ -16,9 +16,15 @@ DEFAULT_SCOPES = (
     "launch openid fhirUser online_access patient/Patient.r patient/Condition.rs "
     "patient/Observation.rs patient/DocumentReference.rs patient/DiagnosticReport.rs patient/Binary.r"
 )
+# SMART Backend Services: what a population export reads (system-level, no patient context).
+BACKEND_SCOPES = ("system/Patient.rs system/Group.rs system/Condition.rs system/Observation.rs "
+                  "system/DocumentReference.rs system/DiagnosticReport.rs system/Binary.r")
+BACKEND_SCOPES_V1 = ("system/Patient.read system/Group.read system/Condition.read system/Observation.read "
+                     "system/DocumentReference.read system/DiagnosticReport.read system/Binary.read")
+_V1_SCOPE = re.compile(r"^(patient|user|system)/[A-Za-z*]+\.(read|write|\*)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FIELDS = frozenset({"name", "iss", "client_id", "auth", "scopes", "secret_env", "signing_alg", "redirect_uri",
-                     "standalone_scopes"})
+                     "standalone_scopes", "backend_client_id", "backend_scopes"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class Ehr:
     signing_alg: str = "RS384"
     redirect_uri: str | None = None
     standalone_scopes: str | None = None
+    backend_client_id: str | None = None  # SMART Backend Services registration (population export)
+    backend_scopes: str | None = None  # resolved: the v2 or v1 default when backend_client_id is set
 
     @property
     def scope_for_standalone(self) -> str:
@@ -91,11 +99,40 @@ def _parse_ehr(entry: object, where: str, env: Env, keys: KeySet | None) -> Ehr:
     redirect_uri = entry.get("redirect_uri")
     if redirect_uri is not None:
         require_url(f"{where}.redirect_uri", redirect_uri)
+    backend_client_id, backend_scopes = _backend(entry, where, scopes, alg, keys)
     return Ehr(
         name=str(entry.get("name") or iss), iss=iss, client_id=entry["client_id"].strip(), auth=auth,
         scopes=" ".join(scopes.split()), client_secret=secret, signing_alg=alg, redirect_uri=redirect_uri,
-        standalone_scopes=entry.get("standalone_scopes"),
+        standalone_scopes=entry.get("standalone_scopes"), backend_client_id=backend_client_id,
+        backend_scopes=backend_scopes,
     )
+
+
+def _backend(entry: dict, where: str, scopes: str, alg: str, keys: KeySet | None) -> tuple[str | None, str | None]:
+    """The Backend Services client id and its scopes (default: v1 spelling when the entry's ``scopes`` are v1)."""
+    client_id = entry.get("backend_client_id")
+    given = entry.get("backend_scopes")
+    if client_id is None:
+        if given is not None:
+            raise ConfigError(f"{where}.backend_scopes: needs backend_client_id (the Backend Services registration)")
+        return None, None
+    if not isinstance(client_id, str) or not client_id.strip():
+        raise ConfigError(f"{where}.backend_client_id: must be a non-empty string")
+    # Backend Services authenticates only with private_key_jwt (SMART App Launch 2.x, backend-services).
+    if not _has_key(keys, alg):
+        raise ConfigError(
+            f"{where}.backend_client_id: Backend Services signs in with private_key_jwt and needs a private {alg} "
+            "key in RADAR_JWKS_FILE or RADAR_JWKS (create one with `radar keys`)")
+    if given is None:
+        v1 = any(_V1_SCOPE.match(s) for s in scopes.split())
+        return client_id.strip(), BACKEND_SCOPES_V1 if v1 else BACKEND_SCOPES
+    if not isinstance(given, str) or not given.split():
+        raise ConfigError(f"{where}.backend_scopes: must be a non-empty space-separated string")
+    wrong = [s for s in given.split() if not s.startswith("system/")]
+    if wrong:
+        raise ConfigError(f"{where}.backend_scopes: only system/ scopes are granted to a backend client; "
+                          f"not {', '.join(wrong)}")
+    return client_id.strip(), " ".join(given.split())
 
 
 def _client_secret(entry: dict, where: str, auth: str, env: Env) -> str | None:

@@ -177,13 +177,17 @@ def _authenticate(ehr: Ehr, keys: KeySet | None, token_endpoint: str, headers: d
     if ehr.auth == "client_secret_post":
         return body + "&" + urlencode({"client_id": ehr.client_id, "client_secret": ehr.client_secret})
     if ehr.auth == "private_key_jwt":
-        key = signing_key(keys, ehr.signing_alg)
-        assertion = private_key_jwt_sign(key, ehr.client_id, token_endpoint, alg=ehr.signing_alg,
-                                         header={"kid": key.kid, "typ": "JWT"}, expires_in=300)
-        return body + "&" + urlencode({
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": assertion})
+        return body + "&" + urlencode(client_assertion(ehr, keys, token_endpoint, ehr.client_id))
     return body + "&" + urlencode({"client_id": ehr.client_id})
+
+
+def client_assertion(ehr: Ehr, keys: KeySet | None, token_endpoint: str, client_id: str) -> dict:
+    """The private_key_jwt form fields for ``client_id`` (signed with the entry's ``signing_alg``, aud = token URL)."""
+    key = signing_key(keys, ehr.signing_alg)
+    assertion = private_key_jwt_sign(key, client_id, token_endpoint, alg=ehr.signing_alg,
+                                     header={"kid": key.kid, "typ": "JWT"}, expires_in=300)
+    return {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion}
 
 
 def normalize_token(doc: dict) -> dict:
