@@ -77,9 +77,10 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end -}}
 
-{{/* Does any EHR sign its token requests with the app's private keys? */}}
+{{/* Does any EHR sign its token requests with the app's private keys (launch or Backend Services)?
+     The web pods then serve the public half at /.well-known/jwks.json for the EHR to verify. */}}
 {{- define "radar.needsJwks" -}}
-{{- range .Values.ehrs -}}{{- if eq (default "none" .auth) "private_key_jwt" -}}true{{- end -}}{{- end -}}
+{{- range .Values.ehrs -}}{{- if or (eq (default "none" .auth) "private_key_jwt") .backendClientId -}}true{{- end -}}{{- end -}}
 {{- end -}}
 
 {{/* Environment variable that carries the client secret of EHR number i. */}}
@@ -93,6 +94,8 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- $entry := dict "name" (default $e.iss $e.name) "iss" $e.iss "client_id" $e.clientId "auth" $auth "signing_alg" (default "RS384" $e.signingAlg) -}}
 {{- if $e.scopes }}{{ $_ := set $entry "scopes" $e.scopes }}{{ end -}}
 {{- if $e.redirectUri }}{{ $_ := set $entry "redirect_uri" $e.redirectUri }}{{ end -}}
+{{- if $e.backendClientId }}{{ $_ := set $entry "backend_client_id" $e.backendClientId }}{{ end -}}
+{{- if $e.backendScopes }}{{ $_ := set $entry "backend_scopes" $e.backendScopes }}{{ end -}}
 {{- if has $auth (list "client_secret_basic" "client_secret_post") -}}
 {{- $_ := set $entry "secret_env" (include "radar.ehrSecretEnv" $i) -}}
 {{- end -}}
