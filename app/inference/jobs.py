@@ -65,17 +65,24 @@ def _live(kind: str) -> str:
 
 
 def submit(store, rq: Redis, model, narrative: str, *, present: list[str], absent: list[str], edited: bool = False,
-           force: bool = False, grace: int = 60, owner: str | None = None) -> str:
-    """Queue the case unless it is already running or done (``force`` runs it again). Returns its id."""
+           force: bool = False, grace: int = 60, owner: str | None = None, ttl: int | None = None) -> str:
+    """Queue the case unless it is already running or done (``force`` runs it again). Returns its id.
+
+    The case and its texts are kept ``ttl`` seconds (``CASE_TTL`` when None); a case already there that
+    would expire sooner than a given ``ttl`` is kept that long from now.
+    """
     cid = case_id(model, narrative)
     existing = store.get("case", cid)
     if existing and not force and (existing["status"] == "done" or
                                    (existing["status"] in ACTIVE and not _stale(existing, model, grace))):
+        if ttl is not None and store.ttl("case", cid) < ttl:
+            _keep(store, cid, ttl)
         return cid
     now = time.time()
     store.set("case", cid, {"id": cid, "owner": owner, "narrative": narrative, "edited": edited, "present": present, "absent": absent,
                             "status": "queued", "model": model.model, "created": now, "heartbeat": now,
-                            "error": None, "diagnoses": [], "finish_reason": None}, CASE_TTL)
+                            "error": None, "diagnoses": [], "finish_reason": None, "ttl": ttl or CASE_TTL},
+              ttl or CASE_TTL)
     for kind in ("reasoning", "content", "cancel"):
         store.delete(_live(kind), cid)
     queue = Queue(QUEUE, connection=rq)
@@ -87,6 +94,13 @@ def submit(store, rq: Redis, model, narrative: str, *, present: list[str], absen
                   retry=Retry(max=2))
     log.info("case queued")
     return cid
+
+
+def _keep(store, cid: str, ttl: int) -> None:
+    # The worker reads the record's ttl when it writes the final texts.
+    _update(store, cid, ttl=ttl)
+    for kind in ("case", _live("reasoning"), _live("content")):
+        store.touch(kind, cid, ttl)
 
 
 def cancel(store, cid: str) -> None:
@@ -145,13 +159,13 @@ def run_case(cid: str) -> str:
     _update(store, cid, status="running", started=time.time(), heartbeat=time.time())
     for kind in ("reasoning", "content"):
         store.delete(_live(kind), cid)
-    last_beat = [time.time()]
+    last_beat, keep = [time.time()], int(case.get("ttl") or CASE_TTL)
 
     def on_piece(kind: str, text: str) -> None:
         store.append_text(_live(kind), cid, text)
         if time.time() - last_beat[0] > 1:
             last_beat[0] = time.time()
-            store.touch(_live(kind), cid, CASE_TTL)
+            store.touch(_live(kind), cid, keep)
             _update(store, cid, heartbeat=last_beat[0])
 
     started = time.perf_counter()
@@ -174,8 +188,9 @@ def run_case(cid: str) -> str:
     _update(store, cid, status="done", finished=time.time(), heartbeat=time.time(), diagnoses=[asdict(d) for d in diagnoses],
             finish_reason=completion.finish_reason, usage=completion.usage, model=completion.model or case["model"])
     # The final texts also live in the case record, so the cache outlives the live keys.
-    store.set_text(_live("reasoning"), cid, completion.reasoning, CASE_TTL)
-    store.set_text(_live("content"), cid, completion.content, CASE_TTL)
+    keep = int((store.get("case", cid) or {}).get("ttl") or keep)  # submit may have kept it longer meanwhile
+    store.set_text(_live("reasoning"), cid, completion.reasoning, keep)
+    store.set_text(_live("content"), cid, completion.content, keep)
     log.info("case done in %.1f s, %d diagnoses", time.perf_counter() - started, len(diagnoses))
     return "done"
 

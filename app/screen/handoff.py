@@ -62,7 +62,8 @@ def flag_for(store, iss: str, patient: str) -> dict | None:
 def queue_radar(ctx, iss: str, records_and_analyses: Iterable[tuple], n: int) -> int:
     """Queue RaDaR for the ``n`` most probable flagged patients of ``(record, analysis)`` pairs, as the chart
     would (same narrative, same job, same cache, the case owned by ``iss|patient``). Returns how many
-    were queued (a case already running or done counts and is not run again).
+    were queued (a case already running or done counts and is not run again). The case is kept as long
+    as the flag (``FLAG_TTL``), so the chart can show it on a later day (``app.ui.radar.panel_context``).
 
     Raises ValueError when RaDaR is not configured (``RADAR_URL``).
     """
@@ -77,7 +78,7 @@ def queue_radar(ctx, iss: str, records_and_analyses: Iterable[tuple], n: int) ->
         profile = analysis.profile
         cid = jobs.submit(ctx.store, ctx.rq, model, narrative.text, owner=f"{iss.rstrip('/')}|{record.patient_id}",
                           present=[p.hpo for p in profile.present], absent=[p.hpo for p in profile.absent],
-                          grace=ctx.settings.job_stale_grace)
+                          grace=ctx.settings.job_stale_grace, ttl=FLAG_TTL)  # kept as long as the flag
         key = flag_key(iss, record.patient_id)
         flag = ctx.store.get(FLAG_KIND, key)
         if flag is not None:

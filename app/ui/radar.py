@@ -1,7 +1,14 @@
 """The RaDaR panel of the chart: review the case narrative, run RaDaR, watch it reason, read the
-grounded differential. Views parse, make one call into ``app.inference.jobs`` and render."""
+grounded differential. Views parse, make one call into ``app.inference.jobs`` and render.
+
+At launch the panel shows the case of the narrative the chart writes; when there is none, the case a
+CDS card linked, or else the analysis the population screen queued for this patient
+(``app.screen.handoff``), labelled as such: it was written from the record as it was on the day of
+the screen, and Run again runs today's narrative instead.
+"""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import Blueprint, abort, g, render_template, request
@@ -10,6 +17,7 @@ from .. import audit, services
 from ..case.deidentify import deidentify
 from ..case.narrative import Narrative
 from ..inference import jobs, service
+from ..screen import handoff
 from ..smart import sessions
 
 # Nested in the chart blueprint: its session and CSRF checks and its URL defaults apply here too.
@@ -53,7 +61,7 @@ def cancel(cid):
 @bp.post("/<cid>/rerun")
 def rerun(cid):
     """Run the same narrative again (a fresh answer)."""
-    return case_fragment(run_again(g.sid, _owned(cid)))
+    return case_fragment(run_again(g.sid, g.session, _owned(cid)))
 
 
 def start_case(sid: str, session: dict, narrative: str, *, force: bool = False) -> str:
@@ -80,12 +88,17 @@ def start_case(sid: str, session: dict, narrative: str, *, force: bool = False) 
     return cid
 
 
-def run_again(sid: str, cid: str) -> str:
-    """Queue a case again with its narrative, findings and owner (the patient it belongs to)."""
+def run_again(sid: str, session: dict, cid: str) -> str:
+    """Queue a case again with its narrative, findings and owner (the patient it belongs to); the
+    population screen's case shown at this launch is run with today's narrative instead."""
     ctx = services.current()
     existing = jobs.view(ctx.store, cid, ctx.settings.model, ctx.settings.job_stale_grace)
     if existing is None or ctx.settings.model is None:
         abort(404)
+    saved = ctx.store.get("narrative", sid) or {}
+    if _screened_in(saved, cid):
+        existing = {"narrative": saved["text"], "present": saved.get("present", []),
+                    "absent": saved.get("absent", []), "owner": owner_of(session)}
     new = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, existing["narrative"], present=existing["present"],
                       absent=existing["absent"], edited=existing.get("edited", False), force=True,
                       grace=ctx.settings.job_stale_grace, owner=existing.get("owner"))
@@ -114,7 +127,30 @@ def case_fragment(cid: str):
     if ctx.store.set_once("audited-view", f"{audit.session_ref(g.sid)}:{cid}", OWNER_TTL):
         audit.record_view(ctx.store, user=g.session.get("fhir_user"), iss=g.session["iss"],
                           patient=g.session["patient"], what="radar-case", session=g.sid, client=request.remote_addr)
-    return render_template("radar_case.html", case=view, csrf=g.session["csrf"], model=ctx.settings.model)
+    saved = ctx.store.get("narrative", g.sid) or {}
+    return render_template("radar_case.html", case=view, csrf=g.session["csrf"], model=ctx.settings.model,
+                           screened=saved["screened"] if _screened_in(saved, cid) else None)
+
+
+def _screened_in(saved: dict, cid: str) -> bool:
+    """True when ``cid`` is the population screen's case this session's launch showed (``panel_context``)."""
+    return (saved.get("screened") or {}).get("case") == cid
+
+
+def _belongs(store, cid: str, session: dict) -> bool:
+    """True when the case ``cid`` is kept and its owner is this session's EHR and patient."""
+    return len(cid) == 32 and (store.get("case", cid) or {}).get("owner") == owner_of(session)
+
+
+def screened_case(store, session: dict) -> dict | None:
+    """The analysis the population screen queued for this session's patient (``app.screen.handoff``)
+    while it is kept and belongs to this EHR and patient: ``{"case": id, "day": "YYYY-MM-DD" or None}``."""
+    flag = handoff.flag_for(store, session["iss"], session["patient"]) or {}
+    cid = str(flag.get("case") or "")
+    if not _belongs(store, cid, session):
+        return None
+    day = re.match(r"\d{4}-\d{2}-\d{2}", str(flag.get("screened_at") or ""))
+    return {"case": cid, "day": day.group(0) if day else None}
 
 
 def panel_context(sid: str, session: dict, narrative: Narrative, present: list[str], absent: list[str],
@@ -126,17 +162,20 @@ def panel_context(sid: str, session: dict, narrative: Narrative, present: list[s
     ctx = services.current()
     settings, store = ctx.settings, ctx.store
     state = service.status(store, settings.model)
-    store.set("narrative", sid, {"text": narrative.text, "present": present, "absent": absent, "patient": patient},
-              settings.session_ttl)
-    case_id = None
+    case_id = screened = None
     if settings.model is not None:
         cid = jobs.case_id(settings.model, narrative.text)
         found = store.get("case", cid) is not None
         # A case started by the CDS hook (its card's appContext) is shown when this launch has none.
         linked = str((session.get("app_context") or {}).get("case", ""))
-        if not found and len(linked) == 32 and (store.get("case", linked) or {}).get("owner") == owner_of(session):
+        if not found and _belongs(store, linked, session):
             cid, found = linked, True
+        # Else the population screen's analysis, written from the record as it was then (labelled so).
+        if not found and (screened := screened_case(store, session)):
+            cid, found = screened["case"], True
         if found:
             store.add_member(SESSION_CASES, sid, cid, OWNER_TTL)
             case_id = cid
+    store.set("narrative", sid, {"text": narrative.text, "present": present, "absent": absent, "patient": patient,
+                                 "screened": screened}, settings.session_ttl)
     return {"radar_state": state, "narrative": narrative, "case_id": case_id, "model": settings.model}
