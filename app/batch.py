@@ -28,17 +28,17 @@ def contract_line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds
     return {
         "patient": patient_id,
         "engine": ENGINE,
-        "rare_disease_probability": _probability(analysis.rare_probability),
+        "rare_disease_probability": probability_value(analysis.rare_probability),
         "flagged": signal(analysis, thresholds or CdsThresholds()) is not None,
         "phenotypes": [{"hpo": p.hpo, "label": p.label, "status": p.status, "source": p.source}
                        for p in analysis.profile.all],
         "suggestions": [{"rank": s.rank, "name": s.name, "orpha": s.orpha, "omim": s.omim,
-                         "score": round(float(s.score), 4), "probability": _probability(s.probability),
+                         "score": round(float(s.score), 4), "probability": probability_value(s.probability),
                          "url": s.url} for s in analysis.suggestions],
     }
 
 
-def _probability(p: float | None) -> float:
+def probability_value(p: float | None) -> float:
     """A probability for the contract: a float in [0, 1], 4 decimals (not assessed: 0, as for an empty record)."""
     return round(min(1.0, max(0.0, float(p or 0.0))), 4)
 

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     rank.add_argument("--top", type=int, default=10, help="suggestions per patient (default 10)")
     rank.add_argument("--engine", choices=["phenotype", "radar"], default="phenotype",
                       help="phenotype: the embedded HPO/Orphanet ranker; radar: RaDaR at RADAR_URL")
+    _screen_parser(sub)
     build = sub.add_parser("build-knowledge", help="compile app/knowledge/data from the shared sources")
     build.add_argument("--source", default=None, help="folder with the Orphanet, HPO and loinc2hpo files")
     feedback = sub.add_parser("feedback", help="CDS Hooks card feedback")
@@ -150,7 +151,32 @@ def cmd_feedback(args) -> int:
     return 0
 
 
-COMMANDS = {"worker": cmd_worker, "worker-check": cmd_worker_check, "feedback": cmd_feedback, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
+def _screen_parser(sub) -> None:
+    screen = sub.add_parser("screen", help="population screening on Spark: NDJSON files or a live Bulk export → worklist")
+    screen.add_argument("inputs", nargs="*", help="Bulk export directories, NDJSON files of resources or of Bundles")
+    screen.add_argument("--out", required=True, help="the worklist (NDJSON, most probable first)")
+    screen.add_argument("--report", help="the HTML report (default: the worklist's name with .html)")
+    screen.add_argument("--ehr", help="export from this registered EHR (its iss or name) through Backend Services")
+    screen.add_argument("--group", help="the Group to export (with --ehr)")
+    screen.add_argument("--since", help="auto (since the last export) or a FHIR instant; default: a full export")
+    screen.add_argument("--workdir", help="where exports are kept (default: radar-export/ next to --out)")
+    screen.add_argument("--iss", help="for files: the EHR they came from, so its charts show the flags")
+    screen.add_argument("--master", help="Spark master (default RADAR_SPARK_MASTER, else local[*])")
+    screen.add_argument("--partitions", type=int, help="patient partitions (default 4 per core)")
+    screen.add_argument("--radar-top", type=int, default=0, help="queue RaDaR for the N most probable flagged patients")
+    screen.add_argument("--actor", help="who runs the screen, for the audit trail (default: the OS user)")
+    screen.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_screen(args) -> int:
+    """Population screening (``app.screen.run``); exit 1 when the screen could not run."""
+    from .screen.command import screen_command
+
+    # The screen signs in as a backend client only: the chart's client secrets need not be here.
+    return screen_command(args, load_settings(chart_secrets=False))
+
+
+COMMANDS = {"screen": cmd_screen, "worker": cmd_worker, "worker-check": cmd_worker_check, "feedback": cmd_feedback, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())

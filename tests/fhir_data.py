@@ -10,9 +10,16 @@ DATA = Path(__file__).resolve().parent.parent / "launch" / "data" / "patients.nd
 
 
 def bundles() -> dict[str, dict]:
-    """Patient id → its Bundle, as the sandbox EHR serves it."""
+    """Patient id → its Bundle, as the sandbox EHR serves it (every resource with its ``meta.lastUpdated``)."""
+    from launch.sandbox.store import LOADED_AT
+
     with gzip.open(DATA, "rt") as fh:
-        return {b["entry"][0]["resource"]["id"]: b for b in map(json.loads, fh)}
+        out = {b["entry"][0]["resource"]["id"]: b for b in map(json.loads, fh)}
+    for bundle in out.values():
+        for entry in bundle["entry"]:
+            meta = entry["resource"].setdefault("meta", {})
+            meta.setdefault("lastUpdated", LOADED_AT)
+    return out
 
 
 BUNDLES = bundles()

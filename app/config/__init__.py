@@ -56,12 +56,16 @@ class Settings:
         return self.ehrs.get(normalize_iss(iss))
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate all settings from ``env`` (``os.environ`` by default)."""
+def load_settings(env: Mapping[str, str] | None = None, *, chart_secrets: bool = True) -> Settings:
+    """Read and validate all settings from ``env`` (``os.environ`` by default).
+
+    ``chart_secrets=False``: for commands that never sign a clinician in (``radar screen``), an
+    EHR whose chart client secret is not in this environment is still read (``load_ehrs``).
+    """
     env = dict(os.environ if env is None else env)
     data_dir = Path(env.get("RADAR_DATA_DIR") or ".radar")
     keys = load_keys(env)
-    ehrs = load_ehrs(env, keys)
+    ehrs = load_ehrs(env, keys, chart_secrets=chart_secrets)
     public_url = env.get("RADAR_PUBLIC_URL") or None
     if public_url:
         require_url("RADAR_PUBLIC_URL", public_url)

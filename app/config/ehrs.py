@@ -51,8 +51,12 @@ class Ehr:
         return " ".join("launch/patient" if s == "launch" else s for s in self.scopes.split())
 
 
-def load_ehrs(env: Env, keys: KeySet | None) -> dict[str, Ehr]:
-    """The registry from ``RADAR_EHRS`` (inline JSON or a file path), keyed by normalised ``iss``."""
+def load_ehrs(env: Env, keys: KeySet | None, *, chart_secrets: bool = True) -> dict[str, Ehr]:
+    """The registry from ``RADAR_EHRS`` (inline JSON or a file path), keyed by normalised ``iss``.
+
+    ``chart_secrets=False`` (commands that never sign a clinician in, such as ``radar screen``)
+    reads an entry whose client-secret variable is unset, with no secret, instead of refusing it.
+    """
     raw = (env.get("RADAR_EHRS") or "").strip()
     if not raw:
         return {}
@@ -64,14 +68,14 @@ def load_ehrs(env: Env, keys: KeySet | None) -> dict[str, Ehr]:
     entries = json_list("RADAR_EHRS", raw, "EHR registrations")
     ehrs: dict[str, Ehr] = {}
     for i, entry in enumerate(entries):
-        ehr = _parse_ehr(entry, f"RADAR_EHRS[{i}]", env, keys)
+        ehr = _parse_ehr(entry, f"RADAR_EHRS[{i}]", env, keys, chart_secrets)
         if ehr.iss in ehrs:
             raise ConfigError(f"RADAR_EHRS[{i}].iss: {ehr.iss} is registered twice")
         ehrs[ehr.iss] = ehr
     return ehrs
 
 
-def _parse_ehr(entry: object, where: str, env: Env, keys: KeySet | None) -> Ehr:
+def _parse_ehr(entry: object, where: str, env: Env, keys: KeySet | None, chart_secrets: bool = True) -> Ehr:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: must be an object")
     unknown = sorted(set(entry) - _FIELDS)
@@ -85,7 +89,7 @@ def _parse_ehr(entry: object, where: str, env: Env, keys: KeySet | None) -> Ehr:
     auth = entry.get("auth", "none")
     if auth not in AUTH_METHODS:
         raise ConfigError(f"{where}.auth: {auth!r} is not one of {', '.join(AUTH_METHODS)}")
-    secret = _client_secret(entry, where, auth, env)
+    secret = _client_secret(entry, where, auth, env, chart_secrets)
     alg = entry.get("signing_alg", "RS384")
     if alg not in SIGNING_ALGS:
         raise ConfigError(f"{where}.signing_alg: {alg!r} is not one of {', '.join(SIGNING_ALGS)}")
@@ -135,7 +139,7 @@ def _backend(entry: dict, where: str, scopes: str, alg: str, keys: KeySet | None
     return client_id.strip(), " ".join(given.split())
 
 
-def _client_secret(entry: dict, where: str, auth: str, env: Env) -> str | None:
+def _client_secret(entry: dict, where: str, auth: str, env: Env, required: bool = True) -> str | None:
     # The registry names the variable rather than holding the secret, so RADAR_EHRS can live in
     # a ConfigMap while the secret stays in a Secret.
     if auth not in ("client_secret_basic", "client_secret_post"):
@@ -144,9 +148,9 @@ def _client_secret(entry: dict, where: str, auth: str, env: Env) -> str | None:
     if not isinstance(secret_env, str) or not _ENV_NAME.match(secret_env):
         raise ConfigError(f"{where}.secret_env: auth {auth} needs the name of the environment variable holding the client secret")
     secret = env.get(secret_env)
-    if not secret:
+    if not secret and required:
         raise ConfigError(f"{where}.secret_env: environment variable {secret_env} is not set")
-    return secret
+    return secret or None
 
 
 def load_keys(env: Env) -> KeySet | None:

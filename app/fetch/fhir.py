@@ -21,6 +21,10 @@ from .record import PatientRecord
 PAGE_SIZE = 100
 MAX_PAGES = 50
 CONDITION_CATEGORIES = ("problem-list-item", "encounter-diagnosis", "health-concern")
+# The categories the chart's searches ask for, per type: what a record is made of. Population
+# screening applies the same selection to a Bulk export, which returns every category.
+SEARCH_CATEGORIES = {"Condition": CONDITION_CATEGORIES, "Observation": ("laboratory",),
+                     "DocumentReference": ("clinical-note",)}
 CATEGORY_LABELS = {"problem-list-item": "problem-list items", "encounter-diagnosis": "encounter diagnoses",
                    "health-concern": "health concerns"}
 FHIR_JSON = "application/fhir+json"
@@ -188,12 +192,13 @@ def fetch_conditions(client: FhirClient, patient_id: str, pool: ThreadPoolExecut
 
 def fetch_labs(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> SearchResult:
     """Laboratory Observations (Epic requires the category)."""
-    return client.search("Observation", {"patient": patient_id, "category": "laboratory"})
+    return client.search("Observation", {"patient": patient_id, "category": SEARCH_CATEGORIES["Observation"][0]})
 
 
 def fetch_documents(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> SearchResult:
     """Clinical notes (DocumentReference); their text is read by the record builder."""
-    return client.search("DocumentReference", {"patient": patient_id, "category": "clinical-note"})
+    return client.search("DocumentReference", {"patient": patient_id,
+                                                "category": SEARCH_CATEGORIES["DocumentReference"][0]})
 
 
 def fetch_reports(client: FhirClient, patient_id: str, pool: ThreadPoolExecutor) -> SearchResult:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+LOADED_AT = "2026-01-01T00:00:00Z"  # meta.lastUpdated of every resource as loaded
+
 DEFAULT_PRACTITIONER = {
     "resourceType": "Practitioner",
     "id": "sandbox-practitioner",
@@ -107,10 +109,11 @@ class PatientData:
             self._add(copy.deepcopy(DEFAULT_PRACTITIONER), None)
         self._split_inline_note_data()
         self._add_groups()
-        self._stamp(now_instant())
+        self._stamp(LOADED_AT)
 
     def _stamp(self, instant: str) -> None:
-        """Give every resource without one a ``meta.lastUpdated`` (the load time)."""
+        """Give every resource without one a ``meta.lastUpdated`` (``LOADED_AT``: fixed, so that test
+        data can carry the same; ``touch`` moves it to now)."""
         for table in self.resources.values():
             for resource in table.values():
                 meta = resource.get("meta") or {}

@@ -59,6 +59,16 @@ def test_secret_comes_from_the_named_variable():
     assert s.ehr_for(ISS).client_secret == "s3cr3t"
 
 
+def test_a_backend_only_command_reads_an_entry_whose_chart_secret_is_not_here():
+    env = {"RADAR_EHRS": ehrs({"iss": ISS, "client_id": "c", "auth": "client_secret_post", "secret_env": "NOPE_UNSET"})}
+    with pytest.raises(ConfigError, match="NOPE_UNSET is not set"):
+        load_settings(env)
+    assert load_settings(env, chart_secrets=False).ehr_for(ISS).client_secret is None
+    with pytest.raises(ConfigError, match="needs the name of the environment variable"):
+        load_settings({"RADAR_EHRS": ehrs({"iss": ISS, "client_id": "c", "auth": "client_secret_post"})},
+                      chart_secrets=False)
+
+
 def test_private_key_jwt_with_keys():
     keys = json.dumps(generate_keys().as_dict(private=True))
     s = load_settings({"RADAR_JWKS": keys, "RADAR_EHRS": ehrs({"iss": ISS, "client_id": "c", "auth": "private_key_jwt",

@@ -1,5 +1,5 @@
 """The Bulk Data client: its pure parts, the protocol edges against a small Bulk server on loopback,
-and whole exports against the sandbox EHR over HTTP (tests/smart/test_backend.py builds it)."""
+and whole exports against the sandbox EHR over HTTP (tests/backend_sandbox.py builds it)."""
 from __future__ import annotations
 
 import base64
@@ -23,7 +23,7 @@ from app.smart.backend import BackendAuth
 from app.smart.keys import generate_keys
 from app.store import connect
 from tests.servers import free_port, serve
-from tests.smart.test_backend import backend_sandbox
+from tests.backend_sandbox import backend_sandbox
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 

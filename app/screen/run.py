@@ -1,0 +1,185 @@
+"""``radar screen``: export (optionally), screen on Spark, write the worklist and report, hand off.
+
+Two ways in, one way through:
+- files: a Bulk export directory, NDJSON of resources, or NDJSON of Bundles;
+- ``--ehr``: a live Group export through SMART Backend Services (``app.fetch.bulk``) into a
+  work directory, then the same screen over every complete export kept there. A full export
+  replaces the earlier ones; ``--since`` adds an incremental one on top (the newest version of
+  each resource wins), so a nightly run asks the EHR only for what changed yet screens whole
+  records.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import report, sources, worklist
+from .progress import Bar
+
+STATE = "screen-state.json"
+PENDING = "pending"
+
+
+class ScreenError(Exception):
+    """A screen that cannot start or finish; the message is safe to print."""
+
+
+@dataclass
+class Options:
+    """What ``radar screen`` was asked to do."""
+
+    out: Path
+    report: Path | None = None
+    master: str | None = None
+    top: int = 10
+    radar_top: int = 0
+    partitions: int | None = None
+    iss: str | None = None  # the EHR the records came from: flags reach its charts
+    group: str | None = None
+    since: str | None = None  # None: a full export; "auto": since the last one; or a FHIR instant
+    workdir: Path | None = None
+    actor: str = ""
+    progress: bool = True
+    inputs: list[str] = field(default_factory=list)
+
+
+def screen_files(options: Options, settings, *, store=None, log=None) -> dict:
+    """Screen ``options.inputs``; write the worklist and the report; hand off when ``options.iss`` is set.
+    Returns the summary."""
+    from . import spark
+
+    log = log or sys.stderr
+    try:
+        files = sources.expand(options.inputs)
+    except sources.InputError as exc:
+        raise ScreenError(str(exc)) from None
+    started = time.monotonic()
+    session = spark.session(options.master)
+    result = spark.screen(session, files, thresholds=settings.cds_thresholds, top=options.top,
+                          partitions=options.partitions, progress=Bar(log) if options.progress else None)
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    partial = options.out.with_name(options.out.name + ".part")
+    with partial.open("w", encoding="utf-8") as fh:
+        for item in result.lines():
+            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+    partial.replace(options.out)  # a reader never sees half a worklist
+    summary = {
+        "patients": result.patients, "flagged": result.flagged, "warning": result.warning,
+        "seconds": round(time.monotonic() - started, 1), "bad_input": result.bad_input,
+        "bad_examples": result.bad_examples, "skipped": result.skipped, "inputs": options.inputs,
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "thresholds": {"min_probability": settings.cds_thresholds.min_probability,
+                       "warning_probability": settings.cds_thresholds.warning_probability},
+        "engine": "phenotype", "ehr": options.iss, "group": options.group, "master": session.sparkContext.master,
+        "processes": result.processes,
+    }
+    report_path = options.report or options.out.with_suffix(".html")
+    with options.out.open(encoding="utf-8") as fh:
+        report.write(report_path, (json.loads(line) for line in fh), summary)
+    summary["report"] = str(report_path)
+    if options.iss and store is not None:
+        _hand_off(options, settings, store, result, summary)
+    log.write(summary_text(summary) + "\n")
+    return summary
+
+
+def screen_ehr(options: Options, settings, ehr, keys, store, http, *, log=None) -> dict:
+    """Export ``options.group`` from ``ehr`` through Backend Services, then :func:`screen_files` over
+    the work directory's exports."""
+    from ..fetch import bulk
+    from ..smart.backend import BackendAuth
+
+    log = log or sys.stderr
+    workdir = options.workdir or options.out.parent / "radar-export" / _slug(f"{ehr.iss}-{options.group}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    since = _since(options.since, workdir)
+    auth = BackendAuth(http, store, ehr, keys)
+    try:
+        export = bulk.export(http, auth, ehr.iss, workdir / PENDING, group=options.group, since=since,
+                             progress=lambda text: log.write(f"export: {text}\n"))
+    except bulk.BulkError as exc:
+        raise ScreenError(f"the Bulk export failed: {exc}") from None
+    done = workdir / _slug(export.transaction_time or datetime.now(timezone.utc).isoformat())
+    if done.exists():
+        shutil.rmtree(done)
+    (workdir / PENDING).rename(done)
+    if since is None:  # a full export: the earlier ones are superseded
+        for old in workdir.iterdir():
+            if old.is_dir() and old != done:
+                shutil.rmtree(old)
+    (workdir / STATE).write_text(json.dumps({"transaction_time": export.transaction_time, "iss": ehr.iss,
+                                             "group": options.group}))
+    options.inputs = [str(p) for p in sorted(workdir.iterdir()) if p.is_dir()]
+    options.iss = ehr.iss
+    summary = screen_files(options, settings, store=store, log=log)
+    summary["export"] = {"transaction_time": export.transaction_time, "since": since,
+                         "errors": export.errors, "binary_errors": len(export.binary_errors)}
+    return summary
+
+
+def _since(since: str | None, workdir: Path) -> str | None:
+    if since != "auto":
+        return since
+    state = workdir / STATE
+    if not state.exists():
+        return None  # no earlier export: this one is full
+    return json.loads(state.read_text())["transaction_time"]
+
+
+def _hand_off(options: Options, settings, store, result, summary: dict) -> None:
+    from . import handoff
+
+    with options.out.open(encoding="utf-8") as fh:
+        lines = [json.loads(line) for line in fh]
+    handoff.remember(store, options.iss, lines, screened_at=summary["generated"], group=options.group)
+    handoff.audit_screen(store, actor=options.actor, iss=options.iss, group=options.group,
+                         patients=summary["patients"], flagged=summary["flagged"], since=options.since)
+    if options.radar_top > 0:
+        wanted = [line["patient"] for line in lines if line["flagged"]][:options.radar_top]
+        summary["radar_queued"] = handoff.queue_radar(_services(settings, store), options.iss,
+                                                      _analysed(result, wanted, settings), options.radar_top)
+
+
+def _analysed(result, patients: list[str], settings) -> list:
+    """(record, analysis) of ``patients`` from the grouped input, rebuilt on the driver (a handful)."""
+    from ..pipeline import analyse, load_knowledge
+
+    wanted = set(patients)
+    groups = dict(result.grouped.filter(lambda kv: kv[0] in wanted).mapValues(list).collect())
+    kb = load_knowledge()
+    out = []
+    for pid in patients:
+        record = worklist.record_of(pid, groups[pid])
+        out.append((record, analyse(record, kb)))
+    return out
+
+
+def _services(settings, store):
+    import httpx
+
+    from ..pipeline import load_knowledge
+    from ..services import USER_AGENT, Services
+
+    http = httpx.Client(timeout=httpx.Timeout(settings.fhir_timeout, connect=5.0), headers={"User-Agent": USER_AGENT})
+    return Services(settings=settings, store=store, rq=store.raw(), knowledge=load_knowledge(), http=http)
+
+
+def summary_text(summary: dict) -> str:
+    """The summary printed at the end: patients, flagged, minutes, bad input, where the files are."""
+    bad = ", ".join(f"{n:,} {kind}" for kind, n in sorted(summary["bad_input"].items())) or "none"
+    text = (f"radar screen: {summary['patients']:,} patients in {summary['seconds'] / 60:.1f} min; "
+            f"{summary['flagged']:,} flagged ({summary['warning']:,} warning); bad input: {bad}; "
+            f"report: {summary.get('report')}")
+    if summary.get("radar_queued"):
+        text += f"; RaDaR queued for {summary['radar_queued']}"
+    return text
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:120] or "export"

@@ -1,0 +1,218 @@
+"""The screen as a Spark job: NDJSON files → patients → worklist lines, on any Spark master.
+
+``local[*]`` (every core of this machine) is the embedded default; ``--master`` or
+``RADAR_SPARK_MASTER`` runs the same job on a standalone cluster, Kubernetes or a managed
+service. Executors need this package and its knowledge installed (the same image or venv as the
+app): the knowledge is loaded once per executor Python process (Spark reuses its Python workers)
+and then serves every patient of every task that process runs.
+
+Plan: read the lines with the file they came from → ``sources.keyed`` → Binaries joined to the
+patient whose note points at them → group by patient → ``worklist.screen`` per patient in
+``mapPartitions`` → persisted results, counted, then streamed to the driver in worklist order
+(``toLocalIterator``: one partition in memory at a time, never the whole population).
+"""
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from ..config import CdsThresholds
+from . import sources, worklist
+
+APP_NAME = "radar-screen"
+JOB_GROUP = "radar-screen"
+_LOADS = {"count": 0}
+
+
+@dataclass
+class Result:
+    """What a screen produced: counts, bad input and per-executor-process statistics; ``lines()``
+    streams the worklist in order."""
+
+    patients: int
+    flagged: int
+    warning: int
+    bad_input: dict[str, int]
+    bad_examples: list[str]
+    skipped: dict[str, int]
+    processes: list[dict] = field(default_factory=list)  # {pid, loads, patients, max_rss_mb}
+    lines: Callable[[], Iterator[dict]] = lambda: iter(())
+    grouped: object = None  # the (patient, resources) RDD, for the hand-off's records
+
+
+def session(master: str | None = None, *, config: dict | None = None):
+    """A SparkSession on ``master`` (default ``local[*]``); an active one on another master is stopped first."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    master = master or "local[*]"
+    # Executors' Python is this interpreter (the app's venv) unless the deployment says otherwise;
+    # the builder's spark.pyspark.python alone does not reach local-mode workers.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    active = SparkContext._active_spark_context
+    if active is not None and active.master != master:
+        SparkSession.builder.getOrCreate().stop()
+    builder = (SparkSession.builder.master(master).appName(APP_NAME)
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.pyspark.python", sys.executable)
+               .config("spark.pyspark.driver.python", sys.executable)
+               .config("spark.python.worker.reuse", "true")
+               .config("spark.sql.session.timeZone", "UTC"))
+    if master.startswith("local"):
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    for key, value in (config or {}).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def screen(spark, files: list[str], *, thresholds: CdsThresholds | None = None, top: int = 10,
+           partitions: int | None = None, progress=None) -> Result:
+    """Screen every patient in ``files`` (see the module docstring); ``progress`` is a
+    ``progress.Bar``-like object polled while the screening stage runs."""
+    with _pyspark_sockets():
+        return _screen(spark, files, thresholds or CdsThresholds(), top, partitions, progress)
+
+
+def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int | None, progress) -> Result:
+    from pyspark import StorageLevel
+    from pyspark.sql.functions import input_file_name
+
+    sc = spark.sparkContext
+    limits = thresholds.min_probability, thresholds.warning_probability
+    rows = spark.read.text(files).select("value", input_file_name().alias("file")).rdd
+    items = rows.flatMap(lambda r: sources.keyed(r[0], os.path.basename(r[1]))).persist(StorageLevel.MEMORY_AND_DISK)
+    n = partitions or max(2, sc.defaultParallelism * 4)
+    if items.filter(lambda i: i[0] == "bin").isEmpty():
+        grouped = items.filter(lambda i: i[0] == "res").map(lambda i: (i[1], i[2])).groupByKey(n)
+    else:
+        # Binaries name no patient: a first shuffle by Binary id meets each with the notes that
+        # point at it, a second by patient makes the records. (Not a join: a union of Python RDDs
+        # below groupByKey makes every task run its branches in extra Python workers, which then
+        # take screening tasks and load the knowledge too.)
+        by_binary = items.filter(lambda i: i[0] != "bad" and i[0] != "skip").map(_join_key).groupByKey(n)
+        grouped = by_binary.flatMap(_resolve).groupByKey(n)
+    screened = grouped.mapPartitions(lambda part: _screen_partition(part, limits, top)) \
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    sc.setJobGroup(JOB_GROUP, "screen patients")
+    patients_done = sc.accumulator(0)
+    try:
+        if progress is not None:
+            progress.start(sc, JOB_GROUP, patients_done)
+        screened.foreach(lambda item: patients_done.add(1) if item[0] == "line" else None)
+    finally:
+        if progress is not None:
+            progress.stop()
+    counts = dict(screened.map(lambda i: (_count_key(i), 1)).reduceByKey(lambda a, b: a + b).collect())
+    bad = dict(items.filter(lambda i: i[0] == "bad").map(lambda i: (i[1], 1)).reduceByKey(lambda a, b: a + b).collect())
+    skipped = dict(items.filter(lambda i: i[0] == "skip").map(lambda i: (i[1], 1)).reduceByKey(lambda a, b: a + b).collect())
+    examples = items.filter(lambda i: i[0] == "bad").map(lambda i: i[2]).take(10)
+    for key, value in counts.items():
+        if key.startswith("bad:"):
+            bad[key[4:]] = bad.get(key[4:], 0) + value
+    examples += screened.filter(lambda i: i[0] == "bad").map(lambda i: i[2]).take(10)
+    processes = screened.filter(lambda i: i[0] == "stats").map(lambda i: i[1]).collect()
+    ordered = screened.filter(lambda i: i[0] == "line").map(lambda i: i[1]).sortBy(worklist.sort_key, numPartitions=n)
+    items.unpersist()
+    return Result(patients=sum(v for k, v in counts.items() if k.split(":")[0] == "line"), flagged=counts.get("line:info", 0) + counts.get("line:warning", 0),
+                  warning=counts.get("line:warning", 0), bad_input=bad, bad_examples=examples[:10], skipped=skipped,
+                  processes=_merge(processes), lines=lambda: _streamed(ordered), grouped=grouped)
+
+
+def _streamed(rdd) -> Iterator[dict]:
+    """The RDD's items on the driver one partition at a time."""
+    with _pyspark_sockets():
+        yield from rdd.toLocalIterator()
+
+
+@contextmanager
+def _pyspark_sockets():
+    # PySpark 3.5 drops the local socket of every collect()/take()/toLocalIterator() without
+    # closing it (py4j's _load_from_socket closes only the file wrapped around it), so CPython
+    # warns "unclosed socket" inside PySpark's own frames. Those sockets are drained and gone;
+    # the warning says nothing about this code, so it is silenced around PySpark actions only.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        yield
+
+
+UNBOUND = "\x00unbound"  # the patient key of Binaries no note points at (reported as bad input)
+
+
+def _join_key(item: tuple) -> tuple:
+    kind, key, value = item
+    return (("p", key), value) if kind == "res" else (("b", key), (kind, value))
+
+
+def _resolve(group: tuple) -> Iterator[tuple]:
+    """One shuffle group → (patient, resource item): a patient's resources as they are; a Binary to
+    every patient whose note points at it (or to ``UNBOUND``)."""
+    (kind, key), values = group
+    if kind == "p":
+        for value in values:
+            yield key, value
+        return
+    values = list(values)
+    patients = sorted({v for k, v in values if k == "ref"})
+    for k, text in values:
+        if k == "bin":
+            for patient in patients or [UNBOUND]:
+                yield patient, ("~", "Binary", text)
+
+
+def _count_key(item: tuple) -> str:
+    if item[0] == "line":
+        return f"line:{item[1]['signal']}" if item[1]["signal"] else "line"
+    return f"bad:{item[1]}" if item[0] == "bad" else item[0]
+
+
+def _screen_partition(part, limits: tuple[float, float], top: int) -> Iterator[tuple]:
+    """One task: every patient of the partition through the one pipeline (knowledge loaded once per process)."""
+    kb = _knowledge()
+    thresholds = CdsThresholds(min_probability=limits[0], warning_probability=limits[1])
+    done = 0
+    for patient_id, group in part:
+        resources = list(group)
+        if patient_id == UNBOUND:
+            for _ in resources:
+                yield ("bad", sources.UNBOUND_BINARY, "a Binary no note of the input points at")
+            continue
+        if not any(kind == "Patient" for _, kind, _ in resources):
+            yield ("bad", sources.NO_PATIENT_RESOURCE, f"patient {patient_id}: {len(resources)} resource(s)")
+            continue
+        result = worklist.screen(patient_id, resources, kb, thresholds, top=top)
+        for why in result.unreadable_notes:
+            yield ("bad", sources.UNREADABLE_ATTACHMENT, f"patient {patient_id}: {why}"[:sources.EXAMPLE_CHARS])
+        done += 1
+        yield ("line", result.line)
+    line_count = {"pid": os.getpid(), "loads": _LOADS["count"], "patients": done,
+                  "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    yield ("stats", line_count)
+
+
+def _knowledge():
+    from ..pipeline import load_knowledge, warm_up
+
+    if load_knowledge.cache_info().currsize == 0:
+        _LOADS["count"] += 1
+        warm_up(load_knowledge())
+    return load_knowledge()
+
+
+def _merge(stats: list[dict]) -> list[dict]:
+    """Per-process statistics from per-task ones: patients summed, loads and peak RSS the largest seen."""
+    out: dict[int, dict] = {}
+    for s in stats:
+        m = out.setdefault(s["pid"], {"pid": s["pid"], "loads": 0, "patients": 0, "max_rss_mb": 0.0, "tasks": 0})
+        m["loads"] = max(m["loads"], s["loads"])
+        m["patients"] += s["patients"]
+        m["max_rss_mb"] = max(m["max_rss_mb"], s["max_rss_mb"])
+        m["tasks"] += 1
+    return sorted(out.values(), key=lambda m: m["pid"])
