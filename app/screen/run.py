@@ -56,13 +56,21 @@ def screen_files(options: Options, settings, *, store=None, log=None) -> dict:
 
     log = log or sys.stderr
     try:
-        files = sources.expand(options.inputs)
+        files, unreadable = sources.readable(sources.expand(options.inputs))
     except sources.InputError as exc:
         raise ScreenError(str(exc)) from None
+    if not files:
+        raise ScreenError(f"no input file could be read ({'; '.join(unreadable[:3])})")
     started = time.monotonic()
     session = spark.session(options.master)
-    result = spark.screen(session, files, thresholds=settings.cds_thresholds, top=options.top,
-                          partitions=options.partitions, progress=Bar(log) if options.progress else None)
+    try:
+        result = spark.screen(session, files, thresholds=settings.cds_thresholds, top=options.top,
+                              partitions=options.partitions, progress=Bar(log) if options.progress else None)
+    except Exception as exc:  # a Spark job failure arrives as a Py4J error carrying a Java stack
+        raise ScreenError(f"the Spark job failed ({_first_line(exc)}); nothing was written") from None
+    if unreadable:
+        result.bad_input[sources.UNREADABLE_FILE] = len(unreadable)
+        result.bad_examples[:0] = unreadable[:5]
     options.out.parent.mkdir(parents=True, exist_ok=True)
     partial = options.out.with_name(options.out.name + ".part")
     with partial.open("w", encoding="utf-8") as fh:
@@ -179,6 +187,11 @@ def summary_text(summary: dict) -> str:
     if summary.get("radar_queued"):
         text += f"; RaDaR queued for {summary['radar_queued']}"
     return text
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
 
 
 def _slug(text: str) -> str:

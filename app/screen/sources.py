@@ -20,6 +20,7 @@ version of each resource.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -68,6 +69,25 @@ def expand(paths: list[str]) -> list[str]:
         else:
             raise InputError(f"{raw}: no such file or directory")
     return files
+
+
+def readable(files: list[str]) -> tuple[list[str], list[str]]:
+    """(files that open, ``"name: why"`` for local files that do not): a file that cannot be read,
+    or a gzip file that is not one, is bad input for the summary, not the end of the screen."""
+    ok, bad = [], []
+    for name in files:
+        if "://" in name and not name.startswith("file://"):
+            ok.append(name)  # object storage: Spark reads it
+            continue
+        path = Path(name.removeprefix("file://"))
+        try:
+            with (gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")) as fh:
+                fh.read(1)
+        except (OSError, EOFError) as exc:
+            bad.append(f"{path.name}: {type(exc).__name__}")
+            continue
+        ok.append(name)
+    return ok, bad
 
 
 def patient_of(resource: dict) -> str | None:

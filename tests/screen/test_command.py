@@ -42,6 +42,13 @@ def test_radar_top_without_radar_says_so_before_screening(tmp_path, capsys, monk
     assert "--radar-top needs RADAR_URL" in capsys.readouterr().err
 
 
+def test_when_no_input_can_be_read_the_screen_says_so(tmp_path, capsys):
+    broken = tmp_path / "Patient.1.ndjson.gz"
+    broken.write_bytes(b"not gzip")
+    assert main(["screen", str(broken), "--out", str(tmp_path / "w.ndjson")]) == 1
+    assert "no input file could be read (Patient.1.ndjson.gz: BadGzipFile)" in capsys.readouterr().err
+
+
 def test_a_missing_input_exits_1_and_writes_nothing(tmp_path, capsys):
     assert main(["screen", str(tmp_path / "nowhere"), "--out", str(tmp_path / "w.ndjson")]) == 1
     assert "no such file or directory" in capsys.readouterr().err
@@ -50,11 +57,14 @@ def test_a_missing_input_exits_1_and_writes_nothing(tmp_path, capsys):
 
 def test_files_in_worklist_and_report_out(tmp_path, capsys):
     out = tmp_path / "out" / "worklist.ndjson"
-    assert main(["screen", str(PATIENTS), "--out", str(out), "--no-progress", "--master", "local[2]"]) == 0
+    broken = tmp_path / "Condition.1.ndjson.gz"
+    broken.write_bytes(b"not gzip at all")
+    assert main(["screen", str(PATIENTS), str(broken), "--out", str(out), "--no-progress", "--master", "local[2]"]) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 69 and len({line["patient"] for line in lines}) == 69
     err = capsys.readouterr().err
     assert "radar screen: 69 patients in" in err and "flagged" in err and "3 unreadable attachment" in err
+    assert "1 unreadable input file" in err
     html = (tmp_path / "out" / "worklist.html").read_text()
     assert "edge-busy" in html and ("https://www.orpha.net/" in html or "https://omim.org/" in html)
     assert not list((tmp_path / "out").glob("*.part"))

@@ -125,3 +125,18 @@ def test_export_resources_outside_the_charts_searches_are_skipped_but_a_bundle_i
     bundle = {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}},
                                                   {"resource": vital}, {"resource": uncategorised}]}
     assert [i[0] for i in items(bundle)] == ["res", "res", "res"]
+
+
+def test_unreadable_files_are_set_apart_by_name(tmp_path):
+    import gzip
+
+    good = tmp_path / "Patient.1.ndjson.gz"
+    with gzip.open(good, "wt") as fh:
+        fh.write("{}\n")
+    broken = tmp_path / "Condition.1.ndjson.gz"
+    broken.write_bytes(b"this is not gzip")
+    plain = tmp_path / "Observation.1.ndjson"
+    plain.write_text("")
+    ok, bad = sources.readable([str(good), str(broken), str(plain), "s3a://bucket/x.ndjson"])
+    assert ok == [str(good), str(plain), "s3a://bucket/x.ndjson"]
+    assert bad == ["Condition.1.ndjson.gz: BadGzipFile"]
