@@ -65,6 +65,7 @@ def session(master: str | None = None, *, config: dict | None = None):
                .config("spark.python.worker.reuse", "true")
                .config("spark.sql.session.timeZone", "UTC"))
     if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no "hostname resolves to a loopback address" warning
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     for key, value in (config or {}).items():
         builder = builder.config(key, value)
