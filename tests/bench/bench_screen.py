@@ -28,19 +28,6 @@ from . import population
 pytestmark = pytest.mark.skipif(not population.DATA.exists(), reason="../shared/data is not available")
 
 
-def repaired(bundle: dict) -> dict:
-    """``mix_population.py`` renames a copied record's Binaries (``rd-<id>``) but not the note URLs
-    that point at them; point the URLs at the renamed Binaries so the notes can be read."""
-    ids = {e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Binary"}
-    for entry in bundle["entry"]:
-        res = entry["resource"]
-        for att in [c.get("attachment") or {} for c in res.get("content") or []] + list(res.get("presentedForm") or []):
-            url = att.get("url") or ""
-            if url.startswith("Binary/") and url[7:] not in ids and f"rd-{url[7:]}" in ids:
-                att["url"] = f"Binary/rd-{url[7:]}"
-    return bundle
-
-
 def _screen(master: str, files: list[str], partitions: int) -> tuple[float, spark.Result, list[dict]]:
     start = time.perf_counter()
     session = spark.session(master)
@@ -51,8 +38,7 @@ def _screen(master: str, files: list[str], partitions: int) -> tuple[float, spar
 
 def test_screen_population(tmp_path):
     cases = int(os.environ.get("BENCH_SCREEN_CASES", "1500"))
-    records, truth = population.build(tmp_path / "pop", cases)
-    records = [repaired(r) for r in records]
+    records, truth = population.build(tmp_path / "pop", cases)  # note URLs repaired (population.repaired)
     rare = {t["patient"]: bool(t.get("diagnoses")) for t in truth}
     export = write_per_type(tmp_path / "export", records, files_per_type=4)
     files = sources.expand([str(export)])

@@ -37,8 +37,9 @@ def leaky(packet: dict, refs: dict[str, set[str]]) -> bool:
     return any(r in refs.get(d["id"], ()) for d in packet.get("diagnoses", []) for r in packet.get("references", []))
 
 
-def build(out: Path, cases: int, seed: int = 5) -> tuple[list[dict], list[dict]]:
-    """(records, truth) of a mixed population with ``cases`` rare records (0 = every development case)."""
+def build(out: Path, cases: int, seed: int = 5, repair: bool = True) -> tuple[list[dict], list[dict]]:
+    """(records, truth) of a mixed population with ``cases`` rare records (0 = every development case);
+    ``repair``: point the copied notes at their renamed Binaries (:func:`repaired`)."""
     from launch.synth import phenopacket_to_bundle
     from launch.synth_knowledge import load_knowledge as synth_knowledge
 
@@ -61,9 +62,25 @@ def build(out: Path, cases: int, seed: int = 5) -> tuple[list[dict], list[dict]]
                    check=True, stdout=subprocess.DEVNULL, env={**os.environ})
     with (out / "mixed" / "population.ndjson").open() as fh:
         records = [json.loads(line) for line in fh]
+    if repair:
+        records = [repaired(r) for r in records]
     with (out / "mixed" / "population.truth.jsonl").open() as fh:
         truth = [json.loads(line) for line in fh]
     return records, truth
+
+
+def repaired(bundle: dict) -> dict:
+    """``mix_population.py`` renames a copied rare case's resources (``rd-<id>``) but not the note URLs
+    that point at its Binaries, so those notes read as missing; point them at the renamed Binaries
+    (as a real record's references would)."""
+    ids = {e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Binary"}
+    for entry in bundle["entry"]:
+        res = entry["resource"]
+        for att in [c.get("attachment") or {} for c in res.get("content") or []] + list(res.get("presentedForm") or []):
+            url = att.get("url") or ""
+            if url.startswith("Binary/") and url[7:] not in ids and f"rd-{url[7:]}" in ids:
+                att["url"] = f"Binary/rd-{url[7:]}"
+    return bundle
 
 
 def host_of(truth: dict) -> str:

@@ -134,16 +134,20 @@ def test_queue_radar_takes_the_most_probable_flagged_patients(rig):
     iss = rig.iss("epic")
     pairs = [screened(rig.ctx, pid) for pid in ("rd-006", "rd-015", "rd-025", "rd-035")]
     probability = {r.patient_id: a.rare_probability for r, a in pairs}
-    # rd-015 is not flagged; the others in falling probability: rd-025, rd-035, rd-006.
-    assert probability["rd-025"] > probability["rd-035"] > probability["rd-006"] >= 0.5 > probability["rd-015"]
+    # rd-015 is not flagged (its diagnosis is on its problem list); the other three are, with
+    # distinct probabilities: the two most probable of them are queued, the third is not.
+    assert probability["rd-015"] < 0.5
+    flagged = sorted((p for p in probability if probability[p] >= 0.5), key=probability.get, reverse=True)
+    assert len(flagged) == 3 and len({probability[p] for p in flagged}) == 3
+    first, second, third = flagged
     handoff.remember(rig.store, iss, [line(p, q, q >= 0.5) for p, q in probability.items()], screened_at=SCREENED_AT,
                      group="rare")
     assert handoff.queue_radar(rig.ctx, iss, iter(pairs), 2) == 2
     owners = {c["owner"] for c in map(lambda k: rig.store.get("case", k.rpartition(":")[2]),
                                       rig.store.redis.scan_iter(match="radar:case:*")) if c}
-    assert {f"{iss}|rd-025", f"{iss}|rd-035"} <= owners
-    assert f"{iss}|rd-006" not in owners and f"{iss}|rd-015" not in owners
-    assert handoff.flag_for(rig.store, iss, "rd-025")["case"] and handoff.flag_for(rig.store, iss, "rd-006")["case"] is None
+    assert {f"{iss}|{first}", f"{iss}|{second}"} <= owners
+    assert f"{iss}|{third}" not in owners and f"{iss}|rd-015" not in owners
+    assert handoff.flag_for(rig.store, iss, first)["case"] and handoff.flag_for(rig.store, iss, third)["case"] is None
     assert handoff.queue_radar(rig.ctx, iss, pairs, 0) == 0
     assert handoff.queue_radar(rig.ctx, iss, pairs[1:2], 5) == 0  # nothing flagged, nothing queued
     off = replace(rig.ctx, settings=replace(rig.ctx.settings, model=None))
