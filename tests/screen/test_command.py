@@ -124,3 +124,16 @@ def ehr_headers(ehr) -> dict:
 
     with httpx.Client(timeout=10) as http:
         return BackendAuth(http, ehr.store, ehr.ehr("epic"), ehr.keys).headers()
+
+
+def test_the_actor_falls_back_to_the_uid_for_a_user_without_a_passwd_entry(monkeypatch):
+    import getpass
+    import os
+
+    from app.screen import command
+
+    def no_entry():
+        raise KeyError("getpwuid(): uid not found: 10001")
+
+    monkeypatch.setattr(getpass, "getuser", no_entry)
+    assert command._os_user() == f"uid {os.getuid()}"
