@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
@@ -22,6 +21,7 @@ from markupsafe import Markup
 
 from ..knowledge.diseases import allowed_link, omim_code, omim_url, orpha_code, orpha_url
 from ..rank.posterior import percent
+from ..ui.signal import finite
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 TEMPLATE = "screen_report.html"
@@ -89,11 +89,11 @@ def write(path, lines: Iterable[dict], summary: dict, **kw) -> Path:
 
 def row(n: int, line: dict) -> Row:
     """The view of worklist line number ``n``."""
-    p = _number(_get(line, "rare_disease_probability"))
+    p = finite(_get(line, "rare_disease_probability"))
     signal = _get(line, "signal")
     return Row(anchor=f"p-{n + 1}", order=n, patient=_text(_get(line, "patient")), probability=p, percent=percent(p),
                flagged=bool(_get(line, "flagged")), signal=signal if signal in ("warning", "info") else "",
-               findings=int(_number(_get(line, "findings"))),
+               findings=int(finite(_get(line, "findings"))),
                candidates=[candidate(s) for s in _list(_get(line, "suggestions")) if isinstance(s, dict)],
                evidence=[{"hpo": _text(e.get("hpo")), "label": _text(e.get("label")), "source": _text(e.get("source"))}
                          for e in _list(_get(line, "evidence")) if isinstance(e, dict)],
@@ -117,10 +117,10 @@ def summary_view(summary: dict) -> dict:
     thresholds = summary.get("thresholds") or {}
     bad = summary.get("bad_input") or {}
     return {
-        "patients": int(_number(summary.get("patients"))), "flagged": int(_number(summary.get("flagged"))),
-        "warning": int(_number(summary.get("warning"))),
-        "minutes": f"{_number(summary.get('seconds')) / 60:.1f}",
-        "bad_input": sorted((_text(k), int(_number(v))) for k, v in bad.items()) if isinstance(bad, dict) else [],
+        "patients": int(finite(summary.get("patients"))), "flagged": int(finite(summary.get("flagged"))),
+        "warning": int(finite(summary.get("warning"))),
+        "minutes": f"{finite(summary.get('seconds')) / 60:.1f}",
+        "bad_input": sorted((_text(k), int(finite(v))) for k, v in bad.items()) if isinstance(bad, dict) else [],
         "bad_examples": [_text(e) for e in _list(summary.get("bad_examples"))],
         "inputs": [_text(i) for i in _list(summary.get("inputs"))],
         "min_probability": percent(thresholds.get("min_probability")) if "min_probability" in thresholds else "",
@@ -154,11 +154,3 @@ def _list(value) -> list:
 
 def _text(value) -> str:
     return "" if value is None else str(value)
-
-
-def _number(value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return v if math.isfinite(v) else 0.0

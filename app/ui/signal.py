@@ -131,10 +131,10 @@ def bar_rows(evidence: list[dict], listed: set[str] = frozenset()) -> list[Bar]:
     proportional to log10 LR, clipped at ±``CLIP``. ``listed`` are the hpo ids with a row in the
     phenotype profile: those bars link to it.
     """
-    items = sorted(evidence, key=lambda e: -_finite(e.get("log10_lr")))
+    items = sorted(evidence, key=lambda e: -finite(e.get("log10_lr")))
     out = []
     for i, e in enumerate(items):
-        v = _finite(e.get("log10_lr"))
+        v = finite(e.get("log10_lr"))
         direction = "neutral" if abs(v) < NEUTRAL else "raises" if v > 0 else "lowers"
         width = 0.0 if direction == "neutral" else max(1.0, round(HALF * min(abs(v), CLIP) / CLIP, 1))
         zero = LABEL_W + HALF
@@ -149,7 +149,8 @@ def bar_rows(evidence: list[dict], listed: set[str] = frozenset()) -> list[Bar]:
     return out
 
 
-def _finite(v) -> float:
+def finite(v) -> float:
+    """A number from untrusted JSON (evidence, worklist lines): 0.0 when it is none or not finite."""
     try:
         v = float(v)
     except (TypeError, ValueError):
