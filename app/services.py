@@ -36,9 +36,9 @@ class Services:
         return CaseOptions(budget_tokens=self.settings.narrative_tokens, deidentify=self.settings.deidentify)
 
 
-def build(settings: Settings) -> Services:
-    """Connect the store and load the knowledge (once, before gunicorn forks its workers)."""
-    store = connect(settings.redis_url, settings.data_dir)
+def build(settings: Settings, store: Store | None = None) -> Services:
+    """Connect the store (unless the caller has one) and load the knowledge (once, before gunicorn forks its workers)."""
+    store = store or connect(settings.redis_url, settings.data_dir)
     http = httpx.Client(timeout=httpx.Timeout(settings.fhir_timeout, connect=5.0),
                         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                         headers={"User-Agent": USER_AGENT}, follow_redirects=False)

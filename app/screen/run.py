@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 
 from . import report, sources, worklist
@@ -88,8 +89,7 @@ def screen_files(options: Options, settings, *, store=None, log=None) -> dict:
         "processes": result.processes,
     }
     report_path = options.report or options.out.with_suffix(".html")
-    with options.out.open(encoding="utf-8") as fh:
-        report.write(report_path, (json.loads(line) for line in fh), summary)
+    report.write(report_path, _worklist(options.out), summary)
     summary["report"] = str(report_path)
     if options.iss and store is not None:
         _hand_off(options, settings, store, result, summary)
@@ -141,41 +141,38 @@ def _since(since: str | None, workdir: Path) -> str | None:
 
 
 def _hand_off(options: Options, settings, store, result, summary: dict) -> None:
+    from ..services import build
     from . import handoff
 
-    with options.out.open(encoding="utf-8") as fh:
-        lines = [json.loads(line) for line in fh]
-    handoff.remember(store, options.iss, lines, screened_at=summary["generated"], group=options.group)
+    handoff.remember(store, options.iss, _worklist(options.out), screened_at=summary["generated"], group=options.group)
     handoff.audit_screen(store, actor=options.actor, iss=options.iss, group=options.group,
                          patients=summary["patients"], flagged=summary["flagged"], since=options.since)
     if options.radar_top > 0:
-        wanted = [line["patient"] for line in lines if line["flagged"]][:options.radar_top]
-        summary["radar_queued"] = handoff.queue_radar(_services(settings, store), options.iss,
+        # The worklist is in order: the first flagged lines are the most probable.
+        wanted = list(islice((line["patient"] for line in _worklist(options.out) if line["flagged"]), options.radar_top))
+        summary["radar_queued"] = handoff.queue_radar(build(settings, store), options.iss,
                                                       _analysed(result, wanted, settings), options.radar_top)
+
+
+def _worklist(path: Path):
+    """The worklist's lines, read one at a time (a population's worklist need not fit in memory)."""
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            yield json.loads(line)
 
 
 def _analysed(result, patients: list[str], settings) -> list:
     """(record, analysis) of ``patients`` from the grouped input, rebuilt on the driver (a handful)."""
     from ..pipeline import analyse, load_knowledge
+    from .spark import resources_of
 
-    wanted = set(patients)
-    groups = dict(result.grouped.filter(lambda kv: kv[0] in wanted).mapValues(list).collect())
+    groups = resources_of(result, patients)
     kb = load_knowledge()
     out = []
     for pid in patients:
         record = worklist.record_of(pid, groups[pid])
         out.append((record, analyse(record, kb)))
     return out
-
-
-def _services(settings, store):
-    import httpx
-
-    from ..pipeline import load_knowledge
-    from ..services import USER_AGENT, Services
-
-    http = httpx.Client(timeout=httpx.Timeout(settings.fhir_timeout, connect=5.0), headers={"User-Agent": USER_AGENT})
-    return Services(settings=settings, store=store, rq=store.raw(), knowledge=load_knowledge(), http=http)
 
 
 def summary_text(summary: dict) -> str:

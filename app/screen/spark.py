@@ -112,8 +112,10 @@ def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int |
         if progress is not None:
             progress.stop()
     counts = dict(screened.map(lambda i: (_count_key(i), 1)).reduceByKey(lambda a, b: a + b).collect())
-    bad = dict(items.filter(lambda i: i[0] == "bad").map(lambda i: (i[1], 1)).reduceByKey(lambda a, b: a + b).collect())
-    skipped = dict(items.filter(lambda i: i[0] == "skip").map(lambda i: (i[1], 1)).reduceByKey(lambda a, b: a + b).collect())
+    tallies = items.filter(lambda i: i[0] in ("bad", "skip")).map(lambda i: ((i[0], i[1]), 1)) \
+        .reduceByKey(lambda a, b: a + b).collect()
+    bad = {what: n for (kind, what), n in tallies if kind == "bad"}
+    skipped = {what: n for (kind, what), n in tallies if kind == "skip"}
     examples = items.filter(lambda i: i[0] == "bad").map(lambda i: i[2]).take(10)
     for key, value in counts.items():
         if key.startswith("bad:"):
@@ -125,6 +127,13 @@ def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int |
     return Result(patients=sum(v for k, v in counts.items() if k.split(":")[0] == "line"), flagged=counts.get("line:info", 0) + counts.get("line:warning", 0),
                   warning=counts.get("line:warning", 0), bad_input=bad, bad_examples=examples[:10], skipped=skipped,
                   processes=_merge(processes), lines=lambda: _streamed(ordered), grouped=grouped)
+
+
+def resources_of(result: Result, patients: list[str]) -> dict[str, list]:
+    """The grouped resource items of ``patients`` from a screen's input, on the driver (a handful: the hand-off's)."""
+    wanted = set(patients)
+    with _pyspark_sockets():
+        return dict(result.grouped.filter(lambda kv: kv[0] in wanted).mapValues(list).collect())
 
 
 def _streamed(rdd) -> Iterator[dict]:

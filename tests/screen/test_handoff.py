@@ -217,3 +217,20 @@ def test_the_bulk_read_is_audited_and_exported(tmp_path, store):
     exported_events = [json.loads(x) for x in done.stdout.splitlines()]
     assert [e["event"] for e in exported_events] == ["bulk-data-read", "bulk-data-read"]
     assert exported_events[0]["patients"] == "1234" and exported_events[0]["group"] == "all"
+
+
+def test_the_screen_command_queues_radar_for_the_first_flagged_lines_of_its_worklist(rig, tmp_path):
+    from app.screen.run import Options, screen_files
+
+    iss = rig.iss("epic")
+    source = tmp_path / "bundles.ndjson"
+    source.write_text("".join(json.dumps(BUNDLES[p]) + "\n" for p in ("rd-006", "rd-015", "rd-025", "rd-035")))
+    out = tmp_path / "worklist.ndjson"
+    summary = screen_files(Options(out=out, master="local[2]", radar_top=2, iss=iss, actor="test", progress=False,
+                                   inputs=[str(source)]), rig.ctx.settings, store=rig.store)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    first_two = [line["patient"] for line in lines if line["flagged"]][:2]
+    assert summary["radar_queued"] == 2 and len(first_two) == 2
+    for pid in first_two:
+        assert handoff.flag_for(rig.store, iss, pid)["case"]
+    assert all(handoff.flag_for(rig.store, iss, line["patient"]) is None for line in lines if not line["flagged"])
