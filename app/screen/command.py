@@ -88,12 +88,12 @@ def _os_user() -> str:
 
 
 def _ehr(settings, name: str):
-    wanted = normalize_iss(name) if "://" in name else None
-    for ehr in settings.ehrs.values():
-        if ehr.iss == wanted or ehr.name == name:
-            if not getattr(ehr, "backend_client_id", None):
-                raise ScreenError(f"{ehr.name}: no backend_client_id in RADAR_EHRS (SMART Backend Services registration)")
-            return ehr
+    ehr = (settings.ehr_for(name) if "://" in name else None) or \
+        next((e for e in settings.ehrs.values() if e.name == name), None)
+    if ehr is not None:
+        if not ehr.backend_client_id:
+            raise ScreenError(f"{ehr.name}: no backend_client_id in RADAR_EHRS (SMART Backend Services registration)")
+        return ehr
     raise ScreenError(f"{name}: not a registered EHR (RADAR_EHRS names: "
                       f"{', '.join(e.name for e in settings.ehrs.values()) or 'none'})")
 
