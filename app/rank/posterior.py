@@ -146,6 +146,15 @@ def posterior(prior: np.ndarray, total_log_lr: np.ndarray, findings: int) -> Hyp
     return Hypotheses(log_post=z - norm, log_none=z_none - norm, findings=findings, temperature=tau)
 
 
+def reweigh(hyp: Hypotheses, log_weights: np.ndarray) -> Hypotheses:
+    """The posterior with the diseases' shares multiplied by ``exp(log_weights)`` and renormalised
+    among themselves: P(rare) and P(no rare disease) stay as the findings' likelihoods made them;
+    only which rare disease gets the share changes."""
+    z = hyp.log_post + log_weights
+    z = z - logsumexp(z) + logsumexp(hyp.log_post)
+    return Hypotheses(log_post=z, log_none=hyp.log_none, findings=hyp.findings, temperature=hyp.temperature)
+
+
 def temperature(findings: int) -> float:
     """The likelihood's exponent for a record with this many findings (see the module docstring)."""
     return TEMPERATURE * (max(findings, 1) / REFERENCE_FINDINGS) ** (EVIDENCE_EXPONENT - 1.0)

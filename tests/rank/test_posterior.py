@@ -132,3 +132,29 @@ def test_a_known_diagnosis_named_by_omim_only_is_excluded_in_the_ranker(ranker):
     assert all("OMIM:154700" not in s.omim for s in a.suggestions)
     assert a.known_probability > 0.1
     assert a.rare_probability + a.known_probability == pytest.approx(ranker.assess(MARFAN).rare_probability)
+
+
+def test_reweighing_moves_shares_between_diseases_not_out_of_p_rare():
+    prior = posterior.log_prior(np.array([1e-5, 1e-5, 1e-5]))
+    hyp = posterior.posterior(prior, np.array([4.0, 3.0, 0.0]), findings=3)
+    moved = posterior.reweigh(hyp, np.array([0.0, 2.0, 0.0]))
+    assert moved.none == pytest.approx(hyp.none)
+    assert np.exp(moved.log_post).sum() == pytest.approx(np.exp(hyp.log_post).sum())
+    assert moved.probability(1) > moved.probability(0)  # disease 1 was second; the weight puts it first
+    assert hyp.probability(1) < hyp.probability(0)
+    assert moved.probability(2) / moved.probability(0) == pytest.approx(hyp.probability(2) / hyp.probability(0))
+
+
+def test_coverage_is_the_share_of_the_disease_picture_the_patient_shows(ranker):
+    marfan = next(i for i, e in enumerate(ranker._entities) if "OMIM:154700" in e.omim)
+    e = ranker._entities[marfan]
+    cols = sorted(e.annotations)
+    full = ranker._coverage(cols)[marfan]
+    freq = np.array([e.annotations[c] for c in cols])
+    assert full == pytest.approx(float((np.minimum(freq, 0.99) * ranker._ic[cols]).sum() / np.minimum(freq, 0.99).sum()),
+                                 rel=1e-6)
+    few = ranker._coverage(ranker._query_cols(MARFAN[:2]))[marfan]
+    assert 0.0 < few < full
+    # the root is shared by every disease alike: it covers each as little, and reorders nothing
+    root = ranker._col[int(ranker._ont.get_hpo_object("HP:0000118"))]
+    assert np.allclose(ranker._coverage([root]), ranker._ic[root])
