@@ -6,6 +6,7 @@ from ..knowledge.names import normalize_name, omim_names, orpha_names
 from ..fetch.record import text_of
 from .model import ABSENT, PRESENT, Phenotype
 from .narrative import mentions_to_phenotypes
+from .text import recognize
 
 SNOMED = "http://snomed.info/sct"
 ICD10 = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
@@ -25,8 +26,7 @@ def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[d
         text = text_of(code)
         for key, entry in _known_diseases(code, text, kb):
             known.setdefault(key, {**entry, "source": ref})
-        hpos = [h for coding in code.get("coding", []) if coding.get("system") == SNOMED
-                for h in kb.lexicon.by_snomed(coding.get("code", ""))]
+        hpos = _from_snomed(code, text, kb)
         if hpos:
             found.extend(Phenotype(hpo=h, label=kb.lexicon.name(h) or text, status=status, source=ref,
                                    origin="condition", evidence=text) for h in dict.fromkeys(hpos))
@@ -38,6 +38,22 @@ def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[d
                 p.evidence, p.context = text, None
                 found.append(p)
     return found, list(known.values())
+
+
+def _from_snomed(code: dict, text: str, kb) -> list[str]:
+    """HPO terms of the entry's SNOMED CT codings. HPO cross-references are many-to-many (SNOMED's
+    "Wide nasal bridge" is xref'd by Wide nasal bridge and Wide nose): where a concept has several,
+    the ones the entry's display or text names are kept, else all of them."""
+    out: list[str] = []
+    for coding in code.get("coding", []):
+        if coding.get("system") != SNOMED:
+            continue
+        hpos = kb.lexicon.by_snomed(coding.get("code", ""))
+        if len(hpos) > 1:
+            named = {m.hpo for m in recognize(f"{coding.get('display') or ''}. {text}", kb.lexicon)}
+            hpos = [h for h in hpos if h in named] or hpos
+        out.extend(hpos)
+    return out
 
 
 def _known_diseases(code: dict, text: str, kb) -> list[tuple[str, dict]]:

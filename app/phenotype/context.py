@@ -78,6 +78,12 @@ cannot be excluded | cannot be ruled out | not ruled out | not excluded | is sus
 are suspected | is possible | is likely | was considered | should be considered | may develop |
 could develop | is a risk
 """)
+# Said just after a finding, these confirm it: "evaluated for seizures, which persist" is no hypothesis.
+CONFIRMED_POST = _phrases("""
+which persists | which persist | which persisted | which continues | which continue | persists | persist |
+persisted | which was confirmed | which were confirmed | was confirmed | were confirmed | is confirmed |
+are confirmed | confirmed | which remains | which remain | remains present | is still present | still present
+""")
 HISTORICAL_PRE = _phrases("""
 history of | hx of | h/o | past history of | past medical history of | status post | s/p | prior | previous |
 previously | in the past | formerly | as a child | as an infant | childhood history of
@@ -96,6 +102,16 @@ reported | complains | complained | is noted | was noted | now | currently | sti
 FAMILY_TERMINATORS = _phrases("""
 patient | pt | proband | our patient | the child | the boy | the girl | he | she | himself | herself
 """)
+# A relative who tells the history is the informant, not the experiencer ("parents report seizures",
+# "per mother, ..."): paediatric notes are written that way. Their family trigger is dropped;
+# a relative named after it ("mother reports that her brother had seizures") still counts.
+_INFORMANTS = r"(?:mother|father|mom|dad|parents?|grandmother|grandfather|grandparents?|caregivers?|guardians?|family)"
+_REPORTING = (r"(?:reports?|reported|reporting|states?|stated|notes?|noted|noticed|has\s+noticed|have\s+noticed|"
+              r"describes?|described|says|said|mentions?|mentioned|endorses?|endorsed|denies|denied|deny|"
+              r"observed|observes|(?:is|are|was|were)\s+(?:concerned|worried)\s+(?:about|for|that)|brings?|brought)")
+INFORMANT = re.compile(
+    rf"(?<![\w/])(?:(?:per|according\s+to|as\s+reported\s+by|as\s+per)\s+(?:the\s+|his\s+|her\s+|their\s+)?{_INFORMANTS}"
+    rf"|{_INFORMANTS}\s+{_REPORTING}(?!\s+to\s+(?:have|be)\b))(?![\w/])", re.IGNORECASE)
 SECTION_FAMILY = re.compile(r"(?im)^[ \t]*(?:family\s+(?:medical\s+)?history|fhx|fh)[ \t]*:")
 SECTION_HEADING = re.compile(r"(?m)^[ \t]*[A-Z][A-Za-z /&]{2,40}:|\n[ \t]*\n")
 SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|\n(?=[ \t]*(?:[A-Z0-9•*\-]|\n))|\n\s*\n")
@@ -106,7 +122,7 @@ _COMPILED: dict[str, re.Pattern] = {
     for name, pattern in {
         "neg_pre": NEGATION_PRE, "neg_post": NEGATION_POST, "pseudo": PSEUDO,
         "fam_pre": FAMILY_PRE, "fam_post": FAMILY_POST,
-        "hyp_pre": HYPOTHETICAL_PRE, "hyp_post": HYPOTHETICAL_POST,
+        "hyp_pre": HYPOTHETICAL_PRE, "hyp_post": HYPOTHETICAL_POST, "confirmed_post": CONFIRMED_POST,
         "hist_pre": HISTORICAL_PRE, "term": TERMINATORS, "term_clause": CLAUSE_TERMINATORS,
         "term_family": FAMILY_TERMINATORS,
     }.items()
@@ -123,6 +139,10 @@ class Context:
         self.triggers = {
             name: self._spans(pattern, pseudo) for name, pattern in _COMPILED.items() if name != "pseudo"
         }
+        informants = [(m.start(), m.end()) for m in INFORMANT.finditer(text)]
+        if informants:
+            self.triggers["fam_pre"] = [t for t in self.triggers["fam_pre"]
+                                        if not any(a <= t[0] and t[1] <= b for a, b in informants)]
         self.family_sections = self._family_sections(text)
 
     def _spans(self, pattern: re.Pattern, pseudo: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -194,6 +214,7 @@ class Context:
             "family": self.in_family_section(start)
             or self.forward("fam_pre", start, end, "term_family")
             or self.backward("fam_post", start, end, "term_family"),
-            "hypothetical": self.forward("hyp_pre", start, end) or self.backward("hyp_post", start, end),
+            "hypothetical": (self.forward("hyp_pre", start, end) or self.backward("hyp_post", start, end))
+            and not self.backward("confirmed_post", start, end),
             "historical": self.forward("hist_pre", start, end),
         }

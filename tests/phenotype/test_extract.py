@@ -56,6 +56,16 @@ def test_snomed_problem_maps_through_hpo_xrefs(kb):
     assert p.status == PRESENT and p.source == "Condition/c1" and p.origin == "condition"
 
 
+def test_a_snomed_concept_shared_by_several_hpo_terms_takes_the_one_the_entry_names(kb):
+    snomed = "249321001"  # SNOMED CT "Wide nasal bridge", cross-referenced by two HPO terms
+    assert set(kb.lexicon.by_snomed(snomed)) == {"HP:0000431", "HP:0000445"}  # wide nasal bridge, wide nose
+    named = extract(PatientRecord(patient_id="p", conditions=[condition("c1", snomed=snomed, text="Wide nasal bridge")]), kb)
+    assert set(by_hpo(named)) == {"HP:0000431"}
+    # a text that names neither leaves both: the code cannot tell them apart
+    unnamed = extract(PatientRecord(patient_id="p", conditions=[condition("c1", snomed=snomed, text="x")]), kb)
+    assert set(by_hpo(unnamed)) == {"HP:0000431", "HP:0000445"}
+
+
 def test_free_text_problem_goes_through_the_recognizer(kb):
     profile = extract(PatientRecord(patient_id="p", conditions=[condition("c2", text="Short stature")]), kb)
     assert "HP:0004322" in by_hpo(profile)

@@ -89,10 +89,31 @@ def test_family_history_not_the_patient():
     assert not found("Seizures since age 2.")[SEIZURE].family
 
 
+def test_a_relative_who_reports_is_the_informant_not_the_experiencer():
+    # Paediatric notes: the parents tell the patient's history.
+    assert not found("Parents report seizures since infancy.")[SEIZURE].family
+    assert not found("Mother states that he has had hypotonia from birth.")[HYPOTONIA].family
+    assert not found("Per mother, ataxia is worse in the evening.")[ATAXIA].family
+    assert not found("According to her father, headaches started last year.")[HEADACHE].family
+    m = found("Mother denies seizures.")[SEIZURE]
+    assert m.negated and not m.family
+    # ... while what the informant tells of a relative stays the relative's
+    assert found("Mother reports that her brother had seizures.")[SEIZURE].family
+    assert found("Mother has hearing loss.")[HEARING].family
+    assert found("Mother noted to have hearing loss.")[HEARING].family
+
+
 def test_family_history_section():
     text = "Family History:\nhearing loss in several relatives\n\nExam: hypotonia"
     ms = found(text)
     assert ms[HEARING].family and not ms[HYPOTONIA].family
+
+
+def test_a_finding_confirmed_after_it_is_no_hypothesis():
+    assert not found("Previously evaluated for seizures, which persist.")[SEIZURE].hypothetical
+    assert not found("Evaluated for hypotonia, which was confirmed on exam.")[HYPOTONIA].hypothetical
+    assert found("Evaluated for hypotonia.")[HYPOTONIA].hypothetical
+    assert found("Evaluate for seizures; ataxia persists.")[SEIZURE].hypothetical
 
 
 def test_hypotheticals_flagged():
