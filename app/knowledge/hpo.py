@@ -163,6 +163,7 @@ class Lexicon:
             for code in term["snomed"]:
                 self._snomed.setdefault(code, []).append(hpo)
         self._index = None
+        self._labels: set[str] | None = None
 
     def __contains__(self, hpo: str) -> bool:
         return hpo in self.terms
@@ -197,6 +198,12 @@ class Lexicon:
         if hpo is None:
             return None
         return _hpo3_current(hpo, seen)
+
+    def is_label(self, text: str) -> bool:
+        """Whether ``text`` as a whole is a term's name or kept synonym (case, punctuation, spacing folded)."""
+        if self._labels is None:
+            self._labels = {" ".join(_words(label)) for hpo in self.terms for label, _ in self.labels(hpo)}
+        return " ".join(_words(text)) in self._labels
 
     def by_snomed(self, code) -> list[str]:
         """HPO ids cross-referenced to a SNOMED CT concept id."""

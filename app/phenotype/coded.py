@@ -57,14 +57,20 @@ def _from_snomed(code: dict, text: str, kb) -> list[str]:
 
 
 def _known_diseases(code: dict, text: str, kb) -> list[tuple[str, dict]]:
-    """(key, {"orpha", "omim", "name"}) for each rare disease this problem entry names."""
+    """(key, {"orpha", "omim", "name"}) for each rare disease this problem entry names.
+
+    An OMIM title that is also an HPO phenotype's name reads as the finding, not as a diagnosis:
+    OMIM has entries for traits and common conditions ("Hypertelorism", "Epicanthus", "Keloids",
+    "Schizophrenia"). Orphanet lists rare diseases only, so naming one of its disorders is a
+    diagnosis even where HPO has the same words (MODY); ICD-10 codes count as they are.
+    """
     orphas = [o for coding in code.get("coding", []) if coding.get("system") in ICD10
               for o in kb.orphanet.by_icd10(coding.get("code", ""))]
     omims: list[tuple[str, str]] = []
     if text:
         key = normalize_name(text)
         orphas += orpha_names(kb.orphanet).get(key, [])
-        omims = omim_names().get(key, [])
+        omims = [] if kb.lexicon.is_label(text) else omim_names().get(key, [])
     found = [(f"ORPHA:{o}", {"orpha": f"ORPHA:{o}", "omim": None, "name": kb.orphanet.disease(o)["name"]})
              for o in dict.fromkeys(orphas)]
     for omim, name in omims:
