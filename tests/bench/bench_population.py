@@ -153,7 +153,8 @@ def _timing(ranker, analyses):
         for q in cols:
             total += ranker._cached_term_scores(q)
         order = np.lexsort((np.arange(len(total)), -total))[:10]
-        [ranker._suggestion(k + 1, ranker._entities[i], 1.0, cols, set()) for k, i in enumerate(order)]
+        view = ranker._view(cols, set())
+        [ranker._suggestion(k + 1, ranker._entities[i], 1.0, view) for k, i in enumerate(order)]
         plain.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         ranker.assess(present, documented=documented)
