@@ -26,11 +26,11 @@ gives the calibrated P(rare) and P(disease | findings) by which suggestions are 
 (:meth:`Ranker.assess`). ``score`` stays as the posterior relative to the best match per finding.
 
 Benchmark (tests/bench/bench_ranker.py, 1,500 seeded dev cases, top-1/3/10 %, ties counted
-half), before the population model → now (population model and OMIM frequencies): all
-51.5/64.5/78.3 → 57.2/67.5/79.2, no-leak (n=566) 37.8/48.9/65.7 now, imprecise 36.4/50.6/66.5 →
-41.1/53.9/65.7, imprecise+noise 28.7/38.4/54.5 → 29.9/41.4/56.0, low-overlap (n=181)
-5.0/8.3/21.0 → 5.5/7.7/20.4. Inside ordinary records (tests/bench/bench_population.py) the gain
-is large: top-10 42.5 → 57.5 (no-leak 24.5 → 38.5).
+half), before the population model → with it and OMIM frequencies → with coverage: all
+51.5/64.5/78.3 → 57.0/67.7/78.7 → 57.5/69.4/80.2, no-leak (n=566) 37.8/49.3/65.7 →
+40.1/51.1/66.4, imprecise 36.4/50.6/66.5 → 40.1/53.3/65.4 → 41.1/54.6/66.3, imprecise+noise
+28.7/38.4/54.5 → 29.9/40.5/55.9 → 31.5/42.6/56.6. Inside ordinary records
+(tests/bench/bench_population.py) top-10 42.5 → 63.3 → 65.4 (no-leak 24.5 → 43.9 → 45.6).
 Tried and not kept:
 - excluded findings as evidence, LR ``(1 - f_D) / (1 - p0)``: top-1 57.2 → 44.9 (capped at 0.5:
   47.3; at 0.2: 50.4). In published cases the excluded findings are mostly the diagnosis's own
