@@ -174,10 +174,10 @@ def test_a_phenotype_whose_name_is_also_an_omim_title_is_a_phenotype_not_a_diagn
     # OMIM has trait entries (145400 "Hypertelorism", 131500 "Epicanthus"); on a problem list they
     # are findings to explain, not a rare disease already diagnosed. An Orphanet disorder's name
     # stays a diagnosis where HPO has the same words (test_batch: MODY).
-    for text, hpo in (("HYPERTELORISM", "HP:0000316"), ("Epicanthus", "HP:0000286")):
+    for text, term in (("HYPERTELORISM", "HP:0000316"), ("Epicanthus", "HP:0000286")):
         profile = extract(PatientRecord(patient_id="p", conditions=[condition("c15", text=text)]), kb)
         assert profile.known_diseases == []
-        assert hpo in by_hpo(profile)
+        assert term in by_hpo(profile)
 
 
 def test_age_and_sex(kb):
