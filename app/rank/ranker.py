@@ -270,28 +270,31 @@ class Ranker:
 
     def scores(self, present, absent=(), documented=(), sex=None, age_years=None) -> np.ndarray:
         """Log posterior of every disease (internal order), as :meth:`assess` orders them; for the benchmarks."""
-        return self._hypotheses(present, documented, sex, age_years)[2].log_post
+        return self._hypotheses(self._query_cols(present), documented, sex, age_years)[1].log_post
 
-    def _hypotheses(self, present, documented, sex, age_years):
-        """(query columns, their log LR rows, the posterior) of a record."""
-        cols = self._query_cols(present)
+    def _hypotheses(self, cols: list[int], documented, sex, age_years, shared_ic: np.ndarray | None = None):
+        """(the findings' log LR rows, the posterior) of a record's query columns; ``shared_ic`` as
+        :meth:`_coverage` takes it, where the caller has it already."""
         docs = self._documented_cols(documented)
         lrs = np.array([self._term_lr(q, docs) for q in cols]) if cols else np.zeros((0, len(self._entities)))
         hyp = posterior.posterior(self._prior(sex, age_years), lrs.sum(axis=0), len(cols))
         if cols and COVERAGE_WEIGHT:
-            hyp = posterior.reweigh(hyp, COVERAGE_WEIGHT * hyp.temperature * len(cols) * self._coverage(cols))
-        return cols, lrs, hyp
+            hyp = posterior.reweigh(hyp, COVERAGE_WEIGHT * hyp.temperature * len(cols) * self._coverage(cols, shared_ic))
+        return lrs, hyp
 
-    def _coverage(self, cols: list[int]) -> np.ndarray:
+    def _coverage(self, cols: list[int], shared_ic: np.ndarray | None = None) -> np.ndarray:
         """Per disease, how well the patient shows the disease's findings (nats; the disease-to-patient
         direction that the per-finding LR lacks): the frequency-weighted mean, over the disease's
         annotations ``b``, of the IC of the most informative ancestor ``b`` shares with a patient term.
 
         A disease with hundreds of annotations explains most vague neurodevelopmental records
         finding by finding; on coverage it scores what share of its picture the patient has.
+        ``shared_ic`` is :meth:`_shared_ic` over every ancestor of the patient's terms (the maximum
+        over the rows of a :class:`_RecordView`'s ``mica``); computed here when not given.
         """
-        best = self._shared_ic(np.unique(np.concatenate([self._ancestors(q) for q in cols])))
-        return (self._freq @ best) / self._freq_sum
+        if shared_ic is None:
+            shared_ic = self._shared_ic(np.unique(np.concatenate([self._ancestors(q) for q in cols])))
+        return (self._freq @ shared_ic) / self._freq_sum
 
     def _term_lr(self, q: int, documented: set[int]) -> np.ndarray:
         """log LR of finding ``q`` against "no rare disease", for every disease (rank.posterior)."""
@@ -331,7 +334,11 @@ class Ranker:
         suggested, and their share of the posterior is ``known_probability``, not P(rare).
         ``absent`` terms steer "look for" only. Unknown or non-phenotype ids are ignored.
         """
-        cols, lrs, hyp = self._hypotheses(present, documented, sex, age_years)
+        cols = self._query_cols(present)
+        # The explanations' view of the record also gives the coverage its shared ICs (one pass, not two).
+        view = self._view(cols, {c for c in (self._term_col(t) for t in absent) if c is not None})
+        lrs, hyp = self._hypotheses(cols, documented, sex, age_years,
+                                    view.mica.max(axis=0) if cols else None)
         excluded = {orphanet._bare_orpha(c) for c in exclude_orpha}
         exclude_omim = set(exclude_omim)
         known = np.zeros(len(self._entities), bool)
@@ -344,7 +351,6 @@ class Ranker:
             return Assessment(rare_probability=rare, suggestions=[], findings=0, known_probability=p_known)
         order = np.lexsort((np.arange(len(hyp.log_post)), -hyp.log_post))
         best = hyp.log_post[order[0]]
-        view = self._view(cols, {c for c in (self._term_col(t) for t in absent) if c is not None})
         out = []
         for i in order:
             if known[i]:
@@ -375,6 +381,9 @@ class Ranker:
     def _ancestors(self, col: int) -> np.ndarray:
         return self._anc.indices[self._anc.indptr[col]:self._anc.indptr[col + 1]]
 
+    def _descendants(self, col: int) -> np.ndarray:
+        return self._desc.indices[self._desc.indptr[col]:self._desc.indptr[col + 1]]
+
     def _shared_ic(self, shared: np.ndarray) -> np.ndarray:
         """Per term ``t``, the highest IC among ``t``'s ancestors that are in ``shared`` (columns).
 
@@ -382,9 +391,8 @@ class Ranker:
         IC over its descendants in rising IC order leaves the maximum.
         """
         best = np.zeros(len(self._ic))
-        indices, indptr = self._desc.indices, self._desc.indptr
         for a in shared[np.argsort(self._ic[shared], kind="stable")]:
-            best[indices[indptr[a]:indptr[a + 1]]] = self._ic[a]
+            best[self._descendants(a)] = self._ic[a]
         return best
 
     def _view(self, cols: list[int], absent: set[int]) -> _RecordView:
@@ -394,7 +402,7 @@ class Ranker:
         below = np.zeros(len(self._ic), bool)
         for c in recorded:
             related[self._ancestors(c)] = True
-            below[self._desc.indices[self._desc.indptr[c]:self._desc.indptr[c + 1]]] = True
+            below[self._descendants(c)] = True
         mica = np.array([self._shared_ic(self._ancestors(q)) for q in cols]).reshape(len(cols), len(self._ic))
         return _RecordView(cols=list(cols), mica=mica, related=related, below=below)
 
