@@ -136,13 +136,12 @@ class Context:
         self.text = text
         self.sentence_ends = [m.end() for m in SENTENCE_END.finditer(text)]
         pseudo = [(m.start(), m.end()) for m in _COMPILED["pseudo"].finditer(text)]
+        # An informant ("parents report") is a pseudo-trigger for the family kind only.
+        family_pseudo = sorted(pseudo + [(m.start(), m.end()) for m in INFORMANT.finditer(text)])
         self.triggers = {
-            name: self._spans(pattern, pseudo) for name, pattern in _COMPILED.items() if name != "pseudo"
+            name: self._spans(pattern, family_pseudo if name == "fam_pre" else pseudo)
+            for name, pattern in _COMPILED.items() if name != "pseudo"
         }
-        informants = [(m.start(), m.end()) for m in INFORMANT.finditer(text)]
-        if informants:
-            self.triggers["fam_pre"] = [t for t in self.triggers["fam_pre"]
-                                        if not any(a <= t[0] and t[1] <= b for a, b in informants)]
         self.family_sections = self._family_sections(text)
 
     def _spans(self, pattern: re.Pattern, pseudo: list[tuple[int, int]]) -> list[tuple[int, int]]:
