@@ -37,6 +37,11 @@ class Profile:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def weighed(self) -> list[Phenotype]:
+        """The present phenotypes the ranker weighs as evidence (an acute lab derangement is shown, not weighed)."""
+        return [p for p in self.present if not p.acute]
+
+    @property
     def all(self) -> list[Phenotype]:
         """Present then absent phenotypes."""
         return self.present + self.absent

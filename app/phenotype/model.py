@@ -33,6 +33,7 @@ class Phenotype:
     span: tuple[int, int] | None = None  # character span in the source's clean text (notes, reports)
     context: tuple[str, str, str] | None = None  # text before, the match, text after (shown on click)
     also: list[str] = field(default_factory=list)  # further sources of the same term
+    acute: bool = False  # a lab abnormality of one acute episode: shown, not weighed (phenotype.labs)
 
     def to_dict(self) -> dict:
         """A JSON-ready copy."""

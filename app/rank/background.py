@@ -49,6 +49,15 @@ def count(closures: Iterable[set[str]]) -> dict:
     return {"records": n, "counts": dict(sorted(counts.items())), "pairs": kept}
 
 
+def describe(background: dict) -> str:
+    """Which background a record was judged against, in words for the chart, the card and the worklist."""
+    name = background.get("name") or "shipped default"
+    version = background.get("version")
+    records = background.get("records") or 0
+    out = f"{name} {version}" if version else name
+    return f"{out} ({records:,} records)" if background.get("site") else out
+
+
 def count_vector(background: dict, col: dict[str, int], n: int) -> np.ndarray:
     """The background's ``counts`` as one value per column (``col``: HPO id → column)."""
     counts = np.zeros(n)

@@ -205,6 +205,7 @@ class Ranker:
     def _set_background(self, background: dict) -> None:
         """General-population frequencies per column, co-occurrences, and the disease priors."""
         col = {t: i for i, t in enumerate(self._ids)}
+        self.background_name = background_mod.describe(background)
         self._bg_counts = background_mod.count_vector(background, col, len(self._ic))
         self._p0 = background_mod.frequencies(background, self._bg_counts, self._parents, self._ic,
                                               posterior.SMOOTHING)
