@@ -1,0 +1,267 @@
+"""Real-world population frequencies of findings, mapped to HPO (``data/population_frequencies.json.gz``).
+
+Why: the "no rare disease" background (``app/rank/background.py``) learned ``p0`` from 297
+synthetic records, so ordinary findings the generator never produced (anxiety, arthralgia,
+hearing loss, hyponatraemia, ...) looked rare. This table gives, for each HPO term it covers, the
+share of persons in a real population whose health records carry the finding.
+
+Source (the one used): **FinnGen release R8** endpoint case counts: 342,499 Finnish biobank
+participants linked to the national hospital discharge, specialist outpatient, cause-of-death,
+cancer, medication-reimbursement and (for some endpoints) primary-care registers; ~3,100 curated
+ICD-based endpoints, each with ``num_cases`` / ``num_controls``. Taken from the per-release
+phenotype table ``data/finngen_R8_pheno_n.tsv`` in github.com/dsgelab/gwasbot (commit
+cac38345bdaa17c6b86c996505b7ef378e1c5640; dsgelab is a FIMM group within FinnGen), the same numbers
+FinnGen shows in its public PheWeb/Risteys. Licence: FinnGen publishes its summary results freely
+after a one-year embargo, asking for acknowledgement ("We want to acknowledge the participants and
+investigators of the FinnGen study") and citation (Kurki et al., Nature 613:508-518, 2023); no
+formal open licence is stated. Only aggregate counts are used. ``sources/README.md`` has the
+details and the extract.
+
+Method (``build``):
+
+1. Persons: ``N`` = the largest ``num_cases + num_controls`` in the extract (the ``DEATH`` row:
+   37,589 + 304,910 = 342,499, every participant).
+2. Each endpoint's frequency is ``num_cases / N``: people with at least one record of it over all
+   people in the database (sex-specific endpoints are thus shares of everyone, not of one sex).
+3. Mapping to HPO: FinnGen gives names only (its ICD definitions are not in the table, and HPO
+   cross-references SNOMED/UMLS, not ICD-10), so an endpoint maps to the HPO term (Phenotypic
+   abnormality subtree, not obsolete) whose name or EXACT synonym equals its normalised name
+   (lower case, British spelling made American, bracketed parts and trailing "unspecified" / "not
+   elsewhere classified" / "NAS" dropped; a primary-name match beats synonym matches). A short
+   hand-made crosswalk (``sources/finngen_r8_hpo_crosswalk.tsv``: endpoint -> HPO *label*,
+   resolved against hp.obo at build time so a wrong label fails the build) maps endpoints whose
+   names differ from HPO's ("All anxiety disorders" -> Anxiety, "Pain in joint" -> Arthralgia,
+   "Hypo-osmolality and hyponatraemia" -> Hyponatremia, "Epilepsy" -> Seizure, "Dislocation of
+   lens" -> Ectopia lentis, ...) and vetoes wrong name matches (label ``-``: "Diaphragmatic hernia"
+   is mostly hiatus hernia in adults, not HPO's congenital term).
+4. Several endpoints on one term: the maximum. A person with a more specific finding has the
+   general one, so each term also takes the maximum over the terms below it (``direct`` lists the
+   terms a source endpoint maps to itself). Frequencies are rounded to 3 significant digits.
+
+These are frequencies of *recorded diagnoses* in a biobank population (median age at recruitment
+~60, partly hospital-recruited): a lower bound for findings that are common but rarely coded
+(obesity 5.4 % here against ~20 % measured), and the right scale for "how often an ordinary record
+shows this". Lab-defined findings appear only as coded diagnoses (anaemia, hyponatraemia), not as
+out-of-range results.
+
+Measured (FinnGen R8 -> HPO 2025-01-16): 643 finding-like rows of the release table were
+transcribed and screened (infections, neoplasm sites, pregnancy, drug and procedure endpoints
+mostly have no HPO phenotype term and were left out); 393 endpoints map (249 by name, 144 by
+the crosswalk), onto 371 HPO terms directly and 905 with a frequency after the maximum over
+descendants. Anxiety 0.103, Arthralgia 0.0706, Hearing impairment 0.0827, Hypercholesterolemia
+0.0656, Hypertension 0.288, Obesity 0.0535, Anemia 0.0696, Thrombocytopenia 0.00483,
+Hyponatremia 0.0129, Acute kidney injury 0.0148, Seizure 0.0302, Intellectual disability 0.00305,
+Ectopia lentis 0.00106 ("Dislocation of lens", mostly acquired in this older population),
+Arachnodactyly absent. Of the 356 distinct HPO terms in the present profiles of the 49 real MIMIC-IV
+demo inpatients (``mimic-demo-dev.ndjson.gz``), 138 (39 %) get a frequency, 108 directly; the
+uncovered ones are mostly out-of-range lab findings (abnormal blood counts, hyperglycaemia,
+prolonged PT, hypocalcaemia, raised urea), which a diagnosis register does not count.
+
+Sources looked at and not used (measured in ``sources/README.md``): OHDSI ConceptPrevalence
+(ohdsi-studies / aostropolets / ABMI repositories hold only the R/SQL package, no counts; the
+network results live in a private database), COHD (Columbia, 5.4 M patients, OMOP concepts; data
+only on figshare, not reachable here, API code CC BY-NC-SA), OARD (HPO-level counts from the same
+Columbia data, served by an API only), BioBank Japan phenotype table (disease-ascertained, not a
+population), Pan-UKB manifest (on Google Cloud only).
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import re
+from pathlib import Path
+
+from .hpo import OBO_NAME, PHENOTYPIC_ABNORMALITY, _parse_obo, _synonyms
+from .paths import DATA_DIR
+
+SOURCES_DIR = Path(__file__).resolve().parent / "sources"
+EXTRACT = "finngen_r8_endpoints.tsv"
+CROSSWALK = "finngen_r8_hpo_crosswalk.tsv"
+DEFAULT_PATH = DATA_DIR / "population_frequencies.json.gz"
+VETO = "-"
+SOURCE = {
+    "name": "FinnGen R8 endpoint case counts",
+    "version": "R8 (public release 2022); table data/finngen_R8_pheno_n.tsv at "
+               "github.com/dsgelab/gwasbot commit cac38345bdaa17c6b86c996505b7ef378e1c5640",
+    "licence": "FinnGen public summary results: free use with acknowledgement of the FinnGen study "
+               "and citation of Kurki et al. 2023 (Nature 613:508-518); no formal licence stated",
+    "url": "https://www.finngen.fi/en/access_results",
+    "population": "Finnish biobank participants with national health-register follow-up "
+                  "(hospital, specialist outpatient, cause of death, cancer, reimbursement registers)",
+}
+
+_SPELLING = (("oesoph", "esoph"), ("oedem", "edem"), ("haem", "hem"), ("anaem", "anem"),
+             ("aemia", "emia"), ("colour", "color"), ("paediat", "pediat"), ("ae", "e"))
+_TRAILING = re.compile(r",?\s*(other/unspecified|unspecified|not elsewhere classified|nas)$")
+
+
+def normalise(text: str) -> str:
+    """The comparable form of a source or HPO label (see the module doc, step 3)."""
+    text = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", text.lower())
+    for british, american in _SPELLING:
+        text = text.replace(british, american)
+    text = _TRAILING.sub("", text.strip())
+    return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+def read_extract(path) -> list[dict]:
+    """Rows of a FinnGen-style extract: ``phenocode``, ``name``, ``num_cases``, ``num_controls``."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    for row in rows:
+        row["num_cases"] = int(row["num_cases"])
+        row["num_controls"] = int(row["num_controls"])
+    return rows
+
+
+def read_crosswalk(path) -> dict[str, str]:
+    """Endpoint code -> HPO label (``-`` vetoes a name match); an absent file is an empty crosswalk."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        return {row["phenocode"]: row["hpo_label"] for row in csv.DictReader(fh, delimiter="\t")}
+
+
+def _ontology(obo_path):
+    """Live Phenotypic-abnormality terms of hp.obo: ({id: name}, {id: [parents]}, {norm label: ids})."""
+    opener = gzip.open if str(obo_path).endswith(".gz") else open
+    with opener(obo_path, "rt", encoding="utf-8") as fh:
+        _, stanzas = _parse_obo(fh)
+    names, parents, children = {}, {}, {}
+    for st in stanzas:
+        if st.get("is_obsolete") == ["true"]:
+            continue
+        hpo = st["id"][0]
+        names[hpo] = st["name"][0]
+        parents[hpo] = [p.split()[0] for p in st.get("is_a", ())]
+        for p in parents[hpo]:
+            children.setdefault(p, []).append(hpo)
+    keep, stack = {PHENOTYPIC_ABNORMALITY}, [PHENOTYPIC_ABNORMALITY]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in keep:
+                keep.add(child)
+                stack.append(child)
+    by_name: dict[str, set[str]] = {}
+    by_synonym: dict[str, set[str]] = {}
+    for st in stanzas:
+        hpo = st["id"][0]
+        if hpo not in keep or st.get("is_obsolete") == ["true"]:
+            continue
+        by_name.setdefault(normalise(st["name"][0]), set()).add(hpo)
+        for text, kind in _synonyms(st.get("synonym", [])):
+            if kind.startswith("EXACT"):
+                by_synonym.setdefault(normalise(text), set()).add(hpo)
+    names = {h: n for h, n in names.items() if h in keep}
+    parents = {h: [p for p in ps if p in keep] for h, ps in parents.items() if h in keep}
+    return names, parents, by_name, by_synonym
+
+
+def map_endpoint(row: dict, crosswalk: dict, labels: dict, by_name: dict, by_synonym: dict) -> list[str]:
+    """HPO ids one extract row maps to (crosswalk first, then exact normalised name, then synonym)."""
+    if row["phenocode"] in crosswalk:
+        label = crosswalk[row["phenocode"]]
+        if label == VETO:
+            return []
+        if label.lower() not in labels:
+            raise ValueError(f"crosswalk label {label!r} ({row['phenocode']}) is not an HPO term name")
+        return [labels[label.lower()]]
+    key = normalise(row["name"])
+    return sorted(by_name.get(key) or by_synonym.get(key) or ())
+
+
+def _round(value: float) -> float:
+    """``value`` to 3 significant digits."""
+    if value <= 0:
+        return 0.0
+    return round(value, 2 - int(math.floor(math.log10(value))))
+
+
+def build(source_dir=None, sources_dir=SOURCES_DIR) -> dict:
+    """Compile the frequency table from the committed extract and crosswalk plus ``hp.obo``.
+
+    ``source_dir`` holds ``hp-2025-01-16.obo.gz`` (default ``../shared/data``); ``sources_dir`` the
+    extract and crosswalk (default ``app/knowledge/sources``).
+    """
+    from .build import DEFAULT_SOURCE
+
+    source_dir = Path(source_dir or DEFAULT_SOURCE)
+    sources_dir = Path(sources_dir)
+    rows = read_extract(sources_dir / EXTRACT)
+    crosswalk = read_crosswalk(sources_dir / CROSSWALK)
+    names, parents, by_name, by_synonym = _ontology(source_dir / OBO_NAME)
+    labels = {n.lower(): h for h, n in names.items()}
+    persons = max(r["num_cases"] + r["num_controls"] for r in rows)
+    direct: dict[str, float] = {}
+    used = 0
+    for row in rows:
+        terms = map_endpoint(row, crosswalk, labels, by_name, by_synonym)
+        used += bool(terms)
+        share = row["num_cases"] / persons
+        for hpo in terms:
+            direct[hpo] = max(direct.get(hpo, 0.0), share)
+    freq: dict[str, float] = {}
+    for hpo, share in direct.items():
+        stack, seen = [hpo], {hpo}
+        while stack:
+            term = stack.pop()
+            freq[term] = max(freq.get(term, 0.0), share)
+            for parent in parents.get(term, ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+    source = dict(SOURCE, persons=persons, endpoints_used=used)
+    return {
+        "sources": [source],
+        "hpo_version": _obo_version(source_dir / OBO_NAME),
+        "method": "share of persons with >=1 record of the endpoint; max over endpoints per HPO "
+                  "term and over each term's descendants; 3 significant digits",
+        "direct": sorted(direct),
+        "frequencies": {h: _round(freq[h]) for h in sorted(freq)},
+    }
+
+
+def _obo_version(obo_path) -> str:
+    """The ``data-version`` header of hp.obo."""
+    opener = gzip.open if str(obo_path).endswith(".gz") else open
+    with opener(obo_path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("["):
+                break
+            if line.startswith("data-version:"):
+                return line.partition(":")[2].strip()
+    return ""
+
+
+def write(table: dict, path=DEFAULT_PATH) -> Path:
+    """Write ``table`` as compact gzipped JSON with fixed bytes (gzip mtime 0, sorted keys)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(table, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as fh:
+        fh.write(data)
+    return path
+
+
+def main_build(source_dir) -> Path:
+    """Compile and write ``data/population_frequencies.json.gz``; returns its path."""
+    return write(build(source_dir))
+
+
+def load(path=DEFAULT_PATH) -> dict:
+    """The compiled table: ``{"sources": [...], "frequencies": {"HP:...": share}}`` (plus ``direct``,
+    ``method``, ``hpo_version``); empty frequencies when the file is missing."""
+    path = Path(path)
+    if not path.exists():
+        return {"sources": [], "frequencies": {}, "direct": []}
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+if __name__ == "__main__":  # pragma: no cover - manual rebuild
+    from .build import DEFAULT_SOURCE
+
+    print(main_build(DEFAULT_SOURCE))
