@@ -1,7 +1,9 @@
 """Problem-list Conditions → HPO (SNOMED CT via HPO cross-references, free text via the recognizer),
-and rare diseases already diagnosed (ICD-10-CM via Orphanet, or the disease named in the text)."""
+and rare diseases already diagnosed (ICD-9-CM and ICD-10-CM codes via ``knowledge.icd``, or the
+disease named by the text, ICD title qualifiers removed)."""
 from __future__ import annotations
 
+from ..knowledge import icd
 from ..knowledge.names import normalize_name, omim_names, orpha_names
 from ..fetch.record import text_of
 from .model import ABSENT, PRESENT, Phenotype
@@ -9,7 +11,7 @@ from .narrative import mentions_to_phenotypes
 from .text import recognize
 
 SNOMED = "http://snomed.info/sct"
-ICD10 = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
+ICD10 = icd.ICD10
 
 
 def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[dict]]:
@@ -24,8 +26,9 @@ def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[d
         status = ABSENT if verification == "refuted" else PRESENT
         code = c.get("code") or {}
         text = text_of(code)
-        for key, entry in _known_diseases(code, text, kb):
-            known.setdefault(key, {**entry, "source": ref})
+        if status == PRESENT:  # a refuted diagnosis is not a known one
+            for key, entry in _known_diseases(code, text, kb):
+                known.setdefault(key, {**entry, "source": ref})
         hpos = _from_snomed(code, text, kb)
         if hpos:
             found.extend(Phenotype(hpo=h, label=kb.lexicon.name(h) or text, status=status, source=ref,
@@ -59,18 +62,35 @@ def _from_snomed(code: dict, text: str, kb) -> list[str]:
 def _known_diseases(code: dict, text: str, kb) -> list[tuple[str, dict]]:
     """(key, {"orpha", "omim", "name"}) for each rare disease this problem entry names.
 
-    An OMIM title that is also an HPO phenotype's name reads as the finding, not as a diagnosis:
-    OMIM has entries for traits and common conditions ("Hypertelorism", "Epicanthus", "Keloids",
-    "Schizophrenia"). Orphanet lists rare diseases only, so naming one of its disorders is a
-    diagnosis even where HPO has the same words (MODY); ICD-10 codes count as they are.
+    Codes: ICD-9-CM and ICD-10-CM through ``knowledge.icd`` (Orphanet's ICD-10 alignment confirmed
+    by the code's title; ICD-9-CM through the CMS GEMs), plus Orphanet's own ICD-10 references.
+    Text: the whole text, or the text less standard ICD qualifiers ("Multiple myeloma, without
+    mention of having achieved remission" → "Multiple myeloma"), must be a disease's name (its
+    words in any order: "Chronic lymphocytic leukemia of B-cell type"); a name merely contained in
+    a longer text does not count, nor does an Orphanet category. An OMIM title that is also an HPO
+    phenotype's name reads as the finding, not as a diagnosis: OMIM has entries for traits and common
+    conditions ("Hypertelorism", "Epicanthus", "Keloids", "Schizophrenia"). Orphanet lists rare
+    diseases only, so naming one of its disorders is a diagnosis even where HPO has the same words
+    (MODY).
     """
-    orphas = [o for coding in code.get("coding", []) if coding.get("system") in ICD10
-              for o in kb.orphanet.by_icd10(coding.get("code", ""))]
+    orphas: list[str] = []
+    for coding in code.get("coding", []):
+        system, value = coding.get("system"), coding.get("code", "")
+        if system in ICD10:
+            orphas += kb.orphanet.by_icd10(value)
+        orphas += [o for o in icd.orphas(system, value) if kb.orphanet.disease(o)]
     omims: list[tuple[str, str]] = []
-    if text:
-        key = normalize_name(text)
-        orphas += orpha_names(kb.orphanet).get(key, [])
-        omims = [] if kb.lexicon.is_label(text) else omim_names().get(key, [])
+    for i, phrase in enumerate(icd.phrases(text) if text else []):
+        key = normalize_name(phrase)
+        named = orpha_names(kb.orphanet).get(key, []) or icd.orpha_words(kb.orphanet).get(icd.words_key(phrase), [])
+        omims = [] if kb.lexicon.is_label(phrase) else omim_names().get(key, [])
+        if i:  # a phrase left once qualifiers are gone: OMIM's traits ("Alcohol dependence") are not rare
+            omims = [(m, name) for m, name in omims if kb.orphanet.by_omim(m, {"E"})]
+        if named or omims:
+            orphas += named
+            break
+    # an Orphanet category ("Alopecia", "Rare tumor") classifies disorders; it is no diagnosis
+    orphas = [o for o in orphas if kb.orphanet.disease(o)["type"] != "Category"]
     found = [(f"ORPHA:{o}", {"orpha": f"ORPHA:{o}", "omim": None, "name": kb.orphanet.disease(o)["name"]})
              for o in dict.fromkeys(orphas)]
     for omim, name in omims:
