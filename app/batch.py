@@ -80,6 +80,7 @@ def rank_stream(source: IO[str], out: IO[str], kb: Knowledge, *, top: int = 10, 
                 line = contract_line(record.patient_id, analysis, thresholds)
             else:
                 line = radar_line(analysis, record.patient_id, kb, settings.model, top=top, thresholds=thresholds)
+            line["background"] = kb.ranker.background_name  # what P(rare) was judged against
             gaps = record.gaps()
             if gaps:  # what could not be read is said, never left to look like "no data"
                 line["gaps"] = gaps

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     rank.add_argument("--engine", choices=["phenotype", "radar"], default="phenotype",
                       help="phenotype: the embedded HPO/Orphanet ranker; radar: RaDaR at RADAR_URL")
     _screen_parser(sub)
+    _learn_parser(sub)
     build = sub.add_parser("build-knowledge", help="compile app/knowledge/data from the shared sources")
     build.add_argument("--source", default=None, help="folder with the Orphanet, HPO and loinc2hpo files")
     feedback = sub.add_parser("feedback", help="CDS Hooks card feedback")
@@ -70,7 +71,10 @@ def cmd_worker_check(args) -> int:
 def cmd_check_config(args) -> int:
     """Validate settings; exit 0 when they are usable."""
     settings = load_settings()
-    print(f"ok: {len(settings.ehrs)} EHR(s) registered; redis: {'external' if settings.redis_url else 'embedded'}")
+    site = settings.background
+    background = f"site {site.name!r} ({site.records:,} records, {site.path})" if site else "shipped default"
+    print(f"ok: {len(settings.ehrs)} EHR(s) registered; redis: {'external' if settings.redis_url else 'embedded'}; "
+          f"background: {background}")
     return 0
 
 
@@ -168,6 +172,29 @@ def _screen_parser(sub) -> None:
     screen.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _learn_parser(sub) -> None:
+    learn = sub.add_parser("learn-background", help="learn this site's general-population background from a Bulk export")
+    learn.add_argument("inputs", nargs="*", help="Bulk export directories, NDJSON files of resources or of Bundles")
+    learn.add_argument("--out", required=True, help="the background file to write (gzip JSON; set RADAR_BACKGROUND to it)")
+    learn.add_argument("--name", default="site population", help="what the chart and the card call it")
+    learn.add_argument("--min-count", type=int, default=11, help="drop terms seen in fewer records (default 11)")
+    learn.add_argument("--min-records", type=int, default=100, help="refuse a smaller population (default 100)")
+    learn.add_argument("--ehr", help="export from this registered EHR (its iss or name) through Backend Services")
+    learn.add_argument("--group", help="the Group to export (with --ehr)")
+    learn.add_argument("--since", help="auto: only what changed since the last export kept in --workdir")
+    learn.add_argument("--workdir", help="where exports are kept (default: radar-export/ next to --out)")
+    learn.add_argument("--master", help="Spark master (default RADAR_SPARK_MASTER, else local[*])")
+    learn.add_argument("--partitions", type=int, help="patient partitions (default 4 per core)")
+    learn.add_argument("--actor", help="who runs it, for the audit trail of a live export (default: the OS user)")
+
+
+def cmd_learn_background(args) -> int:
+    """Learn a site background (``app.screen.learn``); exit 1 when nothing was written."""
+    from .screen.learn import learn_command
+
+    return learn_command(args, load_settings(chart_secrets=False))
+
+
 def cmd_screen(args) -> int:
     """Population screening (``app.screen.run``); exit 1 when the screen could not run."""
     from .screen.command import screen_command
@@ -176,7 +203,7 @@ def cmd_screen(args) -> int:
     return screen_command(args, load_settings(chart_secrets=False))
 
 
-COMMANDS = {"screen": cmd_screen, "worker": cmd_worker, "worker-check": cmd_worker_check, "feedback": cmd_feedback, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
+COMMANDS = {"screen": cmd_screen, "learn-background": cmd_learn_background, "worker": cmd_worker, "worker-check": cmd_worker_check, "feedback": cmd_feedback, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())

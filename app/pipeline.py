@@ -109,10 +109,20 @@ def reanalyse(profile: Profile, kb: Knowledge, *, edits: dict | None = None, top
 
 @lru_cache(maxsize=1)
 def load_knowledge() -> Knowledge:
-    """The compiled knowledge plus the embedded ranker, once per process (before gunicorn forks)."""
+    """The compiled knowledge plus the embedded ranker, once per process (before gunicorn forks).
+
+    The ranker judges records against the site's own background when ``RADAR_BACKGROUND`` names
+    one (``radar learn-background``), else against the shipped one.
+    """
+    from .config import background_setting
+    from .knowledge import orphanet
+    from .knowledge.ontology import ontology
+    from .rank import background
+
     compiled = load_compiled()
-    return Knowledge(lexicon=compiled.lexicon, orphanet=compiled.orphanet, loinc=compiled.loinc,
-                     ranker=Ranker.load())
+    site = background_setting()
+    ranker = Ranker.load() if site is None else Ranker(ontology(), orphanet.load(), background=background.load(site.path))
+    return Knowledge(lexicon=compiled.lexicon, orphanet=compiled.orphanet, loinc=compiled.loinc, ranker=ranker)
 
 
 def warm_up(kb: Knowledge) -> None:

@@ -44,13 +44,19 @@ def summary_line(analysis: Analysis) -> str:
 
 
 def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_url: str,
-                gaps: Sequence[str] = ()) -> dict:
+                gaps: Sequence[str] = (), background: str | None = None) -> dict:
     """One card: summary, detail with Orphanet links and probabilities, source, and a SMART link that opens RaDaR.
 
     ``base_url`` is this app's public URL: the SMART launch URL and the code systems it owns.
     ``gaps`` (``PatientRecord.gaps()``) are listed in the detail, so a card from a partial record
     says what it did not see: fewer findings must never pass for a complete record.
+    ``background`` names what P(rare) was judged against (``Ranker.background_name``); by default
+    the process's knowledge (``load_knowledge``, which every door shares).
     """
+    if background is None:
+        from ..pipeline import load_knowledge
+
+        background = load_knowledge().ranker.background_name
     top = analysis.suggestions
     n = len(analysis.profile.present)
     weighed = analysis.findings or n  # the findings the probability rests on (most specific terms)
@@ -59,7 +65,8 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
         source += f"; the probability weighs the {weighed} most specific"
     lines = [source + ".",
              f"Probability of a rare disease given these {weighed} findings: "
-             f"{percent(analysis.rare_probability or 0.0)}", ""]
+             f"{percent(analysis.rare_probability or 0.0)}",
+             f"Compared with ordinary records: {markdown_text(background)}.", ""]
     for s in top:
         matches = ", ".join(markdown_text(m["label"]) for m in s.matching[:5]) or "—"
         lines.append(f"{s.rank}. [{markdown_text(s.name)}]({s.url}) — {percent(s.probability)} — matches: {matches}")

@@ -18,13 +18,14 @@ from urllib.parse import urlsplit
 
 from joserfc.jwk import KeySet
 
+from .background import SiteBackground, site_background
 from .cds import CdsClient, CdsThresholds, parse_clients
 from .ehrs import Ehr, load_ehrs, load_keys
 from .model import ModelSettings
 from .parse import ConfigError, boolean, json_list, normalize_iss, one_of, positive_int, require_url
 
 __all__ = ["Settings", "load_settings", "ConfigError", "Ehr", "ModelSettings", "CdsClient", "CdsThresholds",
-           "normalize_iss", "json_list"]
+           "normalize_iss", "json_list", "SiteBackground", "background_setting"]
 
 LOG_LEVELS = tuple(logging.getLevelNamesMapping())
 
@@ -50,6 +51,7 @@ class Settings:
     cds_clients: tuple[CdsClient, ...] = ()
     cds_thresholds: CdsThresholds = field(default_factory=CdsThresholds)
     log_level: str = "INFO"
+    background: SiteBackground | None = None  # RADAR_BACKGROUND; None: the shipped background
 
     def ehr_for(self, iss: str) -> Ehr | None:
         """Return the registered EHR for ``iss`` (trailing slash ignored), or None."""
@@ -90,7 +92,14 @@ def load_settings(env: Mapping[str, str] | None = None, *, chart_secrets: bool =
         cds_clients=tuple(parse_clients(env.get("RADAR_CDS_CLIENTS"))),
         cds_thresholds=CdsThresholds.from_env(env),
         log_level=one_of(env, "RADAR_LOG_LEVEL", "INFO", LOG_LEVELS),
+        background=site_background(env),
     )
+
+
+def background_setting(env: Mapping[str, str] | None = None) -> SiteBackground | None:
+    """``RADAR_BACKGROUND`` alone, checked (``os.environ`` by default): for the knowledge loader, which
+    also runs in Spark executors where the other settings (EHR secrets) need not be present."""
+    return site_background(os.environ if env is None else env)
 
 
 def frame_ancestors(ehrs: dict[str, Ehr], extra: str) -> str:

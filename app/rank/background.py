@@ -183,3 +183,49 @@ def main_build(source_dir: str | Path, path: str | Path = DEFAULT_PATH) -> Path:
     with gzip.GzipFile(path, "wb", compresslevel=9, mtime=0) as fh:  # byte-identical rebuilds
         fh.write(payload)
     return path
+
+
+SITE_FORMAT = "radar-background"
+MIN_COUNT = 11  # the usual small-cell rule: a count below it could point at a person
+MIN_RECORDS = 100  # fewer records than this say little about a population, and too much about each person
+
+
+def site(counts: dict[str, int], pairs: dict[str, dict[str, int]], records: int, *, name: str,
+         min_count: int = MIN_COUNT, source: dict | None = None, created: str | None = None) -> dict:
+    """A site background (``radar learn-background``) from counts over ``records`` records: counts
+    only, every count (and pair) below ``min_count`` dropped, so a missing term reads "fewer than
+    ``min_count``"; ``version`` is a hash of the content, so an identical rebuild keeps its version."""
+    from datetime import datetime, timezone
+    from hashlib import sha256
+
+    kept = {t: int(n) for t, n in sorted(counts.items()) if n >= min_count}
+    kept_pairs: dict[str, dict[str, int]] = {}
+    for a, row in sorted(pairs.items()):
+        for b, n in sorted(row.items()):
+            if n >= min_count and a in kept and b in kept:
+                kept_pairs.setdefault(a, {})[b] = int(n)
+    digest = sha256(json.dumps([records, min_count, kept, kept_pairs], sort_keys=True).encode()).hexdigest()[:12]
+    return {"format": SITE_FORMAT, "version": digest, "name": name, "site": True,
+            "created": created or datetime.now(timezone.utc).date().isoformat(), "records": int(records),
+            "min_count": int(min_count), "counts": kept, "pairs": kept_pairs, "source": source or {}}
+
+
+def write(path: str | Path, data: dict) -> Path:
+    """Write a background as gzip JSON, atomically: a temporary file beside ``path``, then a rename,
+    so a reader (or a failed build) never sees half a file and the old one stays until the new is whole."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as fh:
+            fh.write(payload)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

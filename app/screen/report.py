@@ -126,7 +126,7 @@ def summary_view(summary: dict) -> dict:
         "min_probability": percent(thresholds.get("min_probability")) if "min_probability" in thresholds else "",
         "warning_probability": (percent(thresholds.get("warning_probability"))
                                 if "warning_probability" in thresholds else ""),
-        **{k: _text(summary.get(k)) for k in ("generated", "engine", "ehr", "group")},
+        **{k: _text(summary.get(k)) for k in ("generated", "engine", "ehr", "group", "background")},
     }
 
 

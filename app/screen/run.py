@@ -66,9 +66,11 @@ def screen_files(options: Options, settings, *, store=None, log=None) -> dict:
     session = spark.session(options.master)
     try:
         result = spark.screen(session, files, thresholds=settings.cds_thresholds, top=options.top,
-                              partitions=options.partitions, progress=Bar(log) if options.progress else None)
+                              partitions=options.partitions, progress=Bar(log) if options.progress else None,
+                              background=str(settings.background.path) if settings.background else None)
     except Exception as exc:  # a Spark job failure arrives as a Py4J error carrying a Java stack
         raise ScreenError(f"the Spark job failed ({_first_line(exc)}); nothing was written") from None
+    background = _background(result, settings)
     if unreadable:
         result.bad_input[sources.UNREADABLE_FILE] = len(unreadable)
         result.bad_examples[:0] = unreadable[:5]
@@ -86,7 +88,7 @@ def screen_files(options: Options, settings, *, store=None, log=None) -> dict:
         "thresholds": {"min_probability": settings.cds_thresholds.min_probability,
                        "warning_probability": settings.cds_thresholds.warning_probability},
         "engine": "phenotype", "ehr": options.iss, "group": options.group, "master": session.sparkContext.master,
-        "processes": result.processes,
+        "processes": result.processes, "background": background,
     }
     report_path = options.report or options.out.with_suffix(".html")
     report.write(report_path, _worklist(options.out), summary)
@@ -100,6 +102,19 @@ def screen_files(options: Options, settings, *, store=None, log=None) -> dict:
 def screen_ehr(options: Options, settings, ehr, keys, store, http, *, log=None) -> dict:
     """Export ``options.group`` from ``ehr`` through Backend Services, then :func:`screen_files` over
     the work directory's exports."""
+    log = log or sys.stderr
+    export, since = export_group(options, ehr, keys, store, http, log=log)
+    summary = screen_files(options, settings, store=store, log=log)
+    summary["export"] = {"transaction_time": export.transaction_time, "since": since,
+                         "errors": export.errors, "binary_errors": len(export.binary_errors)}
+    return summary
+
+
+def export_group(options: Options, ehr, keys, store, http, *, log=None):
+    """Export ``options.group`` from ``ehr`` into the work directory (a full export replaces the kept
+    ones, ``--since`` adds an increment) and point ``options.inputs`` at every complete export kept
+    there; (the export's manifest, the ``_since`` it asked for). ``radar screen --ehr`` and
+    ``radar learn-background --ehr`` share it."""
     from ..fetch import bulk
     from ..smart.backend import BackendAuth
 
@@ -125,10 +140,24 @@ def screen_ehr(options: Options, settings, ehr, keys, store, http, *, log=None) 
                                              "group": options.group}))
     options.inputs = [str(p) for p in sorted(workdir.iterdir()) if p.is_dir()]
     options.iss = ehr.iss
-    summary = screen_files(options, settings, store=store, log=log)
-    summary["export"] = {"transaction_time": export.transaction_time, "since": since,
-                         "errors": export.errors, "binary_errors": len(export.binary_errors)}
-    return summary
+    return export, since
+
+
+def _background(result, settings) -> str:
+    """The background the executors judged against, in words; the screen fails rather than mix two."""
+    from ..rank.background import describe
+
+    used = {p.get("background") for p in result.processes if p.get("patients")} - {None}
+    site = settings.background
+    if site is not None:
+        want = describe({"name": site.name, "version": site.version, "records": site.records, "site": True})
+        if used - {want}:
+            raise ScreenError(f"executors judged against {', '.join(sorted(used))}, not RADAR_BACKGROUND's {want}: "
+                              f"put {site.path} at the same path on every Spark executor")
+        return want
+    if len(used) > 1:
+        raise ScreenError(f"executors judged against different backgrounds ({', '.join(sorted(used))})")
+    return used.pop() if used else ""
 
 
 def _since(since: str | None, workdir: Path) -> str | None:
@@ -181,6 +210,8 @@ def summary_text(summary: dict) -> str:
     text = (f"radar screen: {summary['patients']:,} patients in {summary['seconds'] / 60:.1f} min; "
             f"{summary['flagged']:,} flagged ({summary['warning']:,} warning); bad input: {bad}; "
             f"report: {summary.get('report')}")
+    if summary.get("background"):
+        text += f"; background: {summary['background']}"
     if summary.get("radar_queued"):
         text += f"; RaDaR queued for {summary['radar_queued']}"
     return text

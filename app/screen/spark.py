@@ -21,12 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from ..config import CdsThresholds
+from ..config import CdsThresholds, background_setting
 from . import sources, worklist
 
 APP_NAME = "radar-screen"
 JOB_GROUP = "radar-screen"
-_LOADS = {"count": 0}
+BACKGROUND_ENV = "RADAR_BACKGROUND"  # set in each executor process to the background the driver names
+DRIVERS = "driver's"  # screen(background=…): the driver's RADAR_BACKGROUND
+_LOADS: dict = {"count": 0, "background": DRIVERS}  # DRIVERS: no knowledge loaded in this process yet
 
 
 @dataclass
@@ -75,19 +77,25 @@ def session(master: str | None = None, *, config: dict | None = None):
 
 
 def screen(spark, files: list[str], *, thresholds: CdsThresholds | None = None, top: int = 10,
-           partitions: int | None = None, progress=None) -> Result:
+           partitions: int | None = None, progress=None, background: str | None = DRIVERS) -> Result:
     """Screen every patient in ``files`` (see the module docstring); ``progress`` is a
-    ``progress.Bar``-like object polled while the screening stage runs."""
+    ``progress.Bar``-like object polled while the screening stage runs. ``background``: the path of
+    the site background the executors judge against (None: the shipped one); by default the
+    driver's ``RADAR_BACKGROUND``, so that executors and driver always use the same."""
+    if background == DRIVERS:
+        site = background_setting()
+        background = str(site.path) if site else None
     with _pyspark_sockets():
-        return _screen(spark, files, thresholds or CdsThresholds(), top, partitions, progress)
+        return _screen(spark, files, thresholds or CdsThresholds(), top, partitions, progress, background)
 
 
-def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int | None, progress) -> Result:
+def patients(spark, files: list[str], partitions: int | None = None) -> tuple:
+    """The plan's first half, shared by the screen and ``radar learn-background``: (the persisted
+    input items, the RDD of (patient id, resource items) ready for ``worklist.record_of``, partitions)."""
     from pyspark import StorageLevel
     from pyspark.sql.functions import input_file_name
 
     sc = spark.sparkContext
-    limits = thresholds.min_probability, thresholds.warning_probability
     rows = spark.read.text(files).select("value", input_file_name().alias("file")).rdd
     items = rows.flatMap(lambda r: sources.keyed(r[0], os.path.basename(r[1]))).persist(StorageLevel.MEMORY_AND_DISK)
     n = partitions or max(2, sc.defaultParallelism * 4)
@@ -100,7 +108,17 @@ def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int |
         # take screening tasks and load the knowledge too.)
         by_binary = items.filter(lambda i: i[0] != "bad" and i[0] != "skip").map(_join_key).groupByKey(n)
         grouped = by_binary.flatMap(_resolve).groupByKey(n)
-    screened = grouped.mapPartitions(lambda part: _screen_partition(part, limits, top)) \
+    return items, grouped, n
+
+
+def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int | None, progress,
+            background: str | None) -> Result:
+    from pyspark import StorageLevel
+
+    sc = spark.sparkContext
+    limits = thresholds.min_probability, thresholds.warning_probability
+    items, grouped, n = patients(spark, files, partitions)
+    screened = grouped.mapPartitions(lambda part: _screen_partition(part, limits, top, background)) \
         .persist(StorageLevel.MEMORY_AND_DISK)
     sc.setJobGroup(JOB_GROUP, "screen patients")
     patients_done = sc.accumulator(0)
@@ -183,9 +201,9 @@ def _count_key(item: tuple) -> str:
     return f"bad:{item[1]}" if item[0] == "bad" else item[0]
 
 
-def _screen_partition(part, limits: tuple[float, float], top: int) -> Iterator[tuple]:
+def _screen_partition(part, limits: tuple[float, float], top: int, background: str | None = None) -> Iterator[tuple]:
     """One task: every patient of the partition through the one pipeline (knowledge loaded once per process)."""
-    kb = _knowledge()
+    kb = _knowledge(background)
     thresholds = CdsThresholds(min_probability=limits[0], warning_probability=limits[1])
     done = 0
     for patient_id, group in part:
@@ -203,13 +221,24 @@ def _screen_partition(part, limits: tuple[float, float], top: int) -> Iterator[t
         done += 1
         yield ("line", result.line)
     line_count = {"pid": os.getpid(), "loads": _LOADS["count"], "patients": done,
-                  "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+                  "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                  "background": kb.ranker.background_name}
     yield ("stats", line_count)
 
 
-def _knowledge():
+def _knowledge(background: str | None = None):
+    """The executor process's knowledge, judged against ``background`` (a path; None: the shipped one).
+
+    Python workers outlive jobs: one that loaded another background for an earlier job loads again."""
     from ..pipeline import load_knowledge, warm_up
 
+    if _LOADS["background"] != background:
+        if background:
+            os.environ[BACKGROUND_ENV] = background
+        else:
+            os.environ.pop(BACKGROUND_ENV, None)
+        load_knowledge.cache_clear()
+        _LOADS["background"] = background
     if load_knowledge.cache_info().currsize == 0:
         _LOADS["count"] += 1
         warm_up(load_knowledge())
@@ -220,7 +249,8 @@ def _merge(stats: list[dict]) -> list[dict]:
     """Per-process statistics from per-task ones: patients summed, loads and peak RSS the largest seen."""
     out: dict[int, dict] = {}
     for s in stats:
-        m = out.setdefault(s["pid"], {"pid": s["pid"], "loads": 0, "patients": 0, "max_rss_mb": 0.0, "tasks": 0})
+        m = out.setdefault(s["pid"], {"pid": s["pid"], "loads": 0, "patients": 0, "max_rss_mb": 0.0, "tasks": 0,
+                                      "background": s.get("background")})
         m["loads"] = max(m["loads"], s["loads"])
         m["patients"] += s["patients"]
         m["max_rss_mb"] = max(m["max_rss_mb"], s["max_rss_mb"])

@@ -42,7 +42,9 @@ def screen(patient_id: str, resources: list[tuple[str, str, str]], kb: Knowledge
     record = record_of(patient_id, resources)
     analysis = analyse(record, kb, top=top)
     unreadable = [f"{n.ref}: {n.error}" for n in record.notes if n.error]
-    return Screened(line=line(patient_id, analysis, thresholds, record.gaps()), unreadable_notes=unreadable)
+    out = line(patient_id, analysis, thresholds, record.gaps())
+    out["background"] = kb.ranker.background_name  # what P(rare) was judged against, as in `radar rank`
+    return Screened(line=out, unreadable_notes=unreadable)
 
 
 def line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds, gaps: list[str] = ()) -> dict:

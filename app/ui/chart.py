@@ -119,7 +119,7 @@ def open_chart(sid: str, session: dict) -> dict:
     store.set("profile", sid, analysis.extracted.to_dict(), PROFILE_TTL)
     context = chart_context(session, record, style.load(ctx.http, store, session.get("smart_style_url")))
     context["screened"] = screening_flag(handoff.flag_for(store, session["iss"], session["patient"]))
-    context.update(analysis_context(analysis, ctx.settings.cds_thresholds))
+    context.update(analysis_context(analysis, ctx.settings.cds_thresholds, ctx.knowledge.ranker.background_name))
     edited = analysis.profile
     context.update(radar.panel_context(sid, session, analysis.narrative, [p.hpo for p in edited.present],
                                        [p.hpo for p in edited.absent], record.patient))
@@ -142,7 +142,8 @@ def edit_profile(sid: str, session: dict, action: str, hpo: str) -> dict:
     analysis = reanalyse(Profile.from_dict(saved), ctx.knowledge, edits=changed)
     audit.record_view(ctx.store, user=session.get("fhir_user"), iss=session["iss"], patient=session["patient"],
                       what="phenotype-profile", session=sid, client=request.remote_addr)
-    return {"csrf": session["csrf"], **analysis_context(analysis, ctx.settings.cds_thresholds)}
+    return {"csrf": session["csrf"],
+            **analysis_context(analysis, ctx.settings.cds_thresholds, ctx.knowledge.ranker.background_name)}
 
 
 def chart_context(session: dict, record: rec.PatientRecord, style_vars: dict) -> dict:
@@ -175,11 +176,12 @@ def screening_flag(flag: dict | None) -> dict | None:
             "level": flag.get("signal") if flag.get("signal") in ("warning", "info") else None}
 
 
-def analysis_context(analysis: Analysis, thresholds) -> dict:
+def analysis_context(analysis: Analysis, thresholds, background: str = "") -> dict:
     """The phenotype profile (after the clinician's edits) and the suggestions panel under the flag
-    ``thresholds`` (``CdsThresholds``) the CDS card uses too (pure)."""
+    ``thresholds`` (``CdsThresholds``) the CDS card uses too, and the ``background`` P(rare) was
+    judged against (``Ranker.background_name``) (pure)."""
     return {"analysis": analysis, "removed": analysis.removed, "engine_label": ENGINE_LABEL,
-            "min_present": MIN_PRESENT, "panel": signal.panel(analysis, thresholds)}
+            "min_present": MIN_PRESENT, "panel": signal.panel(analysis, thresholds), "background": background}
 
 
 def _audit(session: dict, record: rec.PatientRecord | None, outcome: str) -> None:
