@@ -66,7 +66,7 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
     lines = [source + ".",
              f"Probability of a rare disease given these {weighed} findings: "
              f"{percent(analysis.rare_probability or 0.0)}",
-             f"Compared with ordinary records: {markdown_text(background)}.", ""]
+             f"Compared with ordinary records: {markdown_text(background, special='[]*_`<>#|')}.", ""]
     for s in top:
         matches = ", ".join(markdown_text(m["label"]) for m in s.matching[:5]) or "—"
         lines.append(f"{s.rank}. [{markdown_text(s.name)}]({s.url}) — {percent(s.probability)} — matches: {matches}")
