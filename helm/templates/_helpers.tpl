@@ -117,6 +117,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- toJson $out -}}
 {{- end -}}
 
+{{/* RADAR_BACKGROUND: the site background in its ConfigMap's mount, or the file in the image; empty = shipped. */}}
+{{- define "radar.backgroundPath" -}}
+{{- if .Values.background.configMap -}}/etc/radar/background/{{ .Values.background.key }}{{- else -}}{{ .Values.background.file }}{{- end -}}
+{{- end -}}
+
 {{/* Checks that need more than the schema; each failure says what to set. */}}
 {{- define "radar.validate" -}}
 {{- $_ := include "radar.publicUrl" . -}}
@@ -143,6 +148,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- if and .Values.inference.url .Values.inference.vllm.enabled -}}
 {{- fail "inference.url and inference.vllm.enabled are exclusive: the chart points the app at its own vLLM service" -}}
+{{- end -}}
+{{- if and .Values.background.configMap .Values.background.file -}}
+{{- fail "background.configMap and background.file are exclusive: the site background comes from one place" -}}
 {{- end -}}
 {{- if lt (float64 .Values.cds.warningProbability) (float64 .Values.cds.minProbability) -}}
 {{- fail (printf "cds.warningProbability (%v) must not be below cds.minProbability (%v): a warning card is a stronger signal than an info card" .Values.cds.warningProbability .Values.cds.minProbability) -}}
@@ -221,9 +229,19 @@ containers:
       {{- if include "radar.needsJwks" $ }}
       - {name: jwks, mountPath: /etc/radar/jwks, readOnly: true}
       {{- end }}
+      {{- if $.Values.background.configMap }}
+      - {name: background, mountPath: /etc/radar/background, readOnly: true}
+      {{- end }}
 volumes:
   - {name: tmp, emptyDir: {}}
   - {name: data, emptyDir: {}}
+  {{- with $.Values.background.configMap }}
+  - name: background
+    configMap:
+      name: {{ . | quote }}
+      items:
+        - {key: {{ $.Values.background.key | quote }}, path: {{ $.Values.background.key | quote }}}
+  {{- end }}
   {{- if include "radar.needsJwks" $ }}
   - name: jwks
     secret:
