@@ -90,11 +90,12 @@ def reanalyse(profile: Profile, kb: Knowledge, *, edits: dict | None = None, top
     edited = edits_mod.apply(profile, changes, kb.lexicon)
     removed = [p for p in profile.all if p.hpo in set(changes["removed"])]
     analysis = Analysis(profile=edited, extracted=profile, removed=removed)
-    present = [p.hpo for p in edited.present]
+    present = [p.hpo for p in edited.weighed]
     # Findings from the problem list are documented conditions: what they explain weighs less.
     assessment = kb.ranker.assess(present, [p.hpo for p in edited.absent], top=top,
                                   sex=edited.sex, age_years=edited.age_years,
-                                  documented=[p.hpo for p in edited.present if p.origin == "condition"],
+                                  documented=[p.hpo for p in edited.weighed if p.origin == "condition"],
+                                  chance={p.hpo: p.chance for p in edited.weighed if p.chance},
                                   exclude_orpha={d["orpha"] for d in edited.known_diseases if d.get("orpha")},
                                   exclude_omim={d["omim"] for d in edited.known_diseases if d.get("omim")})
     analysis.rare_probability = assessment.rare_probability

@@ -178,16 +178,39 @@ def _system_name(system: str | None) -> str:
             "http://loinc.org": "LOINC"}.get(system or "", "code")
 
 
+# Interpretation words some exports write instead of (or beside) HL7 codes.
+_WORDS = {"high": "H", "above high normal": "H", "critical high": "HH", "low": "L", "below low normal": "L",
+          "critical low": "LL", "abnormal": "A", "critical": "AA", "critically abnormal": "AA", "normal": "N",
+          "positive": "POS", "detected": "POS", "negative": "NEG", "not detected": "ND"}
+_DIRECTIONLESS = {"A", "AA"}
+
+
 def interpretation(observation: dict) -> str | None:
-    """The result flag: the coded interpretation, else computed from value and reference range, else None."""
-    for concept in observation.get("interpretation", []):
-        for coding in concept.get("coding", []):
-            code = (coding.get("code") or "").upper()
-            if code:
-                return code
+    """The result flag: the coded (or written) interpretation; where it says "abnormal" without a
+    direction (HL7 ``A``/``AA``, "abnormal"), the direction the value takes against the reference
+    range; with no interpretation, the flag the value and reference range give; else None.
+    Nothing is made up: without a value and a range, "abnormal" stays ``A``."""
+    flags = []
+    for concept in observation.get("interpretation") or []:
+        if not isinstance(concept, dict):
+            continue
+        flags += [(c.get("code") or "").strip().upper() for c in concept.get("coding") or [] if isinstance(c, dict)]
+        flags.append(_WORDS.get(str(concept.get("text") or "").strip().lower(), ""))
+    flags = [f for f in flags if f]
+    coded = next((f for f in flags if f not in _DIRECTIONLESS), None) or (flags[0] if flags else None)
+    if coded is not None and coded not in _DIRECTIONLESS:
+        return coded
+    ranged = _against_range(observation)
+    if coded in _DIRECTIONLESS:
+        return ranged if ranged in ("H", "L") else coded
+    return ranged
+
+
+def _against_range(observation: dict) -> str | None:
+    """H, L or N from the value and the first reference range; None where either is missing."""
     value = (observation.get("valueQuantity") or {}).get("value")
     ranges = observation.get("referenceRange") or []
-    if not isinstance(value, (int, float)) or not ranges:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not ranges or not isinstance(ranges[0], dict):
         return None
     low = (ranges[0].get("low") or {}).get("value")
     high = (ranges[0].get("high") or {}).get("value")

@@ -38,8 +38,9 @@ class Profile:
 
     @property
     def weighed(self) -> list[Phenotype]:
-        """The present phenotypes the ranker weighs as evidence (an acute lab derangement is shown, not weighed)."""
-        return [p for p in self.present if not p.acute]
+        """The present phenotypes the ranker weighs as evidence: not an acute lab derangement, not a
+        rare diagnosis already on the problem list (both are shown, not weighed)."""
+        return [p for p in self.present if not (p.acute or p.diagnosis)]
 
     @property
     def all(self) -> list[Phenotype]:
@@ -85,6 +86,13 @@ def consolidate(found: list[Phenotype], kb) -> tuple[list[Phenotype], list[Pheno
         key = (hpo, p.status)
         if key in merged:
             kept = merged[key]
+            if (kept.acute or kept.diagnosis) and not (p.acute or p.diagnosis):  # weighed where it has weight
+                p.hpo, p.label = kept.hpo, kept.label
+                p.also = [s for s in [kept.source, *kept.also] if s != p.source]
+                merged[key] = p
+                continue
+            if p.chance is None or kept.chance is None:  # said outside the labs too: no lab chance
+                kept.chance = None
             if p.source != kept.source and p.source not in kept.also:
                 kept.also.append(p.source)
             continue

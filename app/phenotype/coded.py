@@ -26,20 +26,26 @@ def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[d
         status = ABSENT if verification == "refuted" else PRESENT
         code = c.get("code") or {}
         text = text_of(code)
-        if status == PRESENT:  # a refuted diagnosis is not a known one
-            for key, entry in _known_diseases(code, text, kb):
-                known.setdefault(key, {**entry, "source": ref})
+        names = _known_diseases(code, text, kb) if status == PRESENT else []  # a refuted diagnosis is not known
+        for key, entry in names:
+            known.setdefault(key, {**entry, "source": ref})
+        entry_found: list[Phenotype] = []
         hpos = _from_snomed(code, text, kb)
         if hpos:
-            found.extend(Phenotype(hpo=h, label=kb.lexicon.name(h) or text, status=status, source=ref,
-                                   origin="condition", evidence=text) for h in dict.fromkeys(hpos))
+            entry_found = [Phenotype(hpo=h, label=kb.lexicon.name(h) or text, status=status, source=ref,
+                                     origin="condition", evidence=text) for h in dict.fromkeys(hpos)]
         elif text:
             for p in mentions_to_phenotypes(text, ref, "condition", kb):
                 if status == ABSENT:
                     p.status = ABSENT
                 p.span = None  # the whole problem entry is the evidence
                 p.evidence, p.context = text, None
-                found.append(p)
+                entry_found.append(p)
+        for p in entry_found:
+            # An entry that names a rare diagnosis is that diagnosis: its terms ("Acute myeloid leukemia")
+            # are shown, not weighed as findings of some other rare disease.
+            p.diagnosis = bool(names)
+        found.extend(entry_found)
     return found, list(known.values())
 
 

@@ -34,6 +34,8 @@ class Phenotype:
     context: tuple[str, str, str] | None = None  # text before, the match, text after (shown on click)
     also: list[str] = field(default_factory=list)  # further sources of the same term
     acute: bool = False  # a lab abnormality of one acute episode: shown, not weighed (phenotype.labs)
+    diagnosis: bool = False  # the term is a rare diagnosis the problem list already names: shown, not weighed
+    chance: float | None = None  # labs: how often an ordinary record with the same tests shows it (phenotype.labs)
 
     def to_dict(self) -> dict:
         """A JSON-ready copy."""

@@ -1,17 +1,21 @@
-"""The "no rare disease" hypothesis: how often ordinary people's records show each finding.
+"""The "no rare disease" hypothesis: how often ordinary people's records show each finding (``p0``).
 
-Learned from general-population records (``../shared/data/synthea-dev.ndjson.gz``: people with
-hypertension, obesity, sinusitis, prediabetes, ordinary visit notes) by running them through the
-same builder and extraction as every patient, so the background knows what *our extraction*
-finds in an ordinary record, notes included. The compiled file holds:
+Two layers, one rule (:func:`frequencies`):
 
-- ``counts``: for each HPO term, the number of records with that finding at or below it;
-- ``pairs``: for pairs of terms seen together in at least two records, how many records have
-  both, so that a finding a documented common condition explains (anaemia with chronic kidney
-  disease, headache with sinusitis) weighs less in that record.
+- **The shipped default** comes from real populations, never from one generator: the frequency of
+  each finding among the persons of a population register (``app.knowledge.frequencies``: FinnGen
+  R8, 342,499 persons, 905 HPO terms with their ancestors), and, for a finding no population source
+  has seen, a hierarchical prior over the HPO graph (the share of diseases that carry the term, as
+  :func:`_prior` says) that never goes below ``UNSEEN_FREQUENCY``. An unseen finding is thus not
+  "rare by default": 1 in ``1 / UNSEEN_FREQUENCY`` ordinary records may show it.
+- **A site's own background** (``radar learn-background``, :func:`site`): counts of each finding
+  over the site's records, small counts suppressed. Where counts are few the estimate is pulled
+  toward the default with ``DEFAULT_WEIGHT`` pseudo-records: ``(n(t) + A * default(t)) / (N + A)``.
+  ``pairs`` (terms seen together in at least ``MIN_PAIR`` records) let a documented common
+  condition explain the findings it brings (anaemia with chronic kidney disease).
 
-Frequencies of terms the population never showed come from a hierarchical prior over the HPO
-graph (see :func:`frequencies`), not from a floor.
+Lab results have their own lower bound per record (``phenotype.labs``: how often an ordinary record
+with the same number of results shows the finding), applied by the ranker.
 """
 from __future__ import annotations
 
@@ -24,12 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..knowledge import frequencies as reference_mod
 from ..knowledge.paths import DATA_DIR
 
 DEFAULT_PATH = DATA_DIR / "population.json.gz"
 SOURCE = "synthea-dev.ndjson.gz"
 MIN_PAIR = 2  # a pair seen in one record only is too weak to explain anything away
 ROOT_PRIOR = 0.5  # before any record: an even chance that a person has some recorded finding
+# A finding no population source has seen: at least this frequency in ordinary records (see
+# tests/bench/bench_real.py for how it was chosen; a register of diagnoses lists few findings).
+UNSEEN_FREQUENCY = 1e-3
+SHARPNESS = 1.0
+DEFAULT_WEIGHT = 1000  # pseudo-records by which a site's counts are pulled toward the default
 
 
 def count(closures: Iterable[set[str]]) -> dict:
@@ -49,13 +59,25 @@ def count(closures: Iterable[set[str]]) -> dict:
     return {"records": n, "counts": dict(sorted(counts.items())), "pairs": kept}
 
 
+def reference() -> dict:
+    """The shipped real-world frequencies (``app.knowledge.frequencies``), loaded once."""
+    global _REFERENCE
+    if _REFERENCE is None:
+        _REFERENCE = reference_mod.load()
+    return _REFERENCE
+
+
+_REFERENCE: dict | None = None
+
+
 def describe(background: dict) -> str:
     """Which background a record was judged against, in words for the chart, the card and the worklist."""
-    name = background.get("name") or "shipped default"
+    if not background.get("site"):
+        names = ", ".join(src.get("name", "?") for src in reference().get("sources", [])) or "none"
+        return f"shipped default (real-world frequencies: {names})"
     version = background.get("version")
-    records = background.get("records") or 0
-    out = f"{name} {version}" if version else name
-    return f"{out} ({records:,} records)" if background.get("site") else out
+    out = f"site: {background.get('name') or 'unnamed'}" + (f" {version}" if version else "")
+    return f"{out} ({background.get('records') or 0:,} records)"
 
 
 def count_vector(background: dict, col: dict[str, int], n: int) -> np.ndarray:
@@ -68,30 +90,48 @@ def count_vector(background: dict, col: dict[str, int], n: int) -> np.ndarray:
 
 
 def frequencies(background: dict, counts: np.ndarray, parents: list[list[int]], ic: np.ndarray,
-                smoothing: float) -> np.ndarray:
+                smoothing: float, ref: np.ndarray | None = None) -> np.ndarray:
     """P(finding at or below each term | an ordinary person), one value per ranker column
-    (``counts``: :func:`count_vector`).
+    (``counts``: :func:`count_vector`; ``ref``: the real-world frequencies per column, 0 where unknown).
 
-    A Pólya-tree-style prior along the ontology: the root's frequency is the share of records with
-    any finding, and each term takes the share of its parent's records that reach it,
-    ``p(t) = p(parent) * (n(t) + a * s(t)) / (n(parent) + a)``, where ``s(t)`` is the share of the
-    parent's diseases that also have ``t`` (from information content) and ``a`` the ``smoothing``
-    pseudo-count. A term the population never showed thus gets the part of its parent's mass the
-    data leave unexplained, split the way diseases split it; with several parents the smallest
-    estimate holds (a finding is never more common than any of its parents). Terms are visited
-    parents first (fewer ancestors first).
+    The default is ``max(ref(t), prior(t), UNSEEN_FREQUENCY)`` (:func:`_prior`); with a site's
+    counts over ``N`` records, ``(n(t) + DEFAULT_WEIGHT * default(t)) / (N + DEFAULT_WEIGHT)``.
+    Both keep a term no more frequent than its parents (the reference takes the maximum over a
+    term's descendants, counts are closures).
     """
+    default = np.maximum(_prior(parents, ic, smoothing), UNSEEN_FREQUENCY)
+    if ref is not None:
+        default = np.maximum(default, ref)
     n_records = background.get("records", 0)
+    if not n_records:
+        return default
+    return (counts + DEFAULT_WEIGHT * default) / (n_records + DEFAULT_WEIGHT)
+
+
+def reference_vector(col: dict[str, int], n: int) -> np.ndarray:
+    """The real-world frequencies (:func:`reference`) as one value per column (0 where unknown)."""
+    ref = np.zeros(n)
+    for hpo, f in reference().get("frequencies", {}).items():
+        if hpo in col:
+            ref[col[hpo]] = f
+    return ref
+
+
+def _prior(parents: list[list[int]], ic: np.ndarray, smoothing: float) -> np.ndarray:
+    """The hierarchical prior before any record: the root has ``ROOT_PRIOR``, and each term the share
+    of its parent's mass that the diseases give it, ``p(t) = p(parent) * s(t)``, ``s(t) =
+    exp(IC(parent) - IC(t))`` (the share of the parent's diseases that also have ``t``); with several
+    parents the smallest estimate holds. Terms are visited parents first."""
     p = np.zeros(len(ic))
     depth = _depths(parents)
     for c in np.argsort(depth, kind="stable"):
         if not parents[c]:
-            p[c] = (counts[c] + smoothing * ROOT_PRIOR) / (n_records + smoothing)
+            p[c] = ROOT_PRIOR
             continue
         best = 1.0
         for a in parents[c]:
-            share = math.exp(min(0.0, ic[a] - ic[c])) if math.isfinite(ic[c]) else 1.0
-            best = min(best, p[a] * (counts[c] + smoothing * share) / (counts[a] + smoothing))
+            share = math.exp(SHARPNESS * min(0.0, ic[a] - ic[c])) if math.isfinite(ic[c]) else 1.0
+            best = min(best, p[a] * share)
         p[c] = best
     return p
 

@@ -11,6 +11,11 @@ from ..knowledge import orphanet
 from . import posterior
 
 DEFAULT_FREQUENCY = 0.5  # OMIM annotations carry no frequency in hpo3
+# Orphanet classification heads of diseases that need an exposure (an infection, a toxin or drug),
+# and the disorder type of clinical situations that complicate another illness: none arises from a
+# constitution, so a chart screen should not propose them from a pattern of findings alone.
+EXPOSURE_HEADS = {"68416": "Rare infectious disease", "108999": "Rare disorder due to toxic effects"}
+SITUATION_TYPE = "Particular clinical situation in a disease or syndrome"
 
 INHERITANCE_TERMS = {
     "HP:0000006": "Autosomal dominant", "HP:0000007": "Autosomal recessive",
@@ -34,6 +39,23 @@ class Entity:
     onset: list[str]
     annotations: dict[int, float]  # column -> frequency
     excluded: set[int]
+    acquired: bool = False  # needs an exposure or another illness (EXPOSURE_HEADS, SITUATION_TYPE)
+
+
+def acquired(kb: orphanet.OrphanetKB, code: str) -> bool:
+    """Whether Orphanet classifies the disorder under an exposure head or as a clinical situation."""
+    if (kb.disease(code) or {}).get("type") == SITUATION_TYPE:
+        return True
+    seen, stack = set(), [code]
+    while stack:
+        c = stack.pop()
+        if c in EXPOSURE_HEADS:
+            return True
+        for p in (kb.disease(c) or {}).get("parents", []):
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return False
 
 
 def prevalence_text(records: list[dict]) -> str | None:
@@ -90,6 +112,7 @@ def build(ont, kb: orphanet.OrphanetKB, col: dict[int, int], term_col: Callable[
             related_orpha={code}, prevalence=prevalence_text(d["prevalence"]),
             prevalence_value=posterior.prevalence(d["prevalence"]),
             inheritance=d["inheritance"], onset=d["onset"], annotations=ann, excluded=excluded,
+            acquired=acquired(kb, code),
         ))
     for m, disease in sorted(omim_by_id.items(), key=lambda kv: int(kv[0])):
         if m in merged:

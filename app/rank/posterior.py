@@ -45,10 +45,14 @@ TEMPERATURE = 0.3
 REFERENCE_FINDINGS = 10
 EVIDENCE_EXPONENT = 0.5  # evidence grows like n ** EVIDENCE_EXPONENT with n correlated findings
 PRIOR_WEIGHT = 0.2
+INFORMATIVE_DIGITS = 3.0  # a finding 1 in 1,000 ordinary records show (or rarer) counts fully
 SMOOTHING = 0.25  # pseudo-records behind the background's hierarchical prior (5-fold: 0.1–1 all within 0.5 AUROC points)
 EXPLAIN_WEIGHT = 2.0  # pseudo-records pulling "q given documented c" back to plain p0(q)
 MAX_DISEASE_FREQUENCY = 0.99
 EVIDENCE_ALTERNATIVES = 200  # hypotheses that make up "the alternatives" in a finding's bar
+# The share of screened people with the exposure an acquired disease needs (travel to an endemic
+# area, a bite, a poisoning): a judgement, not fitted; a documented exposure is for the clinician.
+EXPOSURE = 0.01
 UNKNOWN_PREVALENCE = 1e-6  # most OMIM-only entries are single families
 
 # Orphanet prevalence class → a representative prevalence (geometric middle of the class).
@@ -101,9 +105,13 @@ def prevalence(records: list[dict]) -> float:
     return value
 
 
-def log_prior(prevalences: np.ndarray) -> np.ndarray:
-    """Tempered log prior per disease, scaled so that all diseases together have ``RARE_SHARE``."""
+def log_prior(prevalences: np.ndarray, acquired: np.ndarray | None = None) -> np.ndarray:
+    """Tempered log prior per disease, scaled so that all diseases together have ``RARE_SHARE``;
+    an ``acquired`` disease (an infection, a poisoning, a complication) also carries the chance of
+    its exposure, ``EXPOSURE``, which a record of findings alone does not show."""
     w = PRIOR_WEIGHT * np.log(prevalences)
+    if acquired is not None:
+        w = w + math.log(EXPOSURE) * acquired
     return w - logsumexp(w) + math.log(RARE_SHARE)
 
 
@@ -137,7 +145,7 @@ def demographic_log_prior(female_only_unlikely: np.ndarray, earliest_onset: np.n
     return out
 
 
-def posterior(prior: np.ndarray, total_log_lr: np.ndarray, findings: int) -> Hypotheses:
+def posterior(prior: np.ndarray, total_log_lr: np.ndarray, findings: float) -> Hypotheses:
     """The tempered posterior over the diseases and "no rare disease" (whose likelihood is the reference)."""
     tau = temperature(findings)
     z = prior + tau * total_log_lr
@@ -155,9 +163,19 @@ def reweigh(hyp: Hypotheses, log_weights: np.ndarray) -> Hypotheses:
     return Hypotheses(log_post=z, log_none=hyp.log_none, findings=hyp.findings, temperature=hyp.temperature)
 
 
-def temperature(findings: int) -> float:
+def effective_findings(p0: list[float]) -> float:
+    """How many findings the evidence counts for the tempering: each finding by how much it could tell
+    a rare disease from ordinary people, ``min(1, -log10 p0 / INFORMATIVE_DIGITS)``, so that the
+    ordinary findings of a busy record (hypertension, an abnormal potassium among forty) do not
+    dilute the few telling ones."""
+    if INFORMATIVE_DIGITS <= 0:
+        return float(len(p0))
+    return float(sum(min(1.0, -math.log10(max(p, 1e-12)) / INFORMATIVE_DIGITS) for p in p0))
+
+
+def temperature(findings: float) -> float:
     """The likelihood's exponent for a record with this many findings (see the module docstring)."""
-    return TEMPERATURE * (max(findings, 1) / REFERENCE_FINDINGS) ** (EVIDENCE_EXPONENT - 1.0)
+    return TEMPERATURE * (max(findings, 1.0) / REFERENCE_FINDINGS) ** (EVIDENCE_EXPONENT - 1.0)
 
 
 def explained_frequency(p0: float, pairs_q: dict[int, int], documented: list[int], counts: np.ndarray) -> float:

@@ -80,6 +80,7 @@ DEMOGRAPHICS = True  # sex and age on the priors: bench_ranker no-leak 37.8/48.9
 # no-leak 37.5/49.6/64.2 → 39.4/51.4/65.4, imprecise no-leak 25.6/37.4/52.5 → 26.7/38.2/53.9; both
 # halves of a split by diagnosis gain (no-leak top-10 62.5 → 63.9, 66.8 → 67.6). 0.4: top-1 falls.
 COVERAGE_WEIGHT = 0.25
+MAX_CHANCE = 0.9  # a record's own chance of a finding never makes it certain in ordinary people
 MAX_FREQUENCY = 0.99  # obligate findings still leave room for error (log(1 - f) stays finite)
 FREQUENCY_LABELS = [(1.0, "obligate"), (0.8, "very frequent"), (0.3, "frequent"), (0.05, "occasional"), (0.0, "very rare")]
 
@@ -135,7 +136,7 @@ class Ranker:
         self._index_terms()
         self._entities = entities.build(ontology, kb, self._col, self._term_col, hpoa.load())
         self._build_matrices()
-        self._set_background(background_mod.load() if background is None else background)
+        self._set_background(background or {})
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -208,9 +209,10 @@ class Ranker:
         self.background_name = background_mod.describe(background)
         self._bg_counts = background_mod.count_vector(background, col, len(self._ic))
         self._p0 = background_mod.frequencies(background, self._bg_counts, self._parents, self._ic,
-                                              posterior.SMOOTHING)
+                                              posterior.SMOOTHING, background_mod.reference_vector(col, len(self._ic)))
         self._pairs = background_mod.pair_table(background, col)
-        self._log_prior = posterior.log_prior(np.array([e.prevalence_value for e in self._entities]))
+        self._log_prior = posterior.log_prior(np.array([e.prevalence_value for e in self._entities]),
+                                              np.array([e.acquired for e in self._entities]))
         self._lr_cache: dict[int, np.ndarray] = {}
         self._group = entities.groups(self._entities)
         self._xlr = np.array([bool(e.inheritance) and all("X-linked recessive" in i for i in e.inheritance)
@@ -269,16 +271,32 @@ class Ranker:
             return self._log_prior
         return self._log_prior + posterior.demographic_log_prior(self._xlr, self._onset, sex, age_years)
 
-    def scores(self, present, absent=(), documented=(), sex=None, age_years=None) -> np.ndarray:
+    def scores(self, present, absent=(), documented=(), sex=None, age_years=None, chance=None) -> np.ndarray:
         """Log posterior of every disease (internal order), as :meth:`assess` orders them; for the benchmarks."""
-        return self._hypotheses(self._query_cols(present), documented, sex, age_years)[1].log_post
+        cols = self._query_cols(present)
+        return self._hypotheses(cols, documented, sex, age_years, floors=self._floors(cols, chance))[1].log_post
 
-    def _hypotheses(self, cols: list[int], documented, sex, age_years, shared_ic: np.ndarray | None = None):
+    def _floors(self, cols: list[int], chance: dict[str, float] | None) -> dict[int, float]:
+        """Per query column, the record's own lower bound on the finding's ordinary frequency (``chance``:
+        HPO id → how often an ordinary record with the same tests shows it, ``phenotype.labs``)."""
+        out: dict[int, float] = {}
+        wanted = set(cols)
+        for hpo, p in (chance or {}).items():
+            c = self._term_col(hpo)
+            if c in wanted and p:
+                out[c] = max(out.get(c, 0.0), min(float(p), MAX_CHANCE))
+        return out
+
+    def _hypotheses(self, cols: list[int], documented, sex, age_years, shared_ic: np.ndarray | None = None,
+                    floors: dict[int, float] | None = None):
         """(the findings' log LR rows, the posterior) of a record's query columns; ``shared_ic`` as
-        :meth:`_coverage` takes it, where the caller has it already."""
+        :meth:`_coverage` takes it, where the caller has it already; ``floors`` from :meth:`_floors`."""
         docs = self._documented_cols(documented)
-        lrs = np.array([self._term_lr(q, docs) for q in cols]) if cols else np.zeros((0, len(self._entities)))
-        hyp = posterior.posterior(self._prior(sex, age_years), lrs.sum(axis=0), len(cols))
+        floors = floors or {}
+        lrs = np.array([self._term_lr(q, docs, floors.get(q, 0.0)) for q in cols]) if cols \
+            else np.zeros((0, len(self._entities)))
+        p0 = [max(self._p0[q], floors.get(q, 0.0)) for q in cols]
+        hyp = posterior.posterior(self._prior(sex, age_years), lrs.sum(axis=0), posterior.effective_findings(p0))
         if cols and COVERAGE_WEIGHT:
             hyp = posterior.reweigh(hyp, COVERAGE_WEIGHT * hyp.temperature * len(cols) * self._coverage(cols, shared_ic))
         return lrs, hyp
@@ -297,9 +315,10 @@ class Ranker:
             shared_ic = self._shared_ic(np.unique(np.concatenate([self._ancestors(q) for q in cols])))
         return (self._freq @ shared_ic) / self._freq_sum
 
-    def _term_lr(self, q: int, documented: set[int]) -> np.ndarray:
-        """log LR of finding ``q`` against "no rare disease", for every disease (rank.posterior)."""
-        p0 = self._p0[q]
+    def _term_lr(self, q: int, documented: set[int], floor: float = 0.0) -> np.ndarray:
+        """log LR of finding ``q`` against "no rare disease", for every disease (rank.posterior);
+        ``floor``: the record's own lower bound on the finding's ordinary frequency."""
+        p0 = max(self._p0[q], floor)
         pairs_q = self._pairs.get(q)
         if documented and pairs_q:
             # Only conditions seen with q in ordinary records can explain it; q's relatives cannot.
@@ -325,7 +344,8 @@ class Ranker:
 
     def assess(self, present: list[str], absent: list[str] = (), *, documented: list[str] = (),
                top: int = 10, exclude_orpha: set[str] = (), exclude_omim: set[str] = (), evidence_for: int = 3,
-               sex: str | None = None, age_years: float | None = None, **_ignored) -> Assessment:
+               sex: str | None = None, age_years: float | None = None, chance: dict[str, float] | None = None,
+               **_ignored) -> Assessment:
         """P(rare), the ranked suggestions with P(disease | findings), and per-finding bars for the first few.
 
         ``documented`` are the present terms that come from the problem list (documented
@@ -333,13 +353,14 @@ class Ranker:
         ``exclude_orpha`` (``"558"`` or ``"ORPHA:558"``) and ``exclude_omim`` (``"OMIM:154700"``) are
         diseases already diagnosed: they (and the OMIM entries Orphanet maps to them) are not
         suggested, and their share of the posterior is ``known_probability``, not P(rare).
-        ``absent`` terms steer "look for" only. Unknown or non-phenotype ids are ignored.
+        ``absent`` terms steer "look for" only. Unknown or non-phenotype ids are ignored. ``chance``
+        (HPO id → probability) raises a finding's ordinary frequency for this record (``_floors``).
         """
         cols = self._query_cols(present)
         # The explanations' view of the record also gives the coverage its shared ICs (one pass, not two).
         view = self._view(cols, {c for c in (self._term_col(t) for t in absent) if c is not None})
         lrs, hyp = self._hypotheses(cols, documented, sex, age_years,
-                                    view.mica.max(axis=0) if cols else None)
+                                    view.mica.max(axis=0) if cols else None, self._floors(cols, chance))
         excluded = {orphanet._bare_orpha(c) for c in exclude_orpha}
         exclude_omim = set(exclude_omim)
         known = np.zeros(len(self._entities), bool)
