@@ -13,11 +13,11 @@ ancestors (``background.closure``). Every task adds its patients into one Counte
 the Counters by term (``reduceByKey``), and only terms that reach ``min_count`` come back to the
 driver. No record, patient id or name leaves an executor.
 
-Pairs: for each record, a finding ``q`` together with a term ``c`` of that record's documented
-conditions (problem-list findings and their ancestors), where ``c`` is documented in at least
-``min_count`` records and neither term is an ancestor of the other: the only pairs the ranker reads
-(a finding a documented common condition explains weighs less). A second pass over the persisted
-per-record term sets, not a second extraction.
+Pairs: how many records have both a finding ``q`` and a term ``c``, for the ``c`` that are a
+documented condition (a problem-list finding or its ancestor) in at least ``min_count`` records and
+``q`` neither an ancestor nor a descendant of ``c``: the only pairs the ranker reads (a finding a
+documented common condition explains weighs less, by ``n(q and c) / n(c)``, both over all records).
+A second pass over the persisted per-record term sets, not a second extraction.
 """
 from __future__ import annotations
 
@@ -133,14 +133,13 @@ def _term_counts(part) -> Iterator[tuple]:
 
 
 def _pair_counts(part, explainers: frozenset) -> Iterator[tuple]:
-    """One Counter per task: records per unordered pair (finding, documented condition term), unrelated terms only."""
+    """One Counter per task: records per unordered pair (finding, term documented as a condition somewhere),
+    unrelated terms only."""
     _, ont = _extraction()
     counter: Counter = Counter()
-    for _, seen, documented in part:
+    for _, seen, _ in part:
         pairs = set()
-        for c in documented:
-            if c not in explainers:
-                continue
+        for c in explainers.intersection(seen):
             for q in seen:
                 if q != c and q not in _ancestors(ont, c) and c not in _ancestors(ont, q):
                     pairs.add((c, q) if c < q else (q, c))
