@@ -46,16 +46,33 @@ out-of-range results.
 
 Measured (FinnGen R8 -> HPO 2025-01-16): 643 finding-like rows of the release table were
 transcribed and screened (infections, neoplasm sites, pregnancy, drug and procedure endpoints
-mostly have no HPO phenotype term and were left out); 393 endpoints map (249 by name, 144 by
+mostly have no HPO phenotype term and were left out); 393 endpoints mapped (249 by name, 144 by
 the crosswalk), onto 371 HPO terms directly and 905 with a frequency after the maximum over
-descendants. Anxiety 0.103, Arthralgia 0.0706, Hearing impairment 0.0827, Hypercholesterolemia
-0.0656, Hypertension 0.288, Obesity 0.0535, Anemia 0.0696, Thrombocytopenia 0.00483,
-Hyponatremia 0.0129, Acute kidney injury 0.0148, Seizure 0.0302, Intellectual disability 0.00305,
-Ectopia lentis 0.00106 ("Dislocation of lens", mostly acquired in this older population),
-Arachnodactyly absent. Of the 356 distinct HPO terms in the present profiles of the 49 real MIMIC-IV
-demo inpatients (``mimic-demo-dev.ndjson.gz``), 138 (39 %) get a frequency, 108 directly; the
-uncovered ones are mostly out-of-range lab findings (abnormal blood counts, hyperglycaemia,
-prolonged PT, hypocalcaemia, raised urea), which a diagnosis register does not count.
+descendants. A second pass (2026) read the whole table again against the findings that real and
+made-up records carry without a frequency and added 44 endpoints (1 by name, 43 by the
+crosswalk): sepsis (A40/A41), diabetic and drug-induced hypoglycaemia, COPD-related respiratory
+insufficiency -> Respiratory failure, psychotic disorders -> Psychosis, falls, alcohol and nicotine
+dependence, haemorrhoids, pressure ulcer, contact dermatitis, cystitis, acute pyelonephritis,
+forearm fracture, specific speech/language developmental disorders, malignant neoplasms of
+breast, prostate, colon, brain, kidney and liver, benign colon/adrenal/bone neoplasms, ... An
+endpoint narrower than its term gives that term a lower bound (cutaneous abscess -> Abscess,
+basal cell carcinoma -> Carcinoma); an endpoint broader than a term never maps to it (sleep apnoea
+is not obstructive sleep apnoea, hemiplegia not hemiparesis, "other headache syndromes" not
+tension-type headache). Now 437 endpoints (250 by name, 187 by the crosswalk), 409 terms directly,
+984 with a frequency. Anxiety 0.103, Arthralgia 0.0706, Hearing impairment 0.0827,
+Hypercholesterolemia 0.0656, Hypertension 0.288, Obesity 0.0535, Anemia 0.0696, Thrombocytopenia
+0.00483, Hyponatremia 0.0129, Acute kidney injury 0.0148, Seizure 0.0302, Intellectual disability
+0.00305, Ectopia lentis 0.00106 ("Dislocation of lens", mostly acquired in this older population),
+Hypoglycemia 0.019, Sepsis 0.0311, Respiratory failure 0.00857, Psychosis 0.0208, Falls 0.00578,
+Arachnodactyly absent. Of the 356 distinct HPO terms in the present profiles of the 49 real
+MIMIC-IV demo inpatients (``mimic-demo-dev.ndjson.gz``), 169 (47 %; 138 before the second pass)
+get a frequency, 137 directly (108 before); weighted by records, 723 of 2,059 term occurrences
+(35 %; 30 % before). The 297 Synthea records: 58 of 75 terms (49 before), 1,401 of 1,633
+occurrences (86 %; 83 %). The uncovered ones are mostly out-of-range lab findings (abnormal blood
+counts, hyperglycaemia, prolonged PT, hypocalcaemia, raised urea), which a diagnosis register does
+not count, and symptoms: the R8 table has only two endpoints from ICD-10 chapter R (Anorexia,
+Retention of urine), none for fever, nausea, vomiting, abdominal or chest pain, dyspnoea, cough,
+syncope, dizziness, oedema, dysphagia, weight loss or fatigue, so these keep the floor.
 
 Sources looked at and not used (measured in ``sources/README.md``): OHDSI ConceptPrevalence
 (ohdsi-studies / aostropolets / ABMI repositories hold only the R/SQL package, no counts; the

@@ -139,3 +139,22 @@ def test_shipped_table_has_provenance_and_sensible_order():
     assert hypertension > 100 * freq["HP:0001083"]  # Ectopia lentis
     for common in ("HP:0000739", "HP:0002829", "HP:0000365", "HP:0002902", "HP:0001919", "HP:0001903"):
         assert freq[common] > 0.005, common
+
+
+def test_shipped_table_covers_common_inpatient_and_childhood_findings():
+    """Findings that looked rare (the 1e-3 floor) in real inpatient records before the 2026 extension."""
+    freq = frequencies.load()["frequencies"]
+    for term in ("HP:0001943",  # Hypoglycemia (diabetic hypoglycaemia)
+                 "HP:0100806",  # Sepsis (other septicaemia)
+                 "HP:0002878",  # Respiratory failure (COPD-related respiratory insufficiency)
+                 "HP:0000709",  # Psychosis
+                 "HP:0002527",  # Falls
+                 "HP:0033543",  # Addictive nicotine use
+                 "HP:0000750"):  # Delayed speech and language development
+        assert 1e-3 < freq[term] < 0.1, term
+
+
+def test_committed_crosswalk_maps_extract_rows_or_vetoes():
+    rows = {r["phenocode"] for r in frequencies.read_extract(frequencies.SOURCES_DIR / frequencies.EXTRACT)}
+    crosswalk = frequencies.read_crosswalk(frequencies.SOURCES_DIR / frequencies.CROSSWALK)
+    assert {code for code, label in crosswalk.items() if label != frequencies.VETO} <= rows
