@@ -74,6 +74,33 @@ not count, and symptoms: the R8 table has only two endpoints from ICD-10 chapter
 Retention of urine), none for fever, nausea, vomiting, abdominal or chest pain, dyspnoea, cough,
 syncope, dizziness, oedema, dysphagia, weight loss or fatigue, so these keep the floor.
 
+Second source (2026): **published population prevalence of common symptoms and signs**
+(``sources/symptom_prevalence.tsv``, hand-compiled; ``SYMPTOM_SOURCE``). FinnGen has almost no
+chapter-R symptom endpoints, so ordinary symptoms looked rare. Each row: HPO *label* (resolved
+against hp.obo at build time like the crosswalk: a wrong label fails the build), prevalence as a
+share of persons, its period (point / 7-day / 4-week / 1-year / lifetime), population (country,
+ages, n) and a citation (authors, year, journal, DOI or PMID). Figures are facts from the cited
+literature, preferably systematic reviews and large population surveys; where sources differ a
+middle value was taken and the row's ``note`` says so. They are *self-reported experiences*
+(headache 0.52, fatigue 0.204, back pain 0.38, low back pain 0.232, arthralgia 0.34, rhinorrhea and
+nasal congestion 0.34, insomnia 0.30, nocturia 0.515, snoring 0.35, falls 0.30 in people >=65, knee
+pain 0.25 at >=55, dyspnea 0.10, constipation 0.14, reflux 0.14, pruritus 0.164, tinnitus 0.144,
+chronic cough 0.118, urinary incontinence 0.094, diarrhoea 0.087 in 4 weeks, dyspepsia 0.084,
+enuresis 0.073 in children, vertigo 0.05, dysphagia 0.04, hallucinations 0.052 lifetime, syncope
+0.19 lifetime, abdominal pain 0.126 in children), an upper scale for "how often a record shows
+this" where FinnGen's recorded diagnoses are a lower one. 27 rows. Combination: per HPO term the
+maximum of the two sources, then the maximum over descendants as before; ``direct_sources`` maps
+each directly mapped term to the source that gave its value (``direct`` stays the sorted list).
+The symptom table raised 27 terms directly (all 27 rows beat FinnGen; 16 were new terms), 1,005
+terms now have a frequency (984 before). Coverage of present-term occurrences: MIMIC-IV demo (49
+inpatients) 176 of 356 terms, 737 of 2,059 occurrences (36 %; 169 and 723, 35 %, before); Synthea
+(297 records) 61 of 75 terms, 1,481 of 1,633 occurrences (91 %; 58 and 1,401, 86 %, before).
+No citable population figure was found (in this pass) for fever, nausea, vomiting, malaise,
+chest pain, palpitations, oedema, weight loss, myalgia, joint stiffness, sore throat, rash,
+polyuria, lymphadenopathy, epistaxis, delirium/confusion, tremor, paresthesia, irritability,
+muscle weakness, cough/fever in children; dizziness has no HPO term (only a RELATED synonym of
+Vertigo); these keep FinnGen's value or the floor.
+
 Sources looked at and not used (measured in ``sources/README.md``): OHDSI ConceptPrevalence
 (ohdsi-studies / aostropolets / ABMI repositories hold only the R/SQL package, no counts; the
 network results live in a private database), COHD (Columbia, 5.4 M patients, OMOP concepts; data
@@ -96,6 +123,7 @@ from .paths import DATA_DIR
 SOURCES_DIR = Path(__file__).resolve().parent / "sources"
 EXTRACT = "finngen_r8_endpoints.tsv"
 CROSSWALK = "finngen_r8_hpo_crosswalk.tsv"
+SYMPTOMS = "symptom_prevalence.tsv"
 DEFAULT_PATH = DATA_DIR / "population_frequencies.json.gz"
 VETO = "-"
 SOURCE = {
@@ -107,6 +135,17 @@ SOURCE = {
     "url": "https://www.finngen.fi/en/access_results",
     "population": "Finnish biobank participants with national health-register follow-up "
                   "(hospital, specialist outpatient, cause of death, cancer, reimbursement registers)",
+}
+
+SYMPTOM_SOURCE = {
+    "name": "Published population prevalence of common symptoms and signs",
+    "version": "hand-compiled 2026 from the literature cited per row (sources/symptom_prevalence.tsv)",
+    "licence": "facts (prevalence figures) from the cited publications, each row with its citation; "
+               "the table itself was written for this project",
+    "url": "see the citation (DOI/PMID) of each row in sources/symptom_prevalence.tsv",
+    "population": "general-population surveys and systematic reviews, mostly adults in high-income "
+                  "countries (childhood rows: children); country, ages and n per row",
+    "persons": "various, see rows",
 }
 
 _SPELLING = (("oesoph", "esoph"), ("oedem", "edem"), ("haem", "hem"), ("anaem", "anem"),
@@ -140,6 +179,24 @@ def read_crosswalk(path) -> dict[str, str]:
         return {}
     with open(path, encoding="utf-8", newline="") as fh:
         return {row["phenocode"]: row["hpo_label"] for row in csv.DictReader(fh, delimiter="\t")}
+
+
+def read_symptoms(path) -> list[dict]:
+    """Rows of the symptom-prevalence table (``hpo_label``, ``prevalence`` as a proportion, ``period``,
+    ``population``, ``n``, ``citation``, ``note``); an absent file is no rows. A row without a
+    citation or with a prevalence outside (0, 1) is an error."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    for row in rows:
+        row["prevalence"] = float(row["prevalence"])
+        if not 0 < row["prevalence"] < 1:
+            raise ValueError(f"symptom row {row['hpo_label']!r}: prevalence {row['prevalence']} not in (0, 1)")
+        if not (row.get("citation") or "").strip():
+            raise ValueError(f"symptom row {row['hpo_label']!r} has no citation")
+    return rows
 
 
 def _ontology(obo_path):
@@ -209,17 +266,26 @@ def build(source_dir=None, sources_dir=SOURCES_DIR) -> dict:
     sources_dir = Path(sources_dir)
     rows = read_extract(sources_dir / EXTRACT)
     crosswalk = read_crosswalk(sources_dir / CROSSWALK)
+    symptoms = read_symptoms(sources_dir / SYMPTOMS)
     names, parents, by_name, by_synonym = _ontology(source_dir / OBO_NAME)
     labels = {n.lower(): h for h, n in names.items()}
     persons = max(r["num_cases"] + r["num_controls"] for r in rows)
     direct: dict[str, float] = {}
+    origin: dict[str, str] = {}
     used = 0
     for row in rows:
         terms = map_endpoint(row, crosswalk, labels, by_name, by_synonym)
         used += bool(terms)
         share = row["num_cases"] / persons
         for hpo in terms:
-            direct[hpo] = max(direct.get(hpo, 0.0), share)
+            if share > direct.get(hpo, 0.0):
+                direct[hpo], origin[hpo] = share, SOURCE["name"]
+    for row in symptoms:
+        hpo = labels.get(row["hpo_label"].lower())
+        if hpo is None:
+            raise ValueError(f"symptom label {row['hpo_label']!r} is not an HPO term name")
+        if row["prevalence"] > direct.get(hpo, 0.0):
+            direct[hpo], origin[hpo] = row["prevalence"], SYMPTOM_SOURCE["name"]
     freq: dict[str, float] = {}
     for hpo, share in direct.items():
         stack, seen = [hpo], {hpo}
@@ -230,13 +296,17 @@ def build(source_dir=None, sources_dir=SOURCES_DIR) -> dict:
                 if parent not in seen:
                     seen.add(parent)
                     stack.append(parent)
-    source = dict(SOURCE, persons=persons, endpoints_used=used)
+    sources = [dict(SOURCE, persons=persons, endpoints_used=used)]
+    if symptoms:
+        sources.append(dict(SYMPTOM_SOURCE, rows_used=len(symptoms)))
     return {
-        "sources": [source],
+        "sources": sources,
         "hpo_version": _obo_version(source_dir / OBO_NAME),
-        "method": "share of persons with >=1 record of the endpoint; max over endpoints per HPO "
-                  "term and over each term's descendants; 3 significant digits",
+        "method": "share of persons with >=1 record of the endpoint (FinnGen) or published population "
+                  "prevalence (symptom table); max over sources and endpoints per HPO term and over "
+                  "each term's descendants; 3 significant digits",
         "direct": sorted(direct),
+        "direct_sources": {h: origin[h] for h in sorted(origin)},
         "frequencies": {h: _round(freq[h]) for h in sorted(freq)},
     }
 

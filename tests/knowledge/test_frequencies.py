@@ -148,13 +148,69 @@ def test_shipped_table_covers_common_inpatient_and_childhood_findings():
                  "HP:0100806",  # Sepsis (other septicaemia)
                  "HP:0002878",  # Respiratory failure (COPD-related respiratory insufficiency)
                  "HP:0000709",  # Psychosis
-                 "HP:0002527",  # Falls
                  "HP:0033543",  # Addictive nicotine use
                  "HP:0000750"):  # Delayed speech and language development
         assert 1e-3 < freq[term] < 0.1, term
+    assert freq["HP:0002527"] == 0.3  # Falls: FinnGen's recorded 0.00578 raised by the symptom table (>=65 a year)
 
 
 def test_committed_crosswalk_maps_extract_rows_or_vetoes():
     rows = {r["phenocode"] for r in frequencies.read_extract(frequencies.SOURCES_DIR / frequencies.EXTRACT)}
     crosswalk = frequencies.read_crosswalk(frequencies.SOURCES_DIR / frequencies.CROSSWALK)
     assert {code for code, label in crosswalk.items() if label != frequencies.VETO} <= rows
+
+
+def test_symptom_rows_resolve_and_are_cited():
+    """Every row of the symptom-prevalence table names a live HPO term, has a citation and a proportion."""
+    from app.knowledge.build import DEFAULT_SOURCE
+
+    rows = frequencies.read_symptoms(frequencies.SOURCES_DIR / frequencies.SYMPTOMS)
+    assert len(rows) >= 25
+    names = frequencies._ontology(DEFAULT_SOURCE / frequencies.OBO_NAME)[0]
+    labels = {n.lower() for n in names.values()}
+    for row in rows:
+        assert row["hpo_label"].lower() in labels, row["hpo_label"]
+        assert 0 < row["prevalence"] < 1, row["hpo_label"]
+        assert row["citation"].strip() and row["period"].strip() and row["population"].strip()
+        assert "doi:" in row["citation"].lower() or "pmid" in row["citation"].lower() or "DOI not checked" in row["citation"]
+
+
+def test_symptom_table_second_source_max_and_direct_sources(dirs):
+    source, sources = dirs
+    (sources / frequencies.SYMPTOMS).write_text(
+        "hpo_label\tprevalence\tperiod\tpopulation\tn\tcitation\tnote\n"
+        "Anxiety\t0.3\t1-year\tX, adults\t100\tA et al. 2020. doi:10/x\t\n"
+        "Malignant hypertension\t0.005\tpoint\tX\t100\tB 2021. PMID:1\t\n", encoding="utf-8")
+    table = frequencies.build(source, sources)
+    freq = table["frequencies"]
+    assert freq["HP:0000739"] == 0.3  # symptom row beats FinnGen's 0.12
+    assert freq["HP:0000002"] == 0.01  # FinnGen's 0.01 beats the symptom row's 0.005
+    assert table["direct"] == ["HP:0000002", "HP:0000739", "HP:0000822"]
+    assert table["direct_sources"]["HP:0000739"] == frequencies.SYMPTOM_SOURCE["name"]
+    assert table["direct_sources"]["HP:0000002"] == frequencies.SOURCE["name"]
+    assert [s["name"] for s in table["sources"]] == [frequencies.SOURCE["name"], frequencies.SYMPTOM_SOURCE["name"]]
+    assert table["sources"][1]["persons"] == "various, see rows"
+
+
+def test_symptom_label_must_exist(dirs):
+    source, sources = dirs
+    (sources / frequencies.SYMPTOMS).write_text(
+        "hpo_label\tprevalence\tperiod\tpopulation\tn\tcitation\tnote\nAnxiousness\t0.3\tp\tX\t1\tC. doi:1\t\n",
+        encoding="utf-8")
+    with pytest.raises(ValueError, match="Anxiousness"):
+        frequencies.build(source, sources)
+
+
+def test_shipped_table_has_common_symptoms():
+    table = frequencies.load()
+    freq = table["frequencies"]
+    for term in ("HP:0002315",  # Headache
+                 "HP:0012378",  # Fatigue
+                 "HP:0003418",  # Back pain
+                 "HP:0002094",  # Dyspnea
+                 "HP:0002019",  # Constipation
+                 "HP:0000360"):  # Tinnitus
+        assert freq[term] > 1e-2, term
+        assert table["direct_sources"][term] == frequencies.SYMPTOM_SOURCE["name"], term
+    assert table["sources"][1]["persons"] == "various, see rows"
+    assert set(table["direct"]) == set(table["direct_sources"])
