@@ -133,14 +133,10 @@ def cmd_rank(args) -> int:
 def cmd_build_knowledge(args) -> int:
     """Compile the knowledge files from the shared sources."""
     from .knowledge.build import DEFAULT_SOURCE, build_all
-    from .rank import background
 
     source = args.source or DEFAULT_SOURCE
     for path in build_all(source):
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
-    # After the knowledge: the background is learned through the extraction, which reads it.
-    path = background.main_build(source)
-    print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0
 
 

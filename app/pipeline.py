@@ -28,6 +28,10 @@ ENGINE_LABEL = "Phenotype match (HPO/Orphanet)"
 # whose EHR-shaped record gives a single finding still rank the diagnosis top-10 in 50 % (top-1 23 %),
 # and the probabilities say how little one finding proves.
 MIN_PRESENT = 1
+# The one safety rule on the number of findings: no flag (CDS card, `radar rank`'s `flagged`, the
+# screen's worklist) on fewer than this many weighed findings, whatever P(rare) says. One finding,
+# however unusual, is a question for the clinician who recorded it, not a rare-disease pattern.
+MIN_FLAG_FINDINGS = 2
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,11 @@ def signal(analysis: Analysis, thresholds) -> str | None:
     """The screening decision every door shares (CDS card, ``radar rank`` ``flagged``, population screen):
     ``"warning"`` or ``"info"`` when P(rare) passes the thresholds (``CdsThresholds``), else None.
 
-    Too few findings never flag: with one finding the list is close to random.
+    Fewer than ``MIN_FLAG_FINDINGS`` weighed findings never flag.
     """
     p = analysis.rare_probability
-    if p is None or analysis.too_few or not analysis.suggestions or p < thresholds.min_probability:
+    if p is None or analysis.too_few or analysis.findings < MIN_FLAG_FINDINGS or not analysis.suggestions \
+            or p < thresholds.min_probability:
         return None
     return "warning" if p >= thresholds.warning_probability else "info"
 

@@ -14,6 +14,11 @@ FILE = DATA_DIR / "loinc2hpo.json.gz"
 SOURCE = "loinc2hpo-annotations.tsv"
 
 
+# A reference interval holds the central 95 % of healthy people (CLSI EP28-A3c), so one result of
+# an ordinary person falls beyond each side of it with this probability.
+OUTSIDE_ONE_SIDE = 0.025
+
+
 def build(source_dir: Path) -> dict:
     """Compile the loinc2hpo annotation table into ``{"loinc": {code: {outcome: hpo}}}`` with its source."""
     path = Path(source_dir) / SOURCE

@@ -25,6 +25,7 @@ from __future__ import annotations
 from datetime import date
 
 from ..fetch.record import interpretation, lab_value, reference_range, text_of
+from ..knowledge.loinc import OUTSIDE_ONE_SIDE
 from .model import PRESENT, Phenotype
 
 LOINC = "http://loinc.org"
@@ -40,7 +41,6 @@ EPISODE_DAYS = 3
 # Abnormal on dates at least this far apart: a lasting abnormality (the usual definition of a
 # chronic laboratory finding, e.g. KDIGO's 3 months for chronic kidney disease).
 PERSISTENT_DAYS = 90
-OUTSIDE_ONE_SIDE = 0.025  # a healthy person's result above (or below) a 95 % reference interval
 
 
 def from_labs(observations: list[dict], kb) -> list[Phenotype]:

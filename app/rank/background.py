@@ -5,9 +5,9 @@ Two layers, one rule (:func:`frequencies`):
 - **The shipped default** comes from real populations, never from one generator: the frequency of
   each finding among the persons of a population register (``app.knowledge.frequencies``: FinnGen
   R8, 342,499 persons, 905 HPO terms with their ancestors), and, for a finding no population source
-  has seen, a hierarchical prior over the HPO graph (the share of diseases that carry the term, as
-  :func:`_prior` says) that never goes below ``UNSEEN_FREQUENCY``. An unseen finding is thus not
-  "rare by default": 1 in ``1 / UNSEEN_FREQUENCY`` ordinary records may show it.
+  has seen, ``UNSEEN_FREQUENCY``: an unseen finding is not "rare by default". (A hierarchical
+  prior from the share of diseases that carry a term was tried and dropped: over the 369 terms the
+  register does count, that share and the population frequency are unrelated, r = -0.11.)
 - **A site's own background** (``radar learn-background``, :func:`site`): counts of each finding
   over the site's records, small counts suppressed. Where counts are few the estimate is pulled
   toward the default with ``DEFAULT_WEIGHT`` pseudo-records: ``(n(t) + A * default(t)) / (N + A)``.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,16 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from ..knowledge import frequencies as reference_mod
-from ..knowledge.paths import DATA_DIR
+from ..knowledge.loinc import OUTSIDE_ONE_SIDE
 
-DEFAULT_PATH = DATA_DIR / "population.json.gz"
-SOURCE = "synthea-dev.ndjson.gz"
 MIN_PAIR = 2  # a pair seen in one record only is too weak to explain anything away
-ROOT_PRIOR = 0.5  # before any record: an even chance that a person has some recorded finding
 # A finding no population source has seen: at least this frequency in ordinary records (see
 # tests/bench/bench_real.py for how it was chosen; a register of diagnoses lists few findings).
-UNSEEN_FREQUENCY = 1e-3
-SHARPNESS = 1.0
+UNSEEN_FREQUENCY = 3e-4
 DEFAULT_WEIGHT = 1000  # pseudo-records by which a site's counts are pulled toward the default
 
 
@@ -89,73 +84,42 @@ def count_vector(background: dict, col: dict[str, int], n: int) -> np.ndarray:
     return counts
 
 
-def frequencies(background: dict, counts: np.ndarray, parents: list[list[int]], ic: np.ndarray,
-                smoothing: float, ref: np.ndarray | None = None) -> np.ndarray:
-    """P(finding at or below each term | an ordinary person), one value per ranker column
-    (``counts``: :func:`count_vector`; ``ref``: the real-world frequencies per column, 0 where unknown).
+def frequencies(background: dict, counts: np.ndarray, ref: np.ndarray, ancestors) -> np.ndarray:
+    """P(finding at or below each term | an ordinary person), one value per ranker column.
 
-    The default is ``max(ref(t), prior(t), UNSEEN_FREQUENCY)`` (:func:`_prior`); with a site's
-    counts over ``N`` records, ``(n(t) + DEFAULT_WEIGHT * default(t)) / (N + DEFAULT_WEIGHT)``.
-    Both keep a term no more frequent than its parents (the reference takes the maximum over a
-    term's descendants, counts are closures).
+    ``ref``: the real-world frequencies per column (:func:`reference_vector`, 0 where unknown);
+    ``counts``: a site's counts (:func:`count_vector`); ``ancestors``: the ranker's CSR matrix of each
+    column's ancestors (itself included). The default is ``max(ref(t), UNSEEN_FREQUENCY)``, raised so
+    that no term is rarer than a term below it; with a site's counts over ``N`` records,
+    ``(n(t) + DEFAULT_WEIGHT * default(t)) / (N + DEFAULT_WEIGHT)``.
     """
-    default = np.maximum(_prior(parents, ic, smoothing), UNSEEN_FREQUENCY)
-    if ref is not None:
-        default = np.maximum(default, ref)
+    default = np.maximum(ref, UNSEEN_FREQUENCY)
+    below = np.repeat(default, np.diff(ancestors.indptr))  # each column's value, once per ancestor of it
+    np.maximum.at(default, ancestors.indices, below)
     n_records = background.get("records", 0)
     if not n_records:
         return default
     return (counts + DEFAULT_WEIGHT * default) / (n_records + DEFAULT_WEIGHT)
 
 
-def reference_vector(col: dict[str, int], n: int) -> np.ndarray:
-    """The real-world frequencies (:func:`reference`) as one value per column (0 where unknown)."""
+def reference_vector(col: dict[str, int], n: int, lab_defined: Iterable[str] = ()) -> np.ndarray:
+    """The real-world frequencies (:func:`reference`) as one value per column (0 where unknown),
+    at least ``OUTSIDE_ONE_SIDE`` for a finding a laboratory result defines (``lab_defined``: the
+    terms loinc2hpo gives for a high or low result): a reference interval holds the central 95 % of
+    healthy people, so by construction 2.5 % of them fall beyond each side on one test."""
     ref = np.zeros(n)
     for hpo, f in reference().get("frequencies", {}).items():
         if hpo in col:
             ref[col[hpo]] = f
+    for hpo in lab_defined:
+        if hpo in col:
+            ref[col[hpo]] = max(ref[col[hpo]], OUTSIDE_ONE_SIDE)
     return ref
 
 
-def _prior(parents: list[list[int]], ic: np.ndarray, smoothing: float) -> np.ndarray:
-    """The hierarchical prior before any record: the root has ``ROOT_PRIOR``, and each term the share
-    of its parent's mass that the diseases give it, ``p(t) = p(parent) * s(t)``, ``s(t) =
-    exp(IC(parent) - IC(t))`` (the share of the parent's diseases that also have ``t``); with several
-    parents the smallest estimate holds. Terms are visited parents first."""
-    p = np.zeros(len(ic))
-    depth = _depths(parents)
-    for c in np.argsort(depth, kind="stable"):
-        if not parents[c]:
-            p[c] = ROOT_PRIOR
-            continue
-        best = 1.0
-        for a in parents[c]:
-            share = math.exp(SHARPNESS * min(0.0, ic[a] - ic[c])) if math.isfinite(ic[c]) else 1.0
-            best = min(best, p[a] * share)
-        p[c] = best
-    return p
-
-
-def _depths(parents: list[list[int]]) -> np.ndarray:
-    """Longest path from a root, per column (a parent is always shallower than its child)."""
-    depth = np.full(len(parents), -1)
-
-    def visit(c: int) -> int:
-        stack = [c]
-        while stack:
-            top = stack[-1]
-            pending = [a for a in parents[top] if depth[a] < 0]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            depth[top] = 1 + max((depth[a] for a in parents[top]), default=-1)
-        return depth[c]
-
-    for c in range(len(parents)):
-        if depth[c] < 0:
-            visit(c)
-    return depth
+def lab_defined(loinc: dict[str, dict[str, str]]) -> set[str]:
+    """The HPO terms a high or low laboratory result stands for (loinc2hpo's H and L outcomes)."""
+    return {hpo for outcomes in loinc.values() for outcome, hpo in outcomes.items() if outcome in ("H", "L")}
 
 
 def pair_table(background: dict, col: dict[str, int]) -> dict[int, dict[int, int]]:
@@ -173,33 +137,14 @@ def pair_table(background: dict, col: dict[str, int]) -> dict[int, dict[int, int
     return table
 
 
-def load(path: Path = DEFAULT_PATH) -> dict:
-    """The compiled background; an empty one (prior only) when the file is missing."""
+def load(path: Path) -> dict:
+    """A background file (a site's, ``radar learn-background``); an empty one (the shipped default
+    alone) when the file is missing."""
     try:
         with gzip.open(path, "rt") as fh:
             return json.load(fh)
     except FileNotFoundError:
         return {"records": 0, "counts": {}, "pairs": {}}
-
-
-def build(source: Path) -> dict:
-    """Run every record of ``source`` (NDJSON of Bundles) through the builder and extraction; count."""
-    from ..fetch.files import record_from_bundle
-    from ..knowledge import load_compiled
-    from ..knowledge.ontology import ontology
-    from ..phenotype import extract
-
-    kb, ont = load_compiled(), ontology()
-    opener = gzip.open if str(source).endswith(".gz") else open
-    closures = []
-    with opener(source, "rt") as fh:
-        for line in fh:
-            if line.strip():
-                profile = extract(record_from_bundle(json.loads(line)), kb)
-                closures.append(closure(ont, [p.hpo for p in profile.present]))
-    data = count(closures)
-    data["source"] = Path(source).name
-    return data
 
 
 def closure(ont, terms: list[str]) -> set[str]:
@@ -213,16 +158,6 @@ def closure(ont, terms: list[str]) -> set[str]:
         out.add(term.id)
         out.update(p.id for p in term.all_parents)
     return out
-
-
-def main_build(source_dir: str | Path, path: str | Path = DEFAULT_PATH) -> Path:
-    """Build the background from ``source_dir`` (``radar build-knowledge``) and write it."""
-    data = build(Path(source_dir) / SOURCE)
-    path = Path(path)
-    payload = json.dumps(data, separators=(",", ":")).encode()
-    with gzip.GzipFile(path, "wb", compresslevel=9, mtime=0) as fh:  # byte-identical rebuilds
-        fh.write(payload)
-    return path
 
 
 SITE_FORMAT = "radar-background"

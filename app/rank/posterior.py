@@ -46,7 +46,7 @@ REFERENCE_FINDINGS = 10
 EVIDENCE_EXPONENT = 0.5  # evidence grows like n ** EVIDENCE_EXPONENT with n correlated findings
 PRIOR_WEIGHT = 0.2
 INFORMATIVE_DIGITS = 3.0  # a finding 1 in 1,000 ordinary records show (or rarer) counts fully
-SMOOTHING = 0.25  # pseudo-records behind the background's hierarchical prior (5-fold: 0.1–1 all within 0.5 AUROC points)
+ORDINARY_DIGITS = 0.0  # ... and one at least this common (10 ** -ORDINARY_DIGITS) not at all
 EXPLAIN_WEIGHT = 2.0  # pseudo-records pulling "q given documented c" back to plain p0(q)
 MAX_DISEASE_FREQUENCY = 0.99
 EVIDENCE_ALTERNATIVES = 200  # hypotheses that make up "the alternatives" in a finding's bar
@@ -168,9 +168,10 @@ def effective_findings(p0: list[float]) -> float:
     a rare disease from ordinary people, ``min(1, -log10 p0 / INFORMATIVE_DIGITS)``, so that the
     ordinary findings of a busy record (hypertension, an abnormal potassium among forty) do not
     dilute the few telling ones."""
-    if INFORMATIVE_DIGITS <= 0:
+    if INFORMATIVE_DIGITS <= ORDINARY_DIGITS:
         return float(len(p0))
-    return float(sum(min(1.0, -math.log10(max(p, 1e-12)) / INFORMATIVE_DIGITS) for p in p0))
+    span = INFORMATIVE_DIGITS - ORDINARY_DIGITS
+    return float(sum(min(1.0, max(0.0, (-math.log10(max(p, 1e-12)) - ORDINARY_DIGITS) / span)) for p in p0))
 
 
 def temperature(findings: float) -> float:

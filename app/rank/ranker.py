@@ -63,7 +63,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import sparse
 
-from ..knowledge import hpoa, orphanet
+from ..knowledge import hpoa, loinc, orphanet
 from . import background as background_mod, entities, posterior
 from .entities import DEFAULT_FREQUENCY, Entity
 from ..knowledge.diseases import Disease, omim_url, orpha_code, orpha_url
@@ -208,8 +208,8 @@ class Ranker:
         col = {t: i for i, t in enumerate(self._ids)}
         self.background_name = background_mod.describe(background)
         self._bg_counts = background_mod.count_vector(background, col, len(self._ic))
-        self._p0 = background_mod.frequencies(background, self._bg_counts, self._parents, self._ic,
-                                              posterior.SMOOTHING, background_mod.reference_vector(col, len(self._ic)))
+        ref = background_mod.reference_vector(col, len(self._ic), background_mod.lab_defined(loinc.load()))
+        self._p0 = background_mod.frequencies(background, self._bg_counts, ref, self._anc)
         self._pairs = background_mod.pair_table(background, col)
         self._log_prior = posterior.log_prior(np.array([e.prevalence_value for e in self._entities]),
                                               np.array([e.acquired for e in self._entities]))

@@ -128,3 +128,23 @@ def test_converted_text_is_cached_by_content():
     key_count = len(notes._converted)
     assert notes.converted("text/html", data) == first == ("Short stature and ptosis.", False)
     assert len(notes._converted) == key_count
+
+
+def test_abnormal_without_direction_takes_it_from_the_reference_range():
+    # HL7 "A" (or "AA") says abnormal, not which way: the value against the range says it.
+    assert rec.interpretation(obs(150, low=70, high=100, flag="A")) == "H"
+    assert rec.interpretation(obs(50, low=70, high=100, flag="AA")) == "L"
+    # No range to say it: "abnormal" stays directionless, nothing is made up.
+    assert rec.interpretation(obs(150, flag="A")) == "A"
+
+
+def test_interpretation_written_as_words_is_read():
+    words = obs(150, low=70, high=100)
+    words["interpretation"] = [{"text": "abnormal"}]
+    assert rec.interpretation(words) == "H"
+    high = obs(90)
+    high["interpretation"] = [{"text": "High"}]
+    assert rec.interpretation(high) == "H"
+    both = obs(150, low=70, high=100)  # an export writing "A" with its own word beside it
+    both["interpretation"] = [{"coding": [{"system": rec.INTERPRETATION_SYSTEM, "code": "A"}], "text": "abnormal"}]
+    assert rec.interpretation(both) == "H"

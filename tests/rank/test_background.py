@@ -1,10 +1,9 @@
-"""The general-population background: counting records and the hierarchical prior (plain data)."""
+"""The general-population background: the real-world default, the unseen floor, a site's counts (plain data)."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from app.rank import background
 
@@ -14,8 +13,13 @@ COL = {"R": 0, "A": 1, "B": 2, "C": 3, "D": 4}
 IC = np.array([0.0, 1.0, 1.0, 2.0, 3.0])
 
 
-def frequencies(data: dict, smoothing: float) -> np.ndarray:
-    return background.frequencies(data, background.count_vector(data, COL, len(IC)), PARENTS, IC, smoothing)
+# Each column's ancestors, itself included, as the ranker's CSR matrix.
+ANCESTORS = sparse.csr_matrix(
+    (np.ones(11), ([0, 1, 1, 2, 2, 3, 3, 3, 3, 4, 4], [0, 0, 1, 0, 2, 0, 1, 2, 3, 1, 4])), shape=(5, 5))
+
+
+def frequencies(data: dict, ref: list[float]) -> np.ndarray:
+    return background.frequencies(data, background.count_vector(data, COL, len(IC)), np.array(ref), ANCESTORS)
 
 
 def test_count_keeps_closure_counts_and_pairs_seen_twice():
@@ -26,42 +30,49 @@ def test_count_keeps_closure_counts_and_pairs_seen_twice():
     assert "B" not in data["pairs"].get("R", {})  # seen together once only
 
 
-def test_seen_terms_follow_the_data_and_unseen_ones_get_the_leftover_mass():
-    data = {"records": 100, "counts": {"R": 60, "A": 40, "B": 0, "D": 10}}
-    p = frequencies(data, 0.25)
-    assert p[0] == pytest.approx((60 + 0.125) / 100.25)
-    assert p[1] == pytest.approx(0.4, abs=0.01)
-    assert p[4] == pytest.approx(0.1, abs=0.01)
-    # B was never seen under a root seen 60 times: a small share of the root, not zero.
-    assert 0 < p[2] < 0.01
-    # C (under A and B) is never more common than either parent.
-    assert p[3] <= min(p[1], p[2])
-    assert all(p[c] <= p[a] + 1e-12 for c, ps in enumerate(PARENTS) for a in ps)
+def test_the_default_is_the_real_world_frequency_else_the_unseen_floor():
+    p = frequencies({"records": 0, "counts": {}}, [0.0, 0.2, 0.0, 0.0, 0.0])
+    assert p[1] == pytest.approx(0.2)
+    assert p[2] == p[3] == pytest.approx(background.UNSEEN_FREQUENCY)  # nobody counted them: not rare by default
+    assert p[0] == pytest.approx(0.2)  # the root is at least as common as anything below it
 
 
-def test_more_smoothing_leaves_more_mass_to_unseen_findings():
-    data = {"records": 100, "counts": {"R": 60, "A": 40}}
-    low = frequencies(data, 0.25)
-    high = frequencies(data, 4.0)
-    assert high[2] > low[2]
+def test_no_term_is_rarer_than_a_term_below_it():
+    p = frequencies({"records": 0, "counts": {}}, [0.0, 0.0, 0.0, 0.05, 0.0])
+    assert p[1] >= p[3] and p[2] >= p[3] and p[0] >= p[3]
+    assert all(p[a] >= p[c] - 1e-12 for c, ps in enumerate(PARENTS) for a in ps)
 
 
-def test_an_empty_background_is_the_prior_alone():
-    p = frequencies({"records": 0, "counts": {}}, 1.0)
-    assert p[0] == pytest.approx(background.ROOT_PRIOR)
-    assert p[1] == pytest.approx(background.ROOT_PRIOR * math.exp(-1.0))
+def test_a_site_s_counts_are_pulled_toward_the_default_where_they_are_few():
+    ref = [0.5, 0.4, 0.0, 0.0, 0.1]
+    small = frequencies({"records": 10, "counts": {"R": 10, "A": 0, "D": 10}}, ref)
+    large = frequencies({"records": 100_000, "counts": {"R": 100_000, "A": 0, "D": 100_000}}, ref)
+    # Ten records say little: D stays near its default; a hundred thousand records move it to what they show.
+    assert small[4] == pytest.approx((10 + background.DEFAULT_WEIGHT * 0.1) / (10 + background.DEFAULT_WEIGHT))
+    assert small[4] < 0.2 < 0.9 < large[4]
+    assert large[1] < 0.01 < small[1]  # A never seen among many records: uncommon here
+
+
+def test_the_shipped_default_knows_ordinary_findings_and_says_where_from():
+    ref = background.reference()
+    assert ref["sources"] and all(src.get("licence") and src.get("name") for src in ref["sources"])
+    freq = ref["frequencies"]
+    assert freq["HP:0000822"] > 0.1  # hypertension is common
+    assert freq["HP:0000739"] > 0.01  # so is anxiety
+    assert freq.get("HP:0001166", 0.0) < background.UNSEEN_FREQUENCY  # arachnodactyly is not
+    assert background.describe({}).startswith("shipped default")
+
+
+def test_lab_defined_findings_are_never_rarer_than_one_side_of_a_reference_interval():
+    col = {"HP:0002153": 0, "HP:0001166": 1}  # hyperkalaemia (a lab result defines it), arachnodactyly
+    ref = background.reference_vector(col, 2, {"HP:0002153"})
+    assert ref[0] >= background.OUTSIDE_ONE_SIDE == 0.025
+    assert ref[1] < background.OUTSIDE_ONE_SIDE
 
 
 def test_pair_table_is_symmetric_by_column():
     table = background.pair_table({"pairs": {"A": {"D": 5, "unknown": 3}}}, COL)
     assert table == {1: {4: 5}, 4: {1: 5}}
-
-
-def test_the_committed_background_knows_ordinary_findings():
-    data = background.load()
-    assert data["records"] >= 200
-    assert data["counts"]["HP:0000822"] > 0.1 * data["records"]  # hypertension is common
-    assert "HP:0001166" not in data["counts"]  # arachnodactyly is not
 
 
 def test_missing_file_gives_an_empty_background(tmp_path):

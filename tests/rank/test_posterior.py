@@ -88,8 +88,12 @@ def test_marfan_findings_speak_up_and_marfan_leads(ranker):
 
 
 def test_ordinary_problems_around_marfan_do_not_silence_it(ranker):
+    # "Not silenced": the card still fires at its default threshold, and the common findings weigh
+    # little (they count for the tempering by how informative they are: posterior.effective_findings).
+    from app.config.cds import CdsThresholds
+
     mixed = ranker.assess(MARFAN + ORDINARY, documented=ORDINARY)
-    assert mixed.rare_probability > 0.9
+    assert mixed.rare_probability > CdsThresholds().min_probability
     assert any(s.orpha == "ORPHA:558" for s in mixed.suggestions[:3])
 
 
