@@ -101,6 +101,33 @@ polyuria, lymphadenopathy, epistaxis, delirium/confusion, tremor, paresthesia, i
 muscle weakness, cough/fever in children; dizziness has no HPO term (only a RELATED synonym of
 Vertigo); these keep FinnGen's value or the floor.
 
+Third FinnGen pass (2026): the R8 table was read again, chapter by chapter, against the present
+terms of the MIMIC-IV demo and Synthea profiles that still had no frequency, and 54 endpoints were
+added (4 by name, 50 by the crosswalk), each row copied exactly and checked against the source
+a second time. Most of the remaining gaps have no R8 endpoint at all (no R-chapter symptoms; no
+separate endpoint for sick sinus syndrome, pericardial effusion, tamponade, atelectasis, portal
+hypertension, splenomegaly, ascites, melena, pancytopenia, hypercalcaemia, hypomagnesaemia, CKD
+stages, bradycardia, atrial flutter alone, obstructive sleep apnoea, cerebral contusion or rib
+fractures), and the lab-defined findings stay uncovered as before. Added, mostly as lower bounds
+from a narrower endpoint: DVT of lower extremities + pulmonary embolism -> Thromboembolism
+(0.0433), glomerular diseases -> Nephropathy (0.0148), unstable angina -> Chest pain (0.0344),
+drug anaphylactic shock -> Shock, C. difficile enterocolitis -> Enterocolitis, necrotizing
+fasciitis -> Fasciitis, other paralytic syndromes -> Paralysis, other diseases of spinal cord ->
+Spinal cord lesion, benign neoplasm of rectum -> Rectal polyposis (EXACT synonym "Rectal
+polyps"), isolated proteinuria -> Proteinuria, ARDS, pyothorax, lung abscess, liver fibrosis and
+cirrhosis -> Hepatic fibrosis, conduction disorders, ventral hernia, achalasia, femur fracture,
+collapsed vertebra -> Vertebral compression fracture, "Pain (limb, back, neck, head
+abdominally)" -> Pain (0.442), cancer-register sites mapped to the site's neoplasm term (pancreas,
+stomach, ovary, bladder, testis, cervix, corpus uteri, thyroid, oesophagus, lung; any malignant
+neoplasm -> Neoplasm 0.207), melanoma of skin, mesothelioma, meningioma, glioblastoma, DLBCL ->
+B-cell lymphoma, uterine leiomyoma, lipoma, haemangioma, lymphangioma, splenic infarction,
+amblyopia, impacted cerumen, chronic mastoiditis, dental caries, recurrent aphthae, tooth
+agenesis, oral leukoplakia, ... Now 491 endpoints (254 by name, 237 by the crosswalk), 479 terms
+directly (452 from FinnGen, 27 from the symptom table), 1,105 with a frequency (1,005 before).
+MIMIC-IV demo: 184 of 356 terms (176 before), 155 directly (144), 756 of 2,059 occurrences
+(36.7 %; 737, 35.8 % before). Synthea: 64 of 75 terms (61), 1,495 of 1,633 occurrences (91.5 %;
+1,481, 90.7 %).
+
 Sources looked at and not used (measured in ``sources/README.md``): OHDSI ConceptPrevalence
 (ohdsi-studies / aostropolets / ABMI repositories hold only the R/SQL package, no counts; the
 network results live in a private database), COHD (Columbia, 5.4 M patients, OMOP concepts; data
