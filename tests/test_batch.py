@@ -115,7 +115,7 @@ def test_empty_record_has_no_suggestions():
     assert result.returncode == 0 and line["phenotypes"] == [] and line["suggestions"] == []
 
 
-SCREENED = ["rd-001", "rd-004", "rd-015", "rd-017", "rd-033", "edge-empty", "edge-manylabs"]
+SCREENED = ["rd-008", "rd-004", "rd-015", "rd-017", "rd-033", "edge-empty", "edge-manylabs"]
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +156,8 @@ def test_flagged_is_the_cds_decision(screened):
 
 
 def test_rare_disease_patients_are_flagged_and_the_empty_record_is_not(screened):
-    assert screened["rd-001"]["flagged"] and screened["rd-004"]["flagged"]
-    assert screened["rd-001"]["rare_disease_probability"] >= 0.9
+    assert screened["rd-008"]["flagged"] and screened["rd-004"]["flagged"]
+    assert screened["rd-008"]["rare_disease_probability"] >= 0.9
     empty = screened["edge-empty"]
     assert not empty["flagged"] and empty["rare_disease_probability"] < 0.1  # about the base rate
     # The diagnosis is on the problem list (rd-017: itself; rd-033: MODY, its group): nothing rare left to find.
@@ -188,7 +188,7 @@ def test_without_settings_the_default_thresholds_apply():
     from app.pipeline import load_knowledge
 
     out = io.StringIO()
-    assert rank_stream(io.StringIO(bundles(["rd-001"])[0]), out, load_knowledge(), top=3) == (1, 0)
+    assert rank_stream(io.StringIO(bundles(["rd-008"])[0]), out, load_knowledge(), top=3) == (1, 0)
     line = json.loads(out.getvalue())
     assert set(line) == KEYS and line["flagged"] is True and len(line["suggestions"]) == 3
 

@@ -66,10 +66,10 @@ _REFERENCE: dict | None = None
 
 
 def describe(background: dict) -> str:
-    """Which background a record was judged against, in words for the chart, the card and the worklist."""
+    """Which background a record was judged against, in words for the chart, the card and the worklist
+    (short: it sits on one line of the chart; the sources are in ``reference()["sources"]``)."""
     if not background.get("site"):
-        names = ", ".join(src.get("name", "?") for src in reference().get("sources", [])) or "none"
-        return f"shipped default (real-world frequencies: {names})"
+        return "shipped default (real-world population frequencies)"
     version = background.get("version")
     out = f"site: {background.get('name') or 'unnamed'}" + (f" {version}" if version else "")
     return f"{out} ({background.get('records') or 0:,} records)"

@@ -2,30 +2,31 @@
 
 The model, in a paragraph. The hypotheses are the knowledge base's rare diseases and "no rare
 disease". A person with a rare disease is an ordinary person *plus* the disease, so a finding
-``q`` occurs with probability ``1 - (1 - P_D(q)) (1 - p0(q))``, where ``p0(q)`` is the
-general-population frequency of the finding (``background.frequencies``, raised when a
-documented common condition explains it) and ``P_D(q)`` the disease's own (the ranker's
-frequency-aware LR against the disease background, times that background). Against "no rare
-disease" each finding then has the likelihood ratio ``LR_D(q) = 1 + P_D(q) (1 - p0(q)) / p0(q)``
-(LIRICAL-style, one per finding): obesity, hypertension or sinusitis weigh about nothing, a finding
-no ordinary record shows weighs a lot, and one the disease does not explain costs nothing against
-"no rare disease" but loses to the diseases that do explain it. Priors come from Orphanet
-prevalence classes, scaled so that all rare diseases together have ``RARE_SHARE`` of people
-(3.5–5.9 % in Nguengang Wakap et al. 2020). Findings are not independent (one eye problem
-brings others) and annotations are coarse, so the likelihood is tempered, a power posterior
-whose evidence grows like the square root of the number of findings ``n``:
-``log P(h | Q) = PRIOR_WEIGHT * log prior(h) + tau(n) * sum_q log LR_h(q) + c`` with
-``tau(n) = TEMPERATURE * (n / REFERENCE_FINDINGS) ** (EVIDENCE_EXPONENT - 1)``. P(rare) is one
-minus P("no rare disease"), and the suggestions' probabilities are the diseases' shares.
+``q`` occurs with probability ``1 - (1 - P_D(q)) (1 - p0(q))``, where ``p0(q)`` is how often
+ordinary people's records show the finding (``background.frequencies``: real-world population
+frequencies, a conservative floor where no source has seen it, at least the chance that the
+record's own lab results show it, raised when a documented common condition explains it) and
+``P_D(q)`` the disease's own (the ranker's frequency-aware LR against the disease background,
+times that background). Against "no rare disease" each finding then has the likelihood ratio
+``LR_D(q) = 1 + P_D(q) (1 - p0(q)) / p0(q)`` (LIRICAL-style, one per finding): anxiety,
+hypertension or a high potassium among forty results weigh about nothing, a finding no ordinary
+record shows weighs a lot, and one the disease does not explain costs nothing against "no rare
+disease" but loses to the diseases that do explain it. Priors come from Orphanet prevalence
+classes, scaled so that all rare diseases together have ``RARE_SHARE`` of people (3.5–5.9 % in
+Nguengang Wakap et al. 2020), tempered by ``PRIOR_WEIGHT``, and times ``EXPOSURE`` for a disease
+that needs an exposure (an infection, a poisoning, a complication of another illness). Findings
+are not independent (one eye problem brings others) and annotations are coarse, so the likelihood
+is tempered, a power posterior whose evidence grows like the square root of the number of
+findings: ``log P(h | Q) = PRIOR_WEIGHT * log prior(h) + tau(n) * sum_q log LR_h(q) + c`` with
+``tau(n) = TEMPERATURE * (n / REFERENCE_FINDINGS) ** (EVIDENCE_EXPONENT - 1)``, where ``n`` counts
+each finding by how informative it is (``effective_findings``), so that the ordinary findings of a
+busy record do not dilute the few telling ones. P(rare) is one minus P("no rare disease"), and the
+suggestions' probabilities are the diseases' shares.
 
-The exponents are the only fitted numbers, chosen on development data (ordinary records plus
-ordinary records with a development case's findings added, 5-fold by ordinary record so the
-background never saw the record it scores). With one temperature for every record (exponent 1)
-the top suggestion was underconfident with few findings and overconfident with many (ECE 0.15
-below 6 findings, 0.22 above 18); the square-root growth brought the ECE of the top suggestion
-from 0.097 to 0.08 (no-leak 0.16 → 0.10). A full-strength prevalence prior cost 17 points of
-top-1 (published cases over-represent ultra-rare diseases); 0.2 gains about 3 over none.
-``tests/bench/bench_population.py`` prints the figures as they stand.
+The fitted numbers (TEMPERATURE, EVIDENCE_EXPONENT, INFORMATIVE_DIGITS and the background's
+UNSEEN_FREQUENCY) were chosen on the synthetic general population with rare cases inside it and on
+the tune half of the real MIMIC-IV demo inpatients; ``tests/bench/bench_real.py`` prints the
+figures on both halves, and the README says which population each figure comes from.
 """
 from __future__ import annotations
 
@@ -36,17 +37,19 @@ import numpy as np
 from scipy.special import logsumexp
 
 RARE_SHARE = 0.04
-# At REFERENCE_FINDINGS findings. Chosen on the no-leak cases (like unseen patients; the leaky ones
-# are easier, their papers built the annotations), with the population's notes readable
-# (bench_population, 1,500 cases): 0.4 → ECE of the top suggestion all 0.097, no-leak 0.139;
-# 0.3 → all 0.150, no-leak 0.082 (rare flagged 89.1 → 82.4 %, ordinary 0 / 297 either way); 0.25 →
-# all 0.220, no-leak 0.099. Ranking barely moves (top-10 inside ordinary records 63.4 / 63.3 / 63.5).
+# At REFERENCE_FINDINGS findings. Issue 19 (real-world background, bench_real.py, 600 rare cases,
+# tune half of the real inpatients): 0.3 keeps the synthetic general population, the common-problem
+# adults and children unflagged and the no-leak top-suggestion ECE at 0.06; 0.4 flags 6 % of the
+# synthetic general population and a third of the real tune inpatients (ECE 0.13); 0.35 in between.
 TEMPERATURE = 0.3
 REFERENCE_FINDINGS = 10
 EVIDENCE_EXPONENT = 0.5  # evidence grows like n ** EVIDENCE_EXPONENT with n correlated findings
 PRIOR_WEIGHT = 0.2
-INFORMATIVE_DIGITS = 3.0  # a finding 1 in 1,000 ordinary records show (or rarer) counts fully
-ORDINARY_DIGITS = 0.0  # ... and one at least this common (10 ** -ORDINARY_DIGITS) not at all
+# effective_findings: a finding 1 in 1,000 ordinary records show (or rarer) counts fully, a common one
+# by its share of those digits. Against counting every finding (0), synthetic AUROC 0.929 → 0.937 at
+# a 3e-4 floor; not counting findings above 10 % at all (ORDINARY_DIGITS 1) lost 4 AUROC points.
+INFORMATIVE_DIGITS = 3.0
+ORDINARY_DIGITS = 0.0
 EXPLAIN_WEIGHT = 2.0  # pseudo-records pulling "q given documented c" back to plain p0(q)
 MAX_DISEASE_FREQUENCY = 0.99
 EVIDENCE_ALTERNATIVES = 200  # hypotheses that make up "the alternatives" in a finding's bar

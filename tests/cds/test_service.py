@@ -99,12 +99,12 @@ def test_discovery(cds):
 
 @pytest.mark.parametrize("signer", ["sandbox", "epic"])
 def test_card_for_a_rare_disease_signal(cds, signer):
-    resp = call(cds, hook_body("rd-001", prefetch=prefetch_for("rd-001")), signer=signer)
+    resp = call(cds, hook_body("rd-008", prefetch=prefetch_for("rd-008")), signer=signer)
     assert resp.status_code == 200, resp.text
     [card] = resp.json()["cards"]
     assert len(card["summary"]) <= 140
     assert re.fullmatch(r"Rare-disease pattern \((>99|\d{1,2})%\): .+ (<1|>99|\d{1,2})% \(\+2 more\)", card["summary"])
-    # rd-001 carries a strong signal (P(rare) > 0.99 on the sandbox data): a warning.
+    # rd-008 carries a strong signal (P(rare) > 0.99 on the sandbox data against the shipped background): a warning.
     assert card["indicator"] == "warning"
     assert re.search(r"^Probability of a rare disease given these \d+ findings: (>99|\d{1,2})%$", card["detail"], re.M)
     assert len(re.findall(r"^\d\. \[.+\]\(https://\S+\) — (<1|>99|\d{1,2})% — matches: ", card["detail"], re.M)) == 3
@@ -144,18 +144,18 @@ def test_known_disease_not_suggested_again(cds):
 
 
 def test_missing_prefetch_without_authorization_is_412(cds):
-    body = hook_body("rd-001", prefetch={k: v for k, v in prefetch_for("rd-001").items() if k != "labs"})
+    body = hook_body("rd-008", prefetch={k: v for k, v in prefetch_for("rd-008").items() if k != "labs"})
     resp = call(cds, body)
     assert resp.status_code == 412 and "labs" in resp.json()["error"]
 
 
 def test_partial_prefetch_completed_from_the_fhir_server(cds):
     stack = cds["stack"]
-    launched = stack.launch("epic", "rd-001")
+    launched = stack.launch("epic", "rd-008")
     token = stack.store.get("session", session_id(launched))["access_token"]
     stack.control("DELETE", "requests")
-    partial = {k: v for k, v in prefetch_for("rd-001", inline_notes=False).items() if k in ("patient", "notes")}
-    body = hook_body("rd-001", prefetch=partial, fhirServer=stack.iss("epic"),
+    partial = {k: v for k, v in prefetch_for("rd-008", inline_notes=False).items() if k in ("patient", "notes")}
+    body = hook_body("rd-008", prefetch=partial, fhirServer=stack.iss("epic"),
                      fhirAuthorization={"access_token": token, "token_type": "Bearer", "expires_in": 300,
                                         "scope": "patient/*.read", "subject": "radar"})
     resp = call(cds, body)
@@ -166,7 +166,7 @@ def test_partial_prefetch_completed_from_the_fhir_server(cds):
 
 def test_bad_fhir_authorization_is_412(cds):
     stack = cds["stack"]
-    body = hook_body("rd-001", prefetch={"patient": prefetch_for("rd-001")["patient"]}, fhirServer=stack.iss("epic"),
+    body = hook_body("rd-008", prefetch={"patient": prefetch_for("rd-008")["patient"]}, fhirServer=stack.iss("epic"),
                      fhirAuthorization={"access_token": "not-a-token", "token_type": "Bearer"})
     assert call(cds, body).status_code == 412
 
@@ -174,10 +174,10 @@ def test_bad_fhir_authorization_is_412(cds):
 @pytest.mark.parametrize("body, reason", [
     ({"hook": "order-sign"}, "hook must be patient-view"),
     ({"hook": "patient-view", "hookInstance": "x", "context": {"userId": "Practitioner/1"}}, "context.patientId"),
-    ({**hook_body("rd-001"), "prefetch": {**prefetch_for("rd-001"), "conditions": "oops"}}, "prefetch.conditions must be a Bundle"),
-    ({**hook_body("rd-001"), "prefetch": {**prefetch_for("rd-001"), "patient": prefetch_for("rd-002")["patient"]}},
+    ({**hook_body("rd-008"), "prefetch": {**prefetch_for("rd-008"), "conditions": "oops"}}, "prefetch.conditions must be a Bundle"),
+    ({**hook_body("rd-008"), "prefetch": {**prefetch_for("rd-008"), "patient": prefetch_for("rd-002")["patient"]}},
      "does not match"),
-    ({**hook_body("rd-001"), "fhirAuthorization": {"access_token": "t"}}, "fhirServer is required"),
+    ({**hook_body("rd-008"), "fhirAuthorization": {"access_token": "t"}}, "fhirServer is required"),
 ])
 def test_malformed_requests_get_a_short_reason(cds, body, reason):
     resp = call(cds, body)
@@ -186,7 +186,7 @@ def test_malformed_requests_get_a_short_reason(cds, body, reason):
 
 
 def test_null_prefetch_means_no_data(cds):
-    body = hook_body("rd-001", prefetch={"patient": prefetch_for("rd-001")["patient"], "conditions": None,
+    body = hook_body("rd-008", prefetch={"patient": prefetch_for("rd-008")["patient"], "conditions": None,
                                          "labs": None, "notes": None})
     assert call(cds, body).json() == {"cards": []}
 
@@ -207,14 +207,14 @@ def test_bad_tokens_are_bare_401(cds, case):
              "wrong-service-aud": signer.token(f"{stack.app_url}/cds-services"),
              "expired": signer.token(url, exp=int(time.time()) - 600, iat=int(time.time()) - 900),
              "unknown-iss": signer.token(url, iss="https://evil.example")}[case]
-    resp = call(cds, hook_body("rd-001", prefetch=prefetch_for("rd-001")), token=token)
+    resp = call(cds, hook_body("rd-008", prefetch=prefetch_for("rd-008")), token=token)
     assert resp.status_code == 401 and resp.text == ""
 
 
 def test_replayed_token_refused(cds):
     url = f"{cds['stack'].app_url}/cds-services/{SERVICE}"
     token = cds["sandbox"].token(url)
-    body = hook_body("rd-001", prefetch=prefetch_for("rd-001"))
+    body = hook_body("rd-008", prefetch=prefetch_for("rd-008"))
     assert call(cds, body, token=token).status_code == 200
     assert call(cds, body, token=token).status_code == 401
 
@@ -283,8 +283,8 @@ def authorization(server: str) -> dict:
 @pytest.mark.parametrize("signer", ["sandbox", "epic"])
 def test_ssrf_a_fhir_server_the_client_may_not_name_is_never_contacted(cds, recorder, signer):
     recorder.requests.clear()
-    partial = {"patient": prefetch_for("rd-001")["patient"]}
-    resp = call(cds, hook_body("rd-001", prefetch=partial, **authorization(recorder.url)), signer=signer)
+    partial = {"patient": prefetch_for("rd-008")["patient"]}
+    resp = call(cds, hook_body("rd-008", prefetch=partial, **authorization(recorder.url)), signer=signer)
     assert resp.status_code == 412, resp.text
     assert "not contacted" in resp.json()["error"] and "conditions" in resp.json()["error"]
     assert recorder.requests == []  # not one request, so the caller's token went nowhere
@@ -296,7 +296,7 @@ def test_disallowed_fhir_server_prefetch_alone_and_the_card_says_what_was_not_re
     from app import audit
 
     before = len(audit.events(stack.store))
-    resp = call(cds, hook_body("rd-001", prefetch=prefetch_for("rd-001"), **authorization(recorder.url)))
+    resp = call(cds, hook_body("rd-008", prefetch=prefetch_for("rd-008"), **authorization(recorder.url)))
     assert resp.status_code == 200 and recorder.requests == []
     [card] = resp.json()["cards"]
     assert "Not read, so not screened:" in card["detail"]
@@ -319,19 +319,19 @@ def test_audit_records_the_authenticated_client_and_an_allowed_fhir_server(cds):
 
 def test_epic_client_completes_prefetch_from_its_own_fhir_base_by_default(cds):
     stack = cds["stack"]
-    launched = stack.launch("epic", "rd-001")
+    launched = stack.launch("epic", "rd-008")
     token = stack.store.get("session", session_id(launched))["access_token"]
     stack.control("DELETE", "requests")
-    body = hook_body("rd-001", prefetch={"patient": prefetch_for("rd-001")["patient"]}, fhirServer=stack.iss("epic"),
+    body = hook_body("rd-008", prefetch={"patient": prefetch_for("rd-008")["patient"]}, fhirServer=stack.iss("epic"),
                      fhirAuthorization={"access_token": token, "token_type": "Bearer"})
     resp = call(cds, body, signer="epic")
     assert resp.status_code == 200 and resp.json()["cards"]
     assert "Condition" in json.dumps(stack.control("GET", "requests").json())
 
 
-@pytest.mark.parametrize("patient_id", ["../../Patient/x", "a?b=c", "rd-001/../x"])
+@pytest.mark.parametrize("patient_id", ["../../Patient/x", "a?b=c", "rd-008/../x"])
 def test_patient_id_must_be_a_fhir_id(cds, patient_id):
-    resp = call(cds, hook_body(patient_id, prefetch=prefetch_for("rd-001")))
+    resp = call(cds, hook_body(patient_id, prefetch=prefetch_for("rd-008")))
     assert resp.status_code == 400 and "context.patientId must be a FHIR id" in resp.json()["error"]
 
 
@@ -340,23 +340,23 @@ def test_patient_id_must_be_a_fhir_id(cds, patient_id):
     ({"id": None}, "prefetch.patient has no id"),
 ])
 def test_malformed_prefetch_patient_is_400_not_500(cds, patient, reason):
-    prefetch = prefetch_for("rd-001")
+    prefetch = prefetch_for("rd-008")
     prefetch["patient"] = {k: v for k, v in {**prefetch["patient"], **patient}.items() if v is not None}
-    resp = call(cds, hook_body("rd-001", prefetch=prefetch))
+    resp = call(cds, hook_body("rd-008", prefetch=prefetch))
     assert resp.status_code == 400 and reason in resp.json()["error"]
 
 
 def test_prefetch_of_another_patient_is_400(cds):
-    prefetch = prefetch_for("rd-001")
+    prefetch = prefetch_for("rd-008")
     prefetch["conditions"] = prefetch_for("rd-002")["conditions"]
-    resp = call(cds, hook_body("rd-001", prefetch=prefetch))
+    resp = call(cds, hook_body("rd-008", prefetch=prefetch))
     assert resp.status_code == 400 and resp.json()["error"] == "prefetch.conditions holds a Condition of another patient"
 
 
 @pytest.mark.parametrize("depth", [1000, 100_000])
 def test_deeply_nested_json_is_400_not_500(cds, depth):
     url = f"{cds['stack'].app_url}/cds-services/{SERVICE}"
-    raw = json.dumps(hook_body("rd-001"))[:-1] + ', "prefetch": {"patient": ' + "[" * depth + "]" * depth + "}}"
+    raw = json.dumps(hook_body("rd-008"))[:-1] + ', "prefetch": {"patient": ' + "[" * depth + "]" * depth + "}}"
     resp = httpx.post(url, content=raw, headers={"Authorization": f"Bearer {cds['sandbox'].token(url)}",
                                                  "Content-Type": "application/json"}, timeout=30)
     assert resp.status_code == 400 and "nested too deeply" in resp.json()["error"]

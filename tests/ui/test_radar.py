@@ -270,7 +270,7 @@ def test_radar_rank_engine_radar(radar, tmp_path):
     import json
 
     with gzip.open(ROOT / "launch" / "data" / "patients.ndjson.gz", "rt") as fh:
-        first = fh.readline()
+        first = next(line for line in fh if line.startswith('{"resourceType":"Bundle","id":"rd-008-bundle"'))
     env = {**os.environ, "RADAR_URL": f"{radar.stub.url}/v1", "RADAR_MODEL": MODEL, "RADAR_EHRS": ""}
     result = subprocess.run([sys.executable, "-m", "app.cli", "rank", "-", "--engine", "radar"], input=first + "oops\n",
                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
@@ -278,7 +278,7 @@ def test_radar_rank_engine_radar(radar, tmp_path):
     line, bad = [json.loads(x) for x in result.stdout.splitlines()]
     assert line["engine"].startswith("radar") and line["suggestions"]
     assert set(line["suggestions"][0]) == {"rank", "name", "orpha", "omim", "score", "probability", "url"}
-    # RaDaR states an order, not a probability; P(rare) and flagged are the phenotype analysis' (rd-001: flagged).
+    # RaDaR states an order, not a probability; P(rare) and flagged are the phenotype analysis' (rd-008: flagged).
     assert all(s["probability"] is None for s in line["suggestions"])
     assert 0.5 <= line["rare_disease_probability"] <= 1 and line["flagged"] is True
     assert "error" in bad
