@@ -52,7 +52,8 @@ def screen(ctx: Services, hook: dict, claims: dict, base_url: str) -> list[dict]
         case_id = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, narrative.text, owner=owner,
                               present=[p.hpo for p in profile.present], absent=[p.hpo for p in profile.absent],
                               grace=ctx.settings.job_stale_grace)
-    return [render_card(decision, analysis, case_id, base_url, gaps=record.gaps())]
+    return [render_card(decision, analysis, case_id, base_url, gaps=record.gaps(),
+                        background=ctx.knowledge.ranker.background_name)]
 
 
 def store_feedback(ctx: Services, service_id: str, client: str, entries: list[dict]) -> None:

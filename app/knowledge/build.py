@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / "shared" / "data"
+from .paths import DEFAULT_SOURCE
+
 
 
 def build_all(source_dir: Path = DEFAULT_SOURCE) -> list[Path]:

@@ -145,7 +145,7 @@ import re
 from pathlib import Path
 
 from .hpo import OBO_NAME, PHENOTYPIC_ABNORMALITY, _parse_obo, _synonyms
-from .paths import DATA_DIR
+from .paths import DATA_DIR, DEFAULT_SOURCE
 
 SOURCES_DIR = Path(__file__).resolve().parent / "sources"
 EXTRACT = "finngen_r8_endpoints.tsv"
@@ -287,7 +287,6 @@ def build(source_dir=None, sources_dir=SOURCES_DIR) -> dict:
     ``source_dir`` holds ``hp-2025-01-16.obo.gz`` (default ``../shared/data``); ``sources_dir`` the
     extract and crosswalk (default ``app/knowledge/sources``).
     """
-    from .build import DEFAULT_SOURCE
 
     source_dir = Path(source_dir or DEFAULT_SOURCE)
     sources_dir = Path(sources_dir)
@@ -376,6 +375,5 @@ def load(path=DEFAULT_PATH) -> dict:
 
 
 if __name__ == "__main__":  # pragma: no cover - manual rebuild
-    from .build import DEFAULT_SOURCE
 
     print(main_build(DEFAULT_SOURCE))

@@ -25,12 +25,7 @@ sets it against the general population (:mod:`app.rank.background`) and "no rare
 gives the calibrated P(rare) and P(disease | findings) by which suggestions are ordered
 (:meth:`Ranker.assess`). ``score`` stays as the posterior relative to the best match per finding.
 
-Benchmark (tests/bench/bench_ranker.py, 1,500 seeded dev cases, top-1/3/10 %, ties counted
-half), before the population model → with it and OMIM frequencies → with coverage: all
-51.5/64.5/78.3 → 57.0/67.7/78.7 → 57.5/69.4/80.2, no-leak (n=566) 37.8/49.3/65.7 →
-40.1/51.1/66.4, imprecise 36.4/50.6/66.5 → 40.1/53.3/65.4 → 41.1/54.6/66.3, imprecise+noise
-28.7/38.4/54.5 → 29.9/40.5/55.9 → 31.5/42.6/56.6. Inside ordinary records
-(tests/bench/bench_population.py) top-10 42.5 → 63.3 → 65.4 (no-leak 24.5 → 43.9 → 45.6).
+Benchmark figures as they stand are in the README (``make bench``); their history is in the git log.
 Tried and not kept:
 - excluded findings as evidence, LR ``(1 - f_D) / (1 - p0)``: top-1 57.2 → 44.9 (capped at 0.5:
   47.3; at 0.2: 50.4). In published cases the excluded findings are mostly the diagnosis's own
@@ -56,7 +51,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -481,9 +475,3 @@ class Ranker:
         view = self._view(cols, {c for c in (self._term_col(t) for t in absent) if c is not None})
         return self._matches(view, e), self._look_for(view, e)
 
-
-def timed_load() -> tuple[Ranker, float]:
-    """``Ranker.load()`` and the seconds it took (for the benchmark and health checks)."""
-    t0 = time.perf_counter()
-    ranker = Ranker.load()
-    return ranker, time.perf_counter() - t0
