@@ -128,6 +128,31 @@ MIMIC-IV demo: 184 of 356 terms (176 before), 155 directly (144), 756 of 2,059 o
 (36.7 %; 737, 35.8 % before). Synthea: 64 of 75 terms (61), 1,495 of 1,633 occurrences (91.5 %;
 1,481, 90.7 %).
 
+Second pass of the symptom table (2026): 27 more rows (54 now), each from a population survey,
+cohort or systematic review found and checked through its abstract (citations trimmed to what the
+source showed; unchecked authors or DOIs are marked so). The priority was what real inpatient
+records carry: noncardiac chest pain 0.13 (a lower bound for chest pain), obstructive sleep apnoea
+0.0975 (AHI >=15), essential tremor -> Tremor 0.006, delirium 0.015 (>=65), sick sinus syndrome
+0.0141 (17-year cumulative incidence), atrial flutter 0.00088 (1-year incidence), peripheral oedema
+0.195 (>=51), impaired fasting glucose -> Hyperglycemia 0.257, weekly nausea 0.016, Rome IV nausea
+and vomiting 0.022, restless legs 0.05, pericardial effusion 0.027 (echo cohort), bradycardia 0.05
+(HR <50), joint stiffness 0.524 (>=70), throat discomfort -> Pharyngalgia 0.54 (12-month),
+epistaxis 0.0017 (ED visits a year, a lower bound), and measured lab findings where FinnGen has only
+coded diagnoses: albuminuria 0.079, microscopic haematuria 0.062, dipstick proteinuria 0.037,
+hyponatraemia 0.0186, hyperkalaemia 0.006, hypokalaemia 0.136 (records of tested adults),
+hypomagnesaemia 0.025, neutropenia 0.0124, lymphopenia 0.025, anaemia 0.0745, hepatic steatosis
+(NAFLD) 0.276. 18 of the 27 are new terms; the other 9 raised FinnGen's recorded value. Now 497
+terms directly (443 from FinnGen, 54 from the symptom table), 1,135 with a frequency (1,105
+before). MIMIC-IV demo: 195 of 356 terms (184 before), 166 directly (155), 885 of 2,059
+occurrences (43.0 %; 756, 36.7 % before). Synthea: 67 of 75 terms (64), 1,591 of 1,633 occurrences
+(97.4 %; 1,495, 91.5 %). Still no citable population figure for fever, vomiting alone,
+palpitations, weight loss, lymphadenopathy, splenomegaly, hepatomegaly, ascites, portal
+hypertension, atelectasis, hypoxaemia, haemoptysis, paresthesia, muscle weakness, myalgia, rash,
+cachexia, dehydration, rib fractures or hemiparesis (stroke survivors' share only, not a population
+figure); the largest remaining gaps in the MIMIC profiles are out-of-range blood counts and
+chemistry (low red cells/haemoglobin/haematocrit, prolonged PT, leukocytosis, hypocalcaemia,
+raised urea, hypophosphataemia).
+
 Sources looked at and not used (measured in ``sources/README.md``): OHDSI ConceptPrevalence
 (ohdsi-studies / aostropolets / ABMI repositories hold only the R/SQL package, no counts; the
 network results live in a private database), COHD (Columbia, 5.4 M patients, OMOP concepts; data
