@@ -101,3 +101,21 @@ def test_icd9_entries_give_phenotypes_from_their_text_as_icd10_ones_do(kb):
     icd9 = from_conditions([condition("p9", system=ICD9, code="789.2", text="Splenomegaly")], kb)[0]
     icd10 = from_conditions([condition("p10", system=ICD10CM, code="R16.1", text="Splenomegaly")], kb)[0]
     assert [p.hpo for p in icd9] == [p.hpo for p in icd10] == ["HP:0001744"]
+
+
+def test_the_terms_of_a_known_diagnosis_are_shown_not_weighed():
+    from app.fetch.record import PatientRecord
+    from app.knowledge import Knowledge, hpo, loinc, orphanet
+    from app.phenotype import extract
+
+    kb = Knowledge(lexicon=hpo.load_lexicon(), orphanet=orphanet.load(), loinc=loinc.load(), ranker=None)
+    aml = {"resourceType": "Condition", "id": "c1",
+           "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C92.00"}],
+                    "text": "Acute myeloid leukemia, not having achieved remission"}}
+    anxiety = {"resourceType": "Condition", "id": "c2", "code": {"text": "Anxiety"}}
+    profile = extract(PatientRecord(patient_id="p", conditions=[aml, anxiety]), kb)
+    assert [d["orpha"] for d in profile.known_diseases] == ["ORPHA:519"]
+    from_aml = [p for p in profile.present if p.source == "Condition/c1"]
+    assert from_aml and all(p.diagnosis for p in from_aml)  # shown …
+    weighed = {p.source for p in profile.weighed}
+    assert "Condition/c1" not in weighed and "Condition/c2" in weighed  # … not weighed
