@@ -289,8 +289,12 @@ class Ranker:
         floors = floors or {}
         lrs = np.array([self._term_lr(q, docs, floors.get(q, 0.0)) for q in cols]) if cols \
             else np.zeros((0, len(self._entities)))
-        p0 = [max(self._p0[q], floors.get(q, 0.0)) for q in cols]
-        hyp = posterior.posterior(self._prior(sex, age_years), lrs.sum(axis=0), posterior.effective_findings(p0))
+        weights = posterior.finding_weights([max(self._p0[q], floors.get(q, 0.0)) for q in cols])
+        hyp = posterior.posterior(self._prior(sex, age_years), lrs.sum(axis=0), float(weights.sum()))
+        if cols:
+            # Which rare disease gets the share: each tempered by the findings that speak for it.
+            hyp = posterior.reweigh(hyp, (posterior.disease_temperatures(lrs, weights) - hyp.temperature)
+                                    * lrs.sum(axis=0))
         if cols and COVERAGE_WEIGHT:
             hyp = posterior.reweigh(hyp, COVERAGE_WEIGHT * hyp.temperature * len(cols) * self._coverage(cols, shared_ic))
         return lrs, hyp

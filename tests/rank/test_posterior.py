@@ -162,3 +162,26 @@ def test_coverage_is_the_share_of_the_disease_picture_the_patient_shows(ranker):
     # the root is shared by every disease alike: it covers each as little, and reorders nothing
     root = ranker._col[int(ranker._ont.get_hpo_object("HP:0000118"))]
     assert np.allclose(ranker._coverage([root]), ranker._ic[root])
+
+
+def test_common_findings_count_less_for_the_tempering():
+    w = posterior.finding_weights([1e-4, 1e-3, 0.01, 0.3])
+    assert w[0] == w[1] == 1.0 and 0.6 < w[2] < 0.7 and w[3] < 0.2
+    assert posterior.effective_findings([1e-4, 0.3]) == pytest.approx(w[0] + w[3])
+
+
+def test_a_disease_is_tempered_by_the_findings_that_speak_for_it():
+    # Three telling findings; disease 0 explains all three, disease 1 only the first.
+    lrs = np.array([[5.0, 5.0], [4.0, 0.0], [3.0, 0.0]])
+    tau = posterior.disease_temperatures(lrs, np.ones(3))
+    assert tau[1] > tau[0]  # fewer findings speak for disease 1: less correlated evidence to temper
+    assert tau[0] == pytest.approx(posterior.temperature(3 + posterior.SHARED * 3))
+
+
+def test_sharing_by_disease_temperatures_leaves_p_rare_alone():
+    lrs = np.array([[5.0, 5.0], [4.0, 0.0]])
+    prior = posterior.log_prior(np.array([1e-5, 1e-5]))
+    hyp = posterior.posterior(prior, lrs.sum(axis=0), findings=2)
+    shared = posterior.reweigh(hyp, (posterior.disease_temperatures(lrs, np.ones(2)) - hyp.temperature) * lrs.sum(axis=0))
+    assert shared.none == pytest.approx(hyp.none)
+    assert shared.probability(0) + shared.probability(1) == pytest.approx(hyp.probability(0) + hyp.probability(1))
