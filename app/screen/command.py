@@ -57,6 +57,21 @@ def screen_command(args, settings, *, log=None) -> int:
 
 
 def _problem(args) -> str | None:
+    problem = source_problem(args)
+    if problem:
+        return problem
+    if args.iss and args.ehr:
+        return "--iss is for files; with --ehr the EHR is known"
+    if not 0 <= args.radar_top <= MAX_RADAR_TOP:
+        return f"--radar-top must be between 0 and {MAX_RADAR_TOP}"
+    if args.radar_top and not (args.ehr or args.iss):
+        return "--radar-top needs the EHR the patients belong to (--ehr, or --iss for files)"
+    return None
+
+
+def source_problem(args) -> str | None:
+    """What is wrong with the population a command reads (files or ``--ehr``/``--group``/``--since``,
+    ``--partitions``), shared by ``radar screen`` and ``radar learn-background``; None when it is fine."""
     if args.ehr and args.inputs:
         return "give input files or --ehr, not both"
     if not args.ehr and not args.inputs:
@@ -69,14 +84,8 @@ def _problem(args) -> str | None:
         return "--since applies to a live export (--ehr)"
     if args.since and args.since != "auto" and not INSTANT.match(args.since):
         return f"--since {args.since!r}: expected auto or a FHIR instant such as 2026-11-30T00:00:00Z"
-    if args.iss and args.ehr:
-        return "--iss is for files; with --ehr the EHR is known"
-    if not 0 <= args.radar_top <= MAX_RADAR_TOP:
-        return f"--radar-top must be between 0 and {MAX_RADAR_TOP}"
     if args.partitions is not None and not 1 <= args.partitions <= 100_000:
         return "--partitions must be between 1 and 100000"
-    if args.radar_top and not (args.ehr or args.iss):
-        return "--radar-top needs the EHR the patients belong to (--ehr, or --iss for files)"
     return None
 
 

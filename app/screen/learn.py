@@ -244,20 +244,11 @@ def learn_command(args, settings, *, log=None) -> int:
 
 
 def _problem(args) -> str | None:
-    from .command import GROUP, INSTANT
+    from .command import source_problem
 
-    if args.ehr and args.inputs:
-        return "give input files or --ehr, not both"
-    if not args.ehr and not args.inputs:
-        return "give input files (a Bulk export directory, NDJSON files) or --ehr ISS_OR_NAME --group ID"
-    if args.ehr and not args.group:
-        return "--ehr needs --group (the Group to export)"
-    if args.group and not GROUP.match(args.group):
-        return f"--group {args.group!r} is not a FHIR id"
-    if args.since and not args.ehr:
-        return "--since applies to a live export (--ehr)"
-    if args.since and args.since != "auto" and not INSTANT.match(args.since):
-        return f"--since {args.since!r}: expected auto or a FHIR instant such as 2026-11-30T00:00:00Z"
+    problem = source_problem(args)
+    if problem:
+        return problem
     if not 1 <= args.min_count <= 1000:
         return "--min-count must be between 1 and 1000"
     if not 1 <= args.min_records <= 10_000_000:
@@ -266,6 +257,4 @@ def _problem(args) -> str | None:
         return "--name must be 1 to 80 printable characters"
     if Path(args.out).is_dir():
         return f"--out {args.out} is a directory; name the background file (e.g. background.json.gz)"
-    if args.partitions is not None and not 1 <= args.partitions <= 100_000:
-        return "--partitions must be between 1 and 100000"
     return None

@@ -40,34 +40,7 @@ from app.pipeline import extract, load_knowledge, reanalyse, signal
 
 from . import common_problems, population
 
-try:  # the shared scoring of the population benchmark
-    from .bench_population import auroc, hit, rank_of, reliability
-except ImportError:  # bench_population's own imports moved: the same definitions
-    def auroc(labels, scores) -> float:
-        from scipy.stats import rankdata
-        y = np.asarray(labels, bool)
-        r = rankdata(scores)
-        n1, n0 = y.sum(), (~y).sum()
-        return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-    def reliability(conf, correct, bins=10):
-        conf, correct = np.asarray(conf, float), np.asarray(correct, float)
-        edges = np.linspace(0, 1, bins + 1)
-        table, ece = [], 0.0
-        for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
-            m = (conf >= lo) & ((conf < hi) if k < bins - 1 else (conf <= hi))
-            if m.any():
-                table.append((lo, conf[m].mean(), correct[m].mean(), int(m.sum())))
-                ece += m.mean() * abs(conf[m].mean() - correct[m].mean())
-        return ece, table
-
-    def hit(suggestion, diagnoses, orphanet) -> bool:
-        omim = {d["id"] for d in diagnoses}
-        orpha = {f"ORPHA:{o}" for d in omim for o in orphanet.by_omim(d.split(":")[1])}
-        return bool(omim & set(suggestion.omim)) or (suggestion.orpha in orpha)
-
-    def rank_of(suggestions, diagnoses, orphanet):
-        return next((s.rank for s in suggestions if hit(s, diagnoses, orphanet)), None)
+from .bench_population import auroc, hit, rank_of, reliability  # the population benchmark's scoring
 
 BASE_RATE = 0.04  # P(rare) of a record with nothing telling in it (README, "The rare-disease signal")
 _PROFILES: dict[tuple, object] = {}  # (id(kb), population, patient) → extracted Profile
