@@ -23,6 +23,7 @@ import gzip
 import json
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -54,15 +55,10 @@ def count(closures: Iterable[set[str]]) -> dict:
     return {"records": n, "counts": dict(sorted(counts.items())), "pairs": kept}
 
 
+@lru_cache(maxsize=1)
 def reference() -> dict:
     """The shipped real-world frequencies (``app.knowledge.frequencies``), loaded once."""
-    global _REFERENCE
-    if _REFERENCE is None:
-        _REFERENCE = reference_mod.load()
-    return _REFERENCE
-
-
-_REFERENCE: dict | None = None
+    return reference_mod.load()
 
 
 def describe(background: dict) -> str:

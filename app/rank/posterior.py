@@ -19,7 +19,7 @@ are not independent (one eye problem brings others) and annotations are coarse, 
 is tempered, a power posterior whose evidence grows like the square root of the number of
 findings: ``log P(h | Q) = PRIOR_WEIGHT * log prior(h) + tau(n) * sum_q log LR_h(q) + c`` with
 ``tau(n) = TEMPERATURE * (n / REFERENCE_FINDINGS) ** (EVIDENCE_EXPONENT - 1)``, where ``n`` counts
-each finding by how informative it is (``effective_findings``), so that the ordinary findings of a
+each finding by how informative it is (``finding_weights``), so that the ordinary findings of a
 busy record do not dilute the few telling ones. P(rare) is one minus P("no rare disease"), and the
 suggestions' probabilities are the diseases' shares.
 
@@ -180,13 +180,6 @@ def finding_weights(p0) -> np.ndarray:
     if INFORMATIVE_DIGITS <= ORDINARY_DIGITS:
         return np.ones_like(digits)
     return np.clip((digits - ORDINARY_DIGITS) / (INFORMATIVE_DIGITS - ORDINARY_DIGITS), 0.0, 1.0)
-
-
-def effective_findings(p0) -> float:
-    """How many findings the evidence counts for the tempering: each finding by
-    :func:`finding_weights`, so that the ordinary findings of a busy record (hypertension, an abnormal
-    potassium among forty) do not dilute the few telling ones."""
-    return float(finding_weights(p0).sum())
 
 
 def disease_temperatures(log_lrs: np.ndarray, weights: np.ndarray) -> np.ndarray:

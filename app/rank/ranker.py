@@ -154,7 +154,6 @@ class Ranker:
             anc = [i] + [self._col[int(p)] for p in t.all_parents if int(p) in self._col]
             rows.extend([i] * len(anc))
             cols.extend(anc)
-        self._parents = [[self._col[int(p)] for p in t.parents if int(p) in self._col] for t in terms]
         self._anc = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(terms),) * 2)
         # hpo3 gives terms no OMIM disease is annotated with an IC of 0; a term is at least as
         # specific as its ancestors (else its LR is wildly high for every disease near it).

@@ -89,7 +89,7 @@ def test_marfan_findings_speak_up_and_marfan_leads(ranker):
 
 def test_ordinary_problems_around_marfan_do_not_silence_it(ranker):
     # "Not silenced": the card still fires at its default threshold, and the common findings weigh
-    # little (they count for the tempering by how informative they are: posterior.effective_findings).
+    # little (they count for the tempering by how informative they are: posterior.finding_weights).
     from app.config.cds import CdsThresholds
 
     mixed = ranker.assess(MARFAN + ORDINARY, documented=ORDINARY)
@@ -167,7 +167,6 @@ def test_coverage_is_the_share_of_the_disease_picture_the_patient_shows(ranker):
 def test_common_findings_count_less_for_the_tempering():
     w = posterior.finding_weights([1e-4, 1e-3, 0.01, 0.3])
     assert w[0] == w[1] == 1.0 and 0.6 < w[2] < 0.7 and w[3] < 0.2
-    assert posterior.effective_findings([1e-4, 0.3]) == pytest.approx(w[0] + w[3])
 
 
 def test_a_disease_is_tempered_by_the_findings_that_speak_for_it():
