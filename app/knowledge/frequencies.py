@@ -170,7 +170,7 @@ import re
 from pathlib import Path
 
 from .hpo import OBO_NAME, PHENOTYPIC_ABNORMALITY, _parse_obo, _synonyms
-from .paths import DATA_DIR, DEFAULT_SOURCE
+from .paths import DATA_DIR, DEFAULT_SOURCE, write_json_gz
 
 SOURCES_DIR = Path(__file__).resolve().parent / "sources"
 EXTRACT = "finngen_r8_endpoints.tsv"
@@ -375,13 +375,8 @@ def _obo_version(obo_path) -> str:
 
 
 def write(table: dict, path=DEFAULT_PATH) -> Path:
-    """Write ``table`` as compact gzipped JSON with fixed bytes (gzip mtime 0, sorted keys)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(table, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as fh:
-        fh.write(data)
-    return path
+    """Write ``table`` as compact gzipped JSON with fixed bytes (``paths.write_json_gz``)."""
+    return write_json_gz(table, path)
 
 
 def main_build(source_dir) -> Path:

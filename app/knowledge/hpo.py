@@ -13,6 +13,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from .paths import write_json_gz
+
 OBO_NAME = "hp-2025-01-16.obo.gz"
 DEFAULT_PATH = Path(__file__).parent / "data" / "hpo_lexicon.json.gz"
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
@@ -132,12 +134,7 @@ def build_lexicon(obo_path) -> dict:
 
 def write_lexicon(lexicon: dict, path=DEFAULT_PATH) -> Path:
     """Write the lexicon as compact gzipped JSON (deterministic bytes for a stable commit)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(lexicon, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as fh:
-        fh.write(data)
-    return path
+    return write_json_gz(lexicon, path)
 
 
 def main_build(source_dir) -> Path:

@@ -39,7 +39,7 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from .names import normalize
-from .paths import DATA_DIR
+from .paths import DATA_DIR, write_gz
 
 EXTRACT = DATA_DIR / "icd-sources.tsv.gz"
 FILE = DATA_DIR / "icd_orphanet.json.gz"
@@ -182,14 +182,8 @@ def extract(ordo_sssom: Path, gem_csv: Path, cm_titles: Path, out: Path = EXTRAC
     lines += ["\t".join(("orpha",) + r) for r in sorted(set(orpha))]
     lines += ["\t".join(("cm",) + r) for r in cm]
     lines += ["\t".join(("gem",) + r) for r in gem]
-    _write(out, ("\n".join(lines) + "\n").encode("utf-8"))
+    write_gz(out, ("\n".join(lines) + "\n").encode("utf-8"))
     return out
-
-
-def _write(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as fh:
-        fh.write(payload)  # mtime=0: the same sources give the same bytes
 
 
 def _read_extract(path: Path):
@@ -286,7 +280,7 @@ def main_build(source_dir: Path | None = None) -> Path:
     from .orphanet import load as load_orphanet
 
     payload = json.dumps(build(load_orphanet()), separators=(",", ":"), sort_keys=True).encode("utf-8")
-    _write(FILE, payload)
+    write_gz(FILE, payload)
     load.cache_clear()
     return FILE
 
