@@ -11,6 +11,7 @@ from typing import IO
 
 from .config import CdsThresholds, Settings
 from .fetch.files import BadBundle, read_inputs, record_from_bundle
+from .fetch.lines import BadLine
 from .inference.client import InferenceError, complete
 from .inference.grounding import ground_answer
 from .knowledge import Knowledge
@@ -72,8 +73,8 @@ def rank_stream(source: IO[str], out: IO[str], kb: Knowledge, *, top: int = 10, 
     for number, item in read_inputs(source):
         record = None
         try:
-            if isinstance(item, json.JSONDecodeError):
-                raise BadBundle(f"invalid JSON ({item.msg})")
+            if isinstance(item, BadLine):
+                raise BadBundle(str(item))
             record = record_from_bundle(item)
             analysis = analyse(record, kb, top=top, case=case)
             if case is None:

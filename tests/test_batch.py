@@ -196,3 +196,21 @@ def test_without_settings_the_default_thresholds_apply():
 def test_missing_file_is_a_clear_error():
     result = run(["rank", "/no/such/file.ndjson"])
     assert result.returncode == 2 and "cannot read /no/such/file.ndjson" in result.stderr
+
+
+@pytest.mark.parametrize("deep", ["[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000],
+                         ids=["brackets", "objects"])
+def test_a_deeply_nested_line_is_bad_input_and_the_lines_after_it_are_ranked(deep):
+    first, last = bundles(["rd-001", "rd-002"])
+    result = run(["rank", "-"], stdin="\n".join([first, deep, last]) + "\n")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [line.get("patient") for line in lines] == ["rd-001", None, "rd-002"]
+    assert lines[1] == {"line": 2, "patient": None, "error": "JSON nested deeper than 100 levels"}
+
+
+def test_a_broken_first_line_does_not_hide_the_bundles_after_it():
+    result = run(["rank", "-"], stdin="{not json\n" + bundles(["rd-003"])[0] + "\n")
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert result.returncode == 0 and [line.get("patient") for line in lines] == [None, "rd-003"]
+    assert "invalid JSON" in lines[0]["error"]

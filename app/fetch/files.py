@@ -5,9 +5,10 @@ A file is one Bundle (JSON) or NDJSON with one Bundle per line. Attachments are 
 """
 from __future__ import annotations
 
-import json
+import itertools
 from typing import IO, Iterator
 
+from . import lines
 from .build import build_record, bundle_resources
 from .record import PatientRecord
 
@@ -33,21 +34,56 @@ def record_from_bundle(bundle: object) -> PatientRecord:
 
 
 def read_inputs(source: IO[str]) -> Iterator[tuple[int, object]]:
-    """(line number, parsed JSON or the JSONDecodeError) for a Bundle file or NDJSON of Bundles."""
-    text = source.read()
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        try:
-            whole = json.loads(stripped)
-        except json.JSONDecodeError:
-            whole = None
-        if isinstance(whole, dict):
-            yield 1, whole
-            return
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+    """(line number, parsed JSON or the ``lines.BadLine`` saying why not) for NDJSON of Bundles, read
+    line by line; a Bundle written over several lines (a pretty-printed file) is read whole, as line 1.
+
+    A first line that starts an object but does not parse is held with the lines after it, up to
+    ``lines.MAX_CHARS``: if they make one object, that is the input; otherwise each is read as a line.
+    """
+    numbered = lines.numbered(source)
+    rest: Iterator = numbered
+    for number, text in numbered:
+        first = _item(text)
+        if first is None:
             continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, exc
+        if isinstance(first, lines.BadLine) and isinstance(text, str) and text.lstrip().startswith("{"):
+            held = [(number, text)]
+            whole = _whole(held, numbered)
+            if whole is not None:
+                yield 1, whole
+                return
+            rest = itertools.chain(held[1:], numbered)
+        yield number, first
+        break
+    for number, text in rest:
+        item = _item(text)
+        if item is not None:
+            yield number, item
+
+
+def _item(text: str | lines.BadLine) -> object:
+    """A line's JSON, or its BadLine; None for a blank line."""
+    if isinstance(text, lines.BadLine):
+        return text
+    if not text.strip():
+        return None
+    try:
+        return lines.parse(text)
+    except lines.BadLine as exc:
+        return exc
+
+
+def _whole(held: list, numbered: Iterator) -> dict | None:
+    """The one object that the held lines and the rest of the input make (None: they do not, or
+    they pass ``lines.MAX_CHARS``); every line read is kept in ``held``."""
+    size = len(held[0][1])
+    for number, text in numbered:
+        held.append((number, text))
+        size += len(text) if isinstance(text, str) else lines.MAX_CHARS
+        if size > lines.MAX_CHARS:
+            return None
+    try:
+        whole = lines.parse("".join(t for _, t in held))
+    except lines.BadLine:
+        return None
+    return whole if isinstance(whole, dict) else None

@@ -25,6 +25,7 @@ import json
 import re
 from pathlib import Path
 
+from ..fetch import lines
 from ..fetch.build import RECORD_TYPES
 from ..fetch.fhir import SEARCH_CATEGORIES
 
@@ -131,9 +132,9 @@ def keyed(line: str, origin: str = "") -> list[tuple]:
     if not text:
         return []
     try:
-        resource = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return [("bad", MALFORMED, _example(origin, f"invalid JSON ({exc.msg})"))]
+        resource = lines.parse(text)
+    except lines.BadLine as exc:  # invalid, too long or nested too deeply: never the end of the screen
+        return [("bad", MALFORMED, _example(origin, str(exc)))]
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         return [("bad", MALFORMED, _example(origin, "not a FHIR resource"))]
     if resource["resourceType"] == "Bundle":

@@ -140,3 +140,10 @@ def test_unreadable_files_are_set_apart_by_name(tmp_path):
     ok, bad = sources.readable([str(good), str(broken), str(plain), "s3a://bucket/x.ndjson"])
     assert ok == [str(good), str(plain), "s3a://bucket/x.ndjson"]
     assert bad == ["Condition.1.ndjson.gz: BadGzipFile"]
+
+
+@pytest.mark.parametrize("line", ["[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000],
+                         ids=["brackets", "objects"])
+def test_a_deeply_nested_line_is_malformed_input_not_the_end_of_the_screen(line):
+    got = sources.keyed(line, "Condition.1.ndjson")
+    assert got == [("bad", sources.MALFORMED, "Condition.1.ndjson: JSON nested deeper than 100 levels")]

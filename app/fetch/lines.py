@@ -1,0 +1,69 @@
+"""One safe parser for lines of untrusted JSON (NDJSON of resources or Bundles, a Bundle file).
+
+Python's ``json`` recurses once per nesting level: a line of 100,000 ``[`` ends in a
+RecursionError, which is not a ``ValueError`` and used to end a whole screen or ``radar rank``.
+Here a line is refused before ``json.loads`` when it is longer than ``MAX_CHARS`` or nested
+deeper than ``MAX_DEPTH`` (FHIR resources nest a few tens of levels; the builder and the FHIR
+models recurse on them too), so every reader counts it as bad input and goes on.
+"""
+from __future__ import annotations
+
+import json
+import re
+from itertools import accumulate
+from typing import IO, Iterator
+
+# A Binary holding a 20 MiB attachment (notes.MAX_ATTACHMENT_BYTES) is about 27 MiB of base64.
+MAX_CHARS = 64 * 1024 * 1024
+MAX_DEPTH = 100
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_CHUNK = 1024 * 1024
+
+
+class BadLine(ValueError):
+    """A line that is not usable JSON; the message is a short reason without any of its content."""
+
+
+def parse(text: str, *, max_chars: int = MAX_CHARS, max_depth: int = MAX_DEPTH) -> object:
+    """The JSON value of ``text``, or BadLine: too long, nested too deeply, or invalid JSON."""
+    if len(text) > max_chars:
+        raise BadLine(f"line longer than {_size(max_chars)}")
+    if too_deep(text, max_depth):
+        raise BadLine(f"JSON nested deeper than {max_depth} levels")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadLine(f"invalid JSON ({exc.msg})") from None
+    except RecursionError:  # a deep stack at the caller: still bad input, never the end of the run
+        raise BadLine("JSON nested too deeply") from None
+
+
+def too_deep(text: str, max_depth: int = MAX_DEPTH) -> bool:
+    """Whether ``text`` opens more than ``max_depth`` brackets at once, counted outside strings."""
+    if text.count("[") + text.count("{") <= max_depth:  # the common case, without a scan
+        return False
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(_STEP[c] for c in brackets), default=0) > max_depth
+
+
+def numbered(source: IO[str], max_chars: int = MAX_CHARS) -> Iterator[tuple[int, str | BadLine]]:
+    """(line number, text) of each line of ``source``, or a BadLine for one longer than
+    ``max_chars``, which is skipped without ever being held whole in memory."""
+    number = 0
+    while True:
+        line = source.readline(max_chars + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > max_chars and not line.endswith("\n"):
+            while (rest := source.readline(_CHUNK)) and not rest.endswith("\n"):
+                pass
+            yield number, BadLine(f"line longer than {_size(max_chars)}")
+            continue
+        yield number, line
+
+
+def _size(chars: int) -> str:
+    return f"{chars // (1024 * 1024)} MiB" if chars >= 1024 * 1024 else f"{chars:,} characters"
