@@ -1,7 +1,8 @@
 """The audit trail: one structured event per read of patient data, in a dedicated Redis stream.
 
 This is deliberate, access-controlled PHI (who read whose record) and is kept apart from the
-application log, which never carries names, notes or values.
+application log, which never carries names, notes or values. Each event is written durably: the
+call returns once Redis has fsynced it to its append-only file (``Store.append_event``'s ``durable``).
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def _append(store, name: str, *, user, iss, patient, session, client, detail: di
              "client": client or "", **fields}
     if detail:
         event["detail"] = json.dumps(detail, sort_keys=True)
-    return store.append_event(STREAM, event)
+    return store.append_event(STREAM, event, durable=True)
 
 
 def events(store, count: int | None = None) -> list[dict]:

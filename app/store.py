@@ -11,6 +11,7 @@ import atexit
 import ctypes
 import fcntl
 import json
+import logging
 import os
 import queue
 import shutil
@@ -26,6 +27,8 @@ from typing import Any, Callable
 import redis
 
 PREFIX = "radar:"
+DISK_WAIT_MS = 2000  # appendfsync everysec: the next fsync comes within about a second
+log = logging.getLogger("radar.store")
 
 
 class Store:
@@ -34,6 +37,8 @@ class Store:
     def __init__(self, client: redis.Redis, embedded: Any = None):
         self.redis = client
         self._embedded = embedded  # keeps an embedded server alive as long as the store
+        self._waitaof = True  # False once the server said it has no WAITAOF (Redis < 7.2)
+        self._warned = False
 
     def get(self, kind: str, key: str) -> Any | None:
         """Return the value stored under ``kind:key``, or None."""
@@ -114,9 +119,45 @@ class Store:
         """A distributed lock (one holder across all processes)."""
         return self.redis.lock(f"{PREFIX}lock:{name}", timeout=timeout, blocking_timeout=blocking_timeout)
 
-    def append_event(self, stream: str, fields: dict[str, str], maxlen: int = 1_000_000) -> str:
-        """Append one event to a Redis stream (capped at about ``maxlen`` entries)."""
-        return self.redis.xadd(f"{PREFIX}{stream}", fields, maxlen=maxlen, approximate=True)
+    def append_event(self, stream: str, fields: dict[str, str], maxlen: int = 1_000_000, *,
+                     durable: bool = False) -> str:
+        """Append one event to a Redis stream (capped at about ``maxlen`` entries).
+
+        ``durable``: return only once Redis has fsynced the event to its append-only file
+        (``WAITAOF``, Redis >= 7.2). Where the server cannot confirm that (an older server, no
+        append-only file, or no fsync within ``DISK_WAIT_MS``) the event is still written, and a
+        warning says so (once per store for a server that lacks the command or the file).
+        """
+        name = f"{PREFIX}{stream}"
+        if not (durable and self._waitaof):
+            return self.redis.xadd(name, fields, maxlen=maxlen, approximate=True)
+        # One connection for both: WAITAOF waits for the writes of the connection that sends it.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xadd(name, fields, maxlen=maxlen, approximate=True)
+        pipe.execute_command("WAITAOF", 1, 0, DISK_WAIT_MS)
+        event_id, reply = pipe.execute(raise_on_error=False)
+        if isinstance(event_id, Exception):
+            raise event_id
+        if isinstance(reply, redis.exceptions.ResponseError):
+            if "unknown command" in str(reply).lower():
+                self._waitaof = False
+                self._not_on_disk("this Redis has no WAITAOF (it needs Redis 7.2 or later)")
+            elif "appendonly" in str(reply).lower():
+                self._not_on_disk("this Redis runs without an append-only file (appendonly no)")
+            else:
+                raise reply
+        elif isinstance(reply, Exception):
+            raise reply
+        elif not on_disk(reply):
+            log.warning("%s event not confirmed on disk within %d ms (Redis did not fsync its append-only file)",
+                        stream, DISK_WAIT_MS)
+        return event_id
+
+    def _not_on_disk(self, why: str) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("events are written but not confirmed on disk: %s; a Redis crash may lose the last second "
+                        "of them", why)
 
     def read_events(self, stream: str, count: int | None = None) -> list[tuple[str, dict]]:
         """Return the events of a stream, oldest first."""
@@ -146,6 +187,11 @@ def connect(redis_url: str | None, data_dir: Path) -> Store:
     server = start_embedded(data_dir)
     client = redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
     return Store(client, embedded=server)
+
+
+def on_disk(waitaof_reply: Any) -> bool:
+    """True when a ``WAITAOF`` reply (``[local, replicas]``) says the local append-only file has the writes."""
+    return isinstance(waitaof_reply, (list, tuple)) and bool(waitaof_reply) and int(waitaof_reply[0]) >= 1
 
 
 PR_SET_PDEATHSIG = 1
@@ -202,8 +248,11 @@ class EmbeddedRedis:
 
 
 def start_embedded(data_dir: Path) -> EmbeddedRedis:
-    """Start a Redis server for ``data_dir`` (its data in ``redis.db`` there), or use the one another
-    process of this data directory already runs."""
+    """Start a Redis server for ``data_dir``, or use the one another process of this data directory
+    already runs.
+
+    Every write goes to an append-only file there, fsynced each second, so a killed server loses
+    nothing it acknowledged; ``redis.db`` snapshots are kept as a second copy."""
     data_dir.mkdir(parents=True, exist_ok=True)
     registry = data_dir / "redis.socket-path"
     with open(data_dir / "redis.lock", "w") as lock:
@@ -219,18 +268,37 @@ def start_embedded(data_dir: Path) -> EmbeddedRedis:
         home = tempfile.mkdtemp(prefix="radar-redis-") if len(socket_file) > 100 else None
         socket_file = os.path.join(home, "redis.sock") if home else socket_file
         saves = [arg for point in SAVE_POINTS for arg in ("--save", *point.split())]
+        # A server started with appendonly on reads only the append-only file: a directory that has
+        # just a snapshot (from before the file) loads it first and switches the file on afterwards.
+        migrate = not _has_aof(data_dir) and (data_dir / "redis.db").exists()
         command = [_redis_server(), "--port", "0", "--unixsocket", socket_file, "--unixsocketperm", "700",
-                   "--dir", str(data_dir.resolve()), "--dbfilename", "redis.db", *saves, "--appendonly", "no",
+                   "--dir", str(data_dir.resolve()), "--dbfilename", "redis.db", *saves,
+                   "--appendonly", "no" if migrate else "yes", "--appendfsync", "everysec",
                    "--daemonize", "no", "--loglevel", "warning", "--logfile", str((data_dir / "redis.log").resolve())]
         server = EmbeddedRedis(_spawn_tied(command), socket_file, home, registry)
         deadline = time.monotonic() + 20
-        while not _answers(socket_file):
+        while not _answers(socket_file) or (migrate and not _switched_to_aof(socket_file, data_dir)):
             if server.process.poll() is not None or time.monotonic() > deadline:
                 server.stop()
                 raise RuntimeError(f"the embedded redis-server did not start; see {data_dir / 'redis.log'}")
             time.sleep(0.05)
         registry.write_text(socket_file)
         return server
+
+
+def _has_aof(data_dir: Path) -> bool:
+    """True when ``data_dir`` holds an append-only file (Redis 6's one file, or 7's directory of parts)."""
+    return (data_dir / "appendonly.aof").exists() or (data_dir / "appendonlydir").is_dir()
+
+
+def _switched_to_aof(socket_file: str, data_dir: Path) -> bool:
+    """Switch the append-only file on (idempotent); True once Redis has written it from memory."""
+    with redis.Redis(unix_socket_path=socket_file, socket_timeout=5, decode_responses=True) as client:
+        if client.config_get("appendonly").get("appendonly") != "yes":
+            client.config_set("appendonly", "yes")
+        info = client.info("persistence")
+    return (not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled")
+            and info.get("aof_last_bgrewrite_status") == "ok" and _has_aof(data_dir))
 
 
 def _redis_server() -> str:
