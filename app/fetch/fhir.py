@@ -31,11 +31,22 @@ FHIR_JSON = "application/fhir+json"
 
 
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 id
+# FHIR R4 instant, as the specification writes its regex ([0-9], not \d: no other scripts' digits).
+FHIR_INSTANT = re.compile(r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])"
+                          r"T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
+                          r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))")
+MAX_INSTANT = 64  # characters: nanoseconds and an offset fit in 35; a longer "instant" is no server's clock
 
 
 def valid_id(value: object) -> bool:
     """True for a FHIR id (``[A-Za-z0-9-.]{1,64}``): safe to put in a URL path."""
     return isinstance(value, str) and bool(FHIR_ID.fullmatch(value)) and value not in (".", "..")
+
+
+def valid_instant(value: object) -> bool:
+    """True for a FHIR R4 ``instant`` (``2026-11-30T00:00:00Z``, seconds required, a zone required), at
+    most ``MAX_INSTANT`` characters: a server's time that is safe to keep and to send back as ``_since``."""
+    return isinstance(value, str) and len(value) <= MAX_INSTANT and bool(FHIR_INSTANT.fullmatch(value))
 
 
 class RelaunchRequired(Exception):

@@ -113,7 +113,8 @@ def candidate(s: dict) -> Candidate:
 
 
 def summary_view(summary: dict) -> dict:
-    """The summary box: counts, minutes, thresholds in percent, bad input by kind with examples."""
+    """The summary box: counts, minutes, thresholds in percent, bad input by kind with examples, and
+    what a live export reported about itself."""
     thresholds = summary.get("thresholds") or {}
     bad = summary.get("bad_input") or {}
     return {
@@ -127,7 +128,29 @@ def summary_view(summary: dict) -> dict:
         "warning_probability": (percent(thresholds.get("warning_probability"))
                                 if "warning_probability" in thresholds else ""),
         **{k: _text(summary.get(k)) for k in ("generated", "engine", "ehr", "group", "background")},
+        "export": export_view(summary.get("export")),
     }
+
+
+def export_view(export) -> dict | None:
+    """The live export's box: its problems in words, the EHR's messages and the attachments not read
+    (a few of each), its transactionTime and ``_since``; None for files."""
+    if not isinstance(export, dict):
+        return None
+    return {"problems": export_problems(export) or "none reported",
+            "error_examples": [_text(e) for e in _list(export.get("error_examples"))],
+            "binary_examples": [_text(e) for e in _list(export.get("binary_examples"))],
+            "transaction_time": _text(export.get("transaction_time")), "since": _text(export.get("since"))}
+
+
+def export_problems(export: dict | None) -> str:
+    """The export's problems counted in words (``2 errors reported by the EHR, 1 attachment not read``);
+    empty when there were none. Counts only: the EHR's messages may name patients."""
+    export = export if isinstance(export, dict) else {}
+    counts = [(export.get("errors"), "error reported by the EHR", "errors reported by the EHR"),
+              (export.get("binary_errors"), "attachment not read", "attachments not read")]
+    return ", ".join(f"{n:,} {one if n == 1 else many}" for n, one, many in counts
+                     if isinstance(n, int) and not isinstance(n, bool) and n > 0)
 
 
 def csp_hash(text: str) -> Markup:

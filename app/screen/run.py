@@ -7,6 +7,11 @@ Two ways in, one way through:
   replaces the earlier ones; ``--since`` adds an incremental one on top (the newest version of
   each resource wins), so a nightly run asks the EHR only for what changed yet screens whole
   records.
+
+Nothing the EHR sends names a file: a finished export's folder is named from this tool's own
+sequence and clock, the manifest's ``transactionTime`` is kept only inside the state file (when it
+is a FHIR instant), and only export folders this tool made, directly inside the work directory,
+are ever deleted.
 """
 from __future__ import annotations
 
@@ -20,11 +25,16 @@ from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 
+from ..fetch.fhir import valid_instant
 from . import report, sources, worklist
 from .progress import Bar
 
 STATE = "screen-state.json"
 PENDING = "pending"
+EXPORT_NAME = re.compile(r"export-([0-9]{6})-[0-9]{8}T[0-9]{6}Z")  # export-<sequence>-<our UTC clock>
+# Folders of earlier versions, named after a transactionTime that was a FHIR instant: still read, still replaced.
+LEGACY_NAME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}_[0-9]{2}_[0-9]{2}(\.[0-9]+)?(Z|_[0-9]{2}_[0-9]{2})")
+EXAMPLES = 5  # the EHR's messages shown per kind in the report
 
 
 class ScreenError(Exception):
@@ -50,8 +60,9 @@ class Options:
     inputs: list[str] = field(default_factory=list)
 
 
-def screen_files(options: Options, settings, *, store=None, log=None) -> dict:
+def screen_files(options: Options, settings, *, store=None, log=None, export: dict | None = None) -> dict:
     """Screen ``options.inputs``; write the worklist and the report; hand off when ``options.iss`` is set.
+    ``export`` is what a live export said about itself (:func:`export_summary`), shown with the rest.
     Returns the summary."""
     from . import spark
 
@@ -90,6 +101,8 @@ def screen_files(options: Options, settings, *, store=None, log=None) -> dict:
         "engine": "phenotype", "ehr": options.iss, "group": options.group, "master": session.sparkContext.master,
         "processes": result.processes, "background": background,
     }
+    if export is not None:
+        summary["export"] = export
     report_path = options.report or options.out.with_suffix(".html")
     report.write(report_path, _worklist(options.out), summary)
     summary["report"] = str(report_path)
@@ -104,10 +117,23 @@ def screen_ehr(options: Options, settings, ehr, keys, store, http, *, log=None) 
     the work directory's exports."""
     log = log or sys.stderr
     export, since = export_group(options, ehr, keys, store, http, log=log)
-    summary = screen_files(options, settings, store=store, log=log)
-    summary["export"] = {"transaction_time": export.transaction_time, "since": since,
-                         "errors": export.errors, "binary_errors": len(export.binary_errors)}
-    return summary
+    return screen_files(options, settings, store=store, log=log, export=export_summary(export, since))
+
+
+def export_summary(export, since: str | None) -> dict:
+    """What a finished export says about itself, for the summary line and the report: its
+    ``transactionTime`` (None unless a FHIR instant), the ``_since`` asked for, how many errors the
+    EHR reported (the manifest's OperationOutcome files) and how many attachments were not read,
+    with the first few of each."""
+    errors = [str(e) for e in export.errors]
+    more = re.fullmatch(r"… and ([0-9]+) more", errors[-1]) if errors else None  # the Bulk client's cap
+    if more:
+        errors.pop()
+    binary = [str(e) for e in export.binary_errors]
+    return {"transaction_time": export.transaction_time if valid_instant(export.transaction_time) else None,
+            "since": since, "errors": len(errors) + (int(more.group(1)) if more else 0),
+            "error_examples": [e[:sources.EXAMPLE_CHARS] for e in errors[:EXAMPLES]],
+            "binary_errors": len(binary), "binary_examples": [e[:sources.EXAMPLE_CHARS] for e in binary[:EXAMPLES]]}
 
 
 def export_group(options: Options, ehr, keys, store, http, *, log=None):
@@ -121,26 +147,61 @@ def export_group(options: Options, ehr, keys, store, http, *, log=None):
     log = log or sys.stderr
     workdir = options.workdir or options.out.parent / "radar-export" / _slug(f"{ehr.iss}-{options.group}")
     workdir.mkdir(parents=True, exist_ok=True)
-    since = _since(options.since, workdir)
+    since = _since(options.since, workdir, log)
     auth = BackendAuth(http, store, ehr, keys)
     try:
         export = bulk.export(http, auth, ehr.iss, workdir / PENDING, group=options.group, since=since,
                              progress=lambda text: log.write(f"export: {text}\n"))
     except bulk.BulkError as exc:
         raise ScreenError(f"the Bulk export failed: {exc}") from None
-    done = workdir / _slug(export.transaction_time or datetime.now(timezone.utc).isoformat())
-    if done.exists():
-        shutil.rmtree(done)
-    (workdir / PENDING).rename(done)
+    instant = export.transaction_time if valid_instant(export.transaction_time) else None
+    if instant is None:
+        # The files are fine; only where the next increment starts is unknown. Asking again since the
+        # same point (or for everything) misses nothing: the newest version of each resource wins.
+        then = f"the next --since auto asks again for changes since {since}" if since else \
+            "the next --since auto will be a full export"
+        log.write(f"export: warning: the EHR's manifest has no valid transactionTime (a FHIR instant); {then}\n")
+    done = _keep(workdir)
     if since is None:  # a full export: the earlier ones are superseded
-        for old in workdir.iterdir():
-            if old.is_dir() and old != done:
-                shutil.rmtree(old)
-    (workdir / STATE).write_text(json.dumps({"transaction_time": export.transaction_time, "iss": ehr.iss,
-                                             "group": options.group}))
-    options.inputs = [str(p) for p in sorted(workdir.iterdir()) if p.is_dir()]
+        for old in _exports(workdir):
+            if old != done:
+                _remove(workdir, old)
+    _write_state(workdir, {"transaction_time": instant or since, "iss": ehr.iss, "group": options.group})
+    options.inputs = [str(p) for p in _exports(workdir)]
     options.iss = ehr.iss
     return export, since
+
+
+def _keep(workdir: Path) -> Path:
+    """Move the finished export out of ``pending`` into a folder named from this tool's own sequence and clock."""
+    taken = [int(m.group(1)) for p in workdir.iterdir() if (m := EXPORT_NAME.fullmatch(p.name))]
+    done = workdir / f"export-{max(taken, default=0) + 1:06d}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    (workdir / PENDING).rename(done)  # a new sequence number: nothing is there to replace
+    return done
+
+
+def _exports(workdir: Path) -> list[Path]:
+    """The finished exports kept in ``workdir``, oldest first: folders (never links) named as this tool
+    names them and holding the Bulk client's state file."""
+    from ..fetch.bulk import STATE as EXPORT_STATE
+
+    return sorted(p for p in workdir.iterdir()
+                  if (EXPORT_NAME.fullmatch(p.name) or LEGACY_NAME.fullmatch(p.name)) and not p.is_symlink()
+                  and p.is_dir() and (p / EXPORT_STATE).is_file() and not (p / EXPORT_STATE).is_symlink())
+
+
+def _remove(workdir: Path, folder: Path) -> None:
+    """Delete an export folder, only a real folder directly inside ``workdir`` (links inside it are
+    removed, never followed)."""
+    if folder.is_symlink() or folder.resolve().parent != workdir.resolve():
+        raise ScreenError(f"{folder} is not an export folder of {workdir}; nothing was deleted")
+    shutil.rmtree(folder)
+
+
+def _write_state(workdir: Path, doc: dict) -> None:
+    part = workdir / (STATE + ".part")
+    part.write_text(json.dumps(doc), encoding="utf-8")
+    part.replace(workdir / STATE)
 
 
 def _background(result, settings) -> str:
@@ -160,13 +221,24 @@ def _background(result, settings) -> str:
     return used.pop() if used else ""
 
 
-def _since(since: str | None, workdir: Path) -> str | None:
+def _since(since: str | None, workdir: Path, log) -> str | None:
+    """The ``_since`` to ask for: as given, or with ``auto`` the last export's transactionTime read back
+    from the state file, checked again (unknown: a full export, which misses nothing)."""
     if since != "auto":
         return since
     state = workdir / STATE
     if not state.exists():
         return None  # no earlier export: this one is full
-    return json.loads(state.read_text())["transaction_time"]
+    try:
+        doc = json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = None
+    last = doc.get("transaction_time") if isinstance(doc, dict) else None
+    if valid_instant(last):
+        return last
+    log.write(f"export: the last export's transactionTime is unknown (none, or not a FHIR instant, in {state}); "
+              "this is a full export\n")
+    return None
 
 
 def _hand_off(options: Options, settings, store, result, summary: dict) -> None:
@@ -207,9 +279,10 @@ def _analysed(result, patients: list[str], settings) -> list:
 def summary_text(summary: dict) -> str:
     """The summary printed at the end: patients, flagged, minutes, bad input, where the files are."""
     bad = ", ".join(f"{n:,} {kind}" for kind, n in sorted(summary["bad_input"].items())) or "none"
+    problems = report.export_problems(summary.get("export"))
     text = (f"radar screen: {summary['patients']:,} patients in {summary['seconds'] / 60:.1f} min; "
             f"{summary['flagged']:,} flagged ({summary['warning']:,} warning); bad input: {bad}; "
-            f"report: {summary.get('report')}")
+            f"{'EHR export: ' + problems + '; ' if problems else ''}report: {summary.get('report')}")
     if summary.get("background"):
         text += f"; background: {summary['background']}"
     if summary.get("radar_queued"):
