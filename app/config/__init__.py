@@ -19,13 +19,14 @@ from urllib.parse import urlsplit
 from joserfc.jwk import KeySet
 
 from .background import SiteBackground, site_background
+from .bulk import BulkLimits
 from .cds import CdsClient, CdsThresholds, parse_clients
 from .ehrs import Ehr, load_ehrs, load_keys
 from .model import ModelSettings
 from .parse import ConfigError, boolean, json_list, normalize_iss, one_of, positive_int, require_url
 
 __all__ = ["Settings", "load_settings", "ConfigError", "Ehr", "ModelSettings", "CdsClient", "CdsThresholds",
-           "normalize_iss", "json_list", "SiteBackground", "background_setting"]
+           "normalize_iss", "json_list", "SiteBackground", "background_setting", "BulkLimits"]
 
 LOG_LEVELS = tuple(logging.getLevelNamesMapping())
 
@@ -52,6 +53,7 @@ class Settings:
     cds_thresholds: CdsThresholds = field(default_factory=CdsThresholds)
     log_level: str = "INFO"
     background: SiteBackground | None = None  # RADAR_BACKGROUND; None: the shipped background
+    bulk: BulkLimits = field(default_factory=BulkLimits)  # RADAR_BULK_*: what a Bulk export may take
 
     def ehr_for(self, iss: str) -> Ehr | None:
         """Return the registered EHR for ``iss`` (trailing slash ignored), or None."""
@@ -93,6 +95,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, chart_secrets: bool =
         cds_thresholds=CdsThresholds.from_env(env),
         log_level=one_of(env, "RADAR_LOG_LEVEL", "INFO", LOG_LEVELS),
         background=site_background(env),
+        bulk=BulkLimits.from_env(env),
     )
 
 

@@ -5,6 +5,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from joserfc.jwk import KeySet
 
@@ -24,7 +25,7 @@ BACKEND_SCOPES_V1 = ("system/Patient.read system/Group.read system/Condition.rea
 _V1_SCOPE = re.compile(r"^(patient|user|system)/[A-Za-z*]+\.(read|write|\*)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FIELDS = frozenset({"name", "iss", "client_id", "auth", "scopes", "secret_env", "signing_alg", "redirect_uri",
-                     "standalone_scopes", "backend_client_id", "backend_scopes"})
+                     "standalone_scopes", "backend_client_id", "backend_scopes", "bulk_file_hosts"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Ehr:
     standalone_scopes: str | None = None
     backend_client_id: str | None = None  # SMART Backend Services registration (population export)
     backend_scopes: str | None = None  # resolved: the v2 or v1 default when backend_client_id is set
+    bulk_file_hosts: tuple[str, ...] = ()  # origins of the EHR's storage that Bulk files may come from
 
     @property
     def scope_for_standalone(self) -> str:
@@ -108,7 +110,7 @@ def _parse_ehr(entry: object, where: str, env: Env, keys: KeySet | None, chart_s
         name=str(entry.get("name") or iss), iss=iss, client_id=entry["client_id"].strip(), auth=auth,
         scopes=" ".join(scopes.split()), client_secret=secret, signing_alg=alg, redirect_uri=redirect_uri,
         standalone_scopes=entry.get("standalone_scopes"), backend_client_id=backend_client_id,
-        backend_scopes=backend_scopes,
+        backend_scopes=backend_scopes, bulk_file_hosts=_file_hosts(entry.get("bulk_file_hosts", []), where),
     )
 
 
@@ -137,6 +139,25 @@ def _backend(entry: dict, where: str, scopes: str, alg: str, keys: KeySet | None
         raise ConfigError(f"{where}.backend_scopes: only system/ scopes are granted to a backend client; "
                           f"not {', '.join(wrong)}")
     return client_id.strip(), " ".join(given.split())
+
+
+def _file_hosts(value: object, where: str) -> tuple[str, ...]:
+    """``bulk_file_hosts``: origins (``https://host[:port]``) besides the EHR's own that the Bulk client may
+    fetch files from when the manifest says they need no token (its storage); normalised, lower-case."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}.bulk_file_hosts: must be a list of origins such as https://files.hospital.example")
+    hosts = []
+    for item in value:
+        try:
+            parts = urlsplit(item.strip())
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.username
+                or parts.path not in ("", "/") or parts.query or parts.fragment):
+            raise ConfigError(f"{where}.bulk_file_hosts: {item!r} is not an origin (scheme://host[:port], no path)")
+        hosts.append(f"{parts.scheme}://{parts.hostname.lower()}" + (f":{port}" if port else ""))
+    return tuple(dict.fromkeys(hosts))
 
 
 def _client_secret(entry: dict, where: str, auth: str, env: Env, required: bool = True) -> str | None:

@@ -6,6 +6,10 @@ file streamed to disk, read the notes' Binary attachments, then DELETE the job. 
 kept in ``out_dir/export-state.json`` (never a token), so calling ``export`` again with the same
 directory goes on where an interrupted run stopped: no second kick-off while a job is pending,
 no finished file downloaded twice. An ``out_dir`` holds one export.
+
+Whatever the EHR sends is bounded by ``BulkLimits`` (bytes, lines, time, waits), and the token
+goes to the FHIR server's own origin only (``bulk_http``); a limit hit ends the run with a
+BulkError naming it, the finished files kept for the next run.
 """
 from __future__ import annotations
 
@@ -18,15 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
+from ..config.bulk import BulkLimits
 from .bulk_binary import attachment_ids, complete
-from .bulk_http import BulkError, Transfer, refused, retry_after, to_file
+from .bulk_http import Budget, BulkError, LimitHit, Transfer, host_of, limit_text, origin, refused, retry_after
 from .fhir import valid_id
 
-__all__ = ["export", "Export", "BulkError", "DEFAULT_TYPES", "DEFAULT_TYPE_FILTER", "poll_delay"]
+__all__ = ["export", "Export", "BulkError", "BulkLimits", "DEFAULT_TYPES", "DEFAULT_TYPE_FILTER", "poll_delay"]
 
 DEFAULT_TYPES = ("Patient", "Condition", "Observation", "DocumentReference", "DiagnosticReport")
 DEFAULT_TYPE_FILTER = ("Observation?category=laboratory",)
@@ -35,6 +40,8 @@ MAX_WAIT_SECONDS = 6 * 3600
 MIN_POLL = 1.0
 DOWNLOADS = 3
 MAX_ERRORS = 200
+MAX_FILES = 10_000  # entries of one manifest: far above what a Group of ~1,000 patients yields
+RESUME = "run again with the same output directory to resume"
 STATE = "export-state.json"
 NOTE_TYPES = ("DocumentReference", "DiagnosticReport")
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{0,63}")
@@ -51,22 +58,28 @@ class Export:
     binary_errors: list[str] = field(default_factory=list)  # attachments not read, and why
 
 
-def poll_delay(headers, poll_seconds: float) -> float:
-    """Seconds until the next status request: ``Retry-After`` when the EHR sends one, else ``poll_seconds``."""
+def poll_delay(headers, poll_seconds: float, shortest: float = MIN_POLL, longest: float | None = None) -> float:
+    """Seconds until the next status request: ``Retry-After`` when the EHR sends one, else ``poll_seconds``,
+    at least ``shortest`` and at most ``longest``."""
     wait = retry_after(headers.get("Retry-After"))
-    return max(MIN_POLL, poll_seconds if wait is None else wait)
+    delay = max(shortest, poll_seconds if wait is None else wait)
+    return delay if longest is None else min(delay, longest)
 
 
 def export(http: httpx.Client, auth, base: str, out_dir: str | Path, *, group: str | None = None,
            since: str | None = None, types: Iterable[str] = DEFAULT_TYPES,
            type_filter: Iterable[str] = DEFAULT_TYPE_FILTER, poll_seconds: float = 600,
            max_wait_seconds: float = MAX_WAIT_SECONDS, progress: Callable[[str], None] | None = None,
-           binaries: bool = True, sleep: Callable[[float], None] = time.sleep) -> Export:
+           binaries: bool = True, sleep: Callable[[float], None] = time.sleep, limits: BulkLimits | None = None,
+           file_hosts: Iterable[str] = (), clock: Callable[[], float] = time.monotonic) -> Export:
     """Export ``Group/<group>`` (or every patient, ``Patient/$export``) of the FHIR server ``base`` into ``out_dir``.
 
     ``auth`` is a ``BackendAuth`` (``headers()``, ``renew()``); ``since`` is passed through as ``_since``;
-    ``progress`` receives short lines for the operator. Raises BulkError when the export cannot finish;
-    calling again with the same ``out_dir`` resumes it.
+    ``progress`` receives short lines for the operator. ``limits`` bound what the EHR may send and how
+    long this run may take (``BulkLimits()`` when None); ``file_hosts`` are the origins besides the FHIR
+    server's own that files without ``requiresAccessToken`` may come from (the EHR's storage);
+    ``sleep`` and ``clock`` are the waits and the time, injectable. Raises BulkError when the export
+    cannot finish; calling again with the same ``out_dir`` resumes it.
     """
     base = base.rstrip("/")
     out = Path(out_dir)
@@ -76,21 +89,29 @@ def export(http: httpx.Client, auth, base: str, out_dir: str | Path, *, group: s
     type_filter = [type_filter] if isinstance(type_filter, str) else list(type_filter)
     if group is not None and not valid_id(group):
         raise BulkError(f"{group!r} is not a FHIR Group id")
-    transfer = Transfer(http, auth, sleep=sleep)
+    limits = limits or BulkLimits()
     state = _State.load(out, {"base": base, "group": group, "since": since, "types": types,
                               "type_filter": type_filter})
     if state.doc["complete"]:
         say("this directory holds the finished export already")
         return state.result()
-    if state.doc["manifest"] is None:
-        deadline = time.monotonic() + max_wait_seconds
-        state.take_manifest(_manifest(transfer, state, say, poll_seconds, deadline, sleep), base)
-    _download(transfer, state, say)
-    if not state.doc["deleted"]:
-        _delete(transfer, state.doc["status_url"], say)
-        state.update(deleted=True)
-    if binaries and state.doc["binaries"] is None:
-        state.update(binaries=_binaries(transfer, state, base, say))
+    kept = sum((out / f["name"]).stat().st_size for f in state.doc["files"] if f["done"] and (out / f["name"]).exists())
+    transfer = Transfer(http, auth, base, sleep=sleep, limits=limits, file_hosts=file_hosts, clock=clock,
+                        budget=Budget(limits, kept))
+    try:
+        if state.doc["manifest"] is None:
+            deadline = min(transfer.deadline, clock() + max_wait_seconds)
+            state.take_manifest(_manifest(transfer, state, say, poll_seconds, deadline), base)
+        _download(transfer, state, say)
+        if not state.doc["deleted"]:
+            _delete(transfer, state.doc["status_url"], say)
+            state.update(deleted=True)
+        if binaries and state.doc["binaries"] is None:
+            state.update(binaries=_binaries(transfer, state, base, say))
+    except LimitHit as exc:
+        if RESUME in exc.message:
+            raise
+        raise LimitHit(f"{exc.message}; what is complete is kept: {RESUME}") from None
     state.update(errors=_error_messages(state))
     result = state.result()
     _write_manifest(state)
@@ -109,7 +130,7 @@ def _teller(progress: Callable[[str], None] | None) -> Callable[[str], None]:
     return say
 
 
-def _manifest(transfer: Transfer, state: _State, say, poll_seconds: float, deadline: float, sleep) -> dict:
+def _manifest(transfer: Transfer, state: _State, say, poll_seconds: float, deadline: float) -> dict:
     """Kick off (unless a job is pending) and poll until the EHR hands over the manifest."""
     resumed = state.doc["status_url"] is not None
     if resumed:
@@ -118,7 +139,7 @@ def _manifest(transfer: Transfer, state: _State, say, poll_seconds: float, deadl
         if state.doc["status_url"] is None:
             state.update(status_url=_kick_off(transfer, state.doc["request"], say))
         try:
-            return _poll(transfer, state.doc["status_url"], say, poll_seconds, deadline, sleep)
+            return _poll(transfer, state.doc["status_url"], say, poll_seconds, deadline)
         except _Gone:
             if not resumed:
                 raise BulkError("export status: the EHR no longer knows the export it started (HTTP 404)") from None
@@ -150,8 +171,13 @@ def _kick_off(transfer: Transfer, request: dict, say) -> str:
     location = resp.headers.get("Content-Location")
     if not location:
         raise BulkError("export kick-off: the EHR accepted the export but gave no status URL (Content-Location)")
+    status_url = urljoin(url, location)
+    if origin(status_url) != transfer.origin:
+        # Polling and deleting the job need the token, which goes to the FHIR server's own origin only.
+        raise BulkError(f"export kick-off: the EHR's status URL (Content-Location) is on another server "
+                        f"({host_of(status_url)}) than the FHIR API; the token is not sent there, so the export stops")
     say(f"export started ({'Group/' + group if group else 'all patients'})")
-    return urljoin(url, location)
+    return status_url
 
 
 def _check_group(transfer: Transfer, base: str, group: str, say) -> None:
@@ -160,13 +186,13 @@ def _check_group(transfer: Transfer, base: str, group: str, say) -> None:
         raise BulkError(f"Group {group!r} was not found in the EHR")
     try:
         doc = resp.json() if resp.status_code == 200 else None
-    except ValueError:
+    except (ValueError, RecursionError):
         doc = None
     if not isinstance(doc, dict):
         say(f"warning: Group/{group} could not be read (HTTP {resp.status_code}); its size is unknown")
         return
     quantity = doc.get("quantity") if isinstance(doc.get("quantity"), int) else 0
-    size = max(quantity, len(doc.get("member") or []))
+    size = max(quantity, len(doc["member"]) if isinstance(doc.get("member"), list) else 0)
     if size > GROUP_ADVICE:
         say(f"warning: Group/{group} has {size:,} members; Epic and Oracle Health advise exporting groups of "
             f"about {GROUP_ADVICE:,} patients or fewer")
@@ -174,13 +200,15 @@ def _check_group(transfer: Transfer, base: str, group: str, say) -> None:
         say(f"Group/{group}: {size:,} patient(s)")
 
 
-def _poll(transfer: Transfer, status_url: str, say, poll_seconds: float, deadline: float, sleep) -> dict:
+def _poll(transfer: Transfer, status_url: str, say, poll_seconds: float, deadline: float) -> dict:
+    limits, throttled = transfer.limits, 0
     while True:
-        resp = transfer.request("export status", "GET", status_url, headers={"Accept": "application/json"})
+        resp = transfer.request("export status", "GET", status_url, headers={"Accept": "application/json"},
+                                throttle_retries=False)
         if resp.status_code == 200:
             try:
                 manifest = resp.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 manifest = None
             if not isinstance(manifest, dict) or not isinstance(manifest.get("output"), list):
                 raise BulkError("export status: the EHR's manifest is not a Bulk Data manifest")
@@ -191,29 +219,33 @@ def _poll(transfer: Transfer, status_url: str, say, poll_seconds: float, deadlin
             raise refused("export status", resp)
         if resp.status_code == 202 and resp.headers.get("X-Progress"):
             say(f"EHR: {resp.headers['X-Progress'][:100]}")
-        delay = poll_delay(resp.headers, poll_seconds)
-        if time.monotonic() + delay > deadline:
-            raise BulkError("the EHR has not finished the export in the time allowed; run again with the same "
+        # Polled too often (429): back off exponentially whatever Retry-After says (Bulk Data advises it).
+        throttled = throttled + 1 if resp.status_code == 429 else 0
+        delay = poll_delay(resp.headers, poll_seconds, limits.min_backoff, limits.max_backoff)
+        if throttled:
+            delay = min(limits.max_backoff, max(delay, limits.min_backoff * 2 ** throttled))
+        if transfer.clock() + delay > deadline:
+            raise BulkError("the EHR has not finished the export in the time allowed "
+                            f"(max_wait_seconds or {limit_text(limits, 'deadline')}); run again with the same "
                             "output directory to go on waiting")
-        sleep(delay)
+        transfer.sleep(delay)
 
 
 def _download(transfer: Transfer, state: _State, say) -> None:
     """Download every file not yet complete, a few at a time; the state records each one as it lands."""
     pending = [f for f in state.doc["files"] if not f["done"]]
-    total, bearer = len(state.doc["files"]), bool(state.doc["manifest"].get("requiresAccessToken", True))
-    origin = urlsplit(state.doc["request"]["base"])[:2]
+    # Any value but false keeps the token required: the safe reading of an odd manifest.
+    total, bearer = len(state.doc["files"]), state.doc["manifest"].get("requiresAccessToken", True) is not False
     failures: list[BulkError] = []
 
     def one(item: dict) -> None:
         name = item["name"]
-        if bearer and urlsplit(item["url"])[:2] != origin:
-            raise BulkError(f"file {name}: it is on another server than the FHIR API; the token is not sent there")
         path = state.out / name
         path.parent.mkdir(exist_ok=True)
+        what = f"file {name}"
         try:
-            resp = transfer.request(f"file {name}", "GET", item["url"], bearer=bearer,
-                                    headers={"Accept": "application/fhir+ndjson"}, sink=to_file(path))
+            resp = transfer.request(what, "GET", item["url"], bearer=bearer,
+                                    headers={"Accept": "application/fhir+ndjson"}, sink=transfer.to_file(what, path))
         except OSError as exc:
             raise BulkError(f"file {name}: could not be written ({exc.strerror})") from None
         if resp.status_code != 200:
@@ -231,8 +263,9 @@ def _download(transfer: Transfer, state: _State, say) -> None:
         list(pool.map(guarded, pending))
     if failures:
         left = sum(1 for f in state.doc["files"] if not f["done"])
-        raise BulkError(f"{failures[0].message}; {left} file(s) still to download: run again with the same "
-                        "output directory to resume")
+        first = next((f for f in failures if isinstance(f, LimitHit)), failures[0])  # the run's limit says most
+        raise type(first)(f"{first.message}; {total - left} file(s) downloaded and kept, {left} still to download: "
+                          f"{RESUME}")
 
 
 def _delete(transfer: Transfer, status_url: str, say) -> None:
@@ -268,20 +301,26 @@ def _error_messages(state: _State) -> list[str]:
             for line in lines:
                 try:
                     outcome = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # a line nested past Python's limit is not JSON we read
                     continue
                 issues = outcome.get("issue") if isinstance(outcome, dict) else None
                 for issue in issues if isinstance(issues, list) else []:
                     if not isinstance(issue, dict):
                         continue
-                    text = (issue.get("details") or {}).get("text") or issue.get("diagnostics") or issue.get("code")
+                    details = issue.get("details") if isinstance(issue.get("details"), dict) else {}
+                    text = details.get("text") or issue.get("diagnostics") or issue.get("code")
                     if not isinstance(text, str):
                         continue
+                    severity = issue.get("severity") if isinstance(issue.get("severity"), str) else "error"
                     if len(messages) < MAX_ERRORS:
-                        messages.append(f"{issue.get('severity', 'error')}: {text[:300]}")
+                        messages.append(_printable(f"{severity[:20]}: {text[:300]}"))
                     else:
                         extra += 1
     return messages + ([f"… and {extra} more"] if extra else [])
+
+
+def _printable(text: str) -> str:
+    return "".join(c for c in text if c.isprintable())
 
 
 def _write_manifest(state: _State) -> None:
@@ -330,8 +369,15 @@ class _State:
     def take_manifest(self, manifest: dict, base: str) -> None:
         """Name a local file for every output and error file of the manifest."""
         files, counts = [], {}
+        listed = sum(len(manifest.get(k)) for k in ("output", "error") if isinstance(manifest.get(k), list))
+        if listed > MAX_FILES:
+            raise BulkError(f"export status: the manifest lists {listed:,} files, more than the {MAX_FILES:,} "
+                            "the client takes from one export")
         for kind in ("output", "error"):
-            for index, item in enumerate(manifest.get(kind) or []):
+            entries = manifest.get(kind)
+            if entries is not None and not isinstance(entries, list):
+                raise BulkError(f"export status: the manifest's {kind} is not a list")
+            for index, item in enumerate(entries or []):
                 rtype = item.get("type") if isinstance(item, dict) else None
                 url = item.get("url") if isinstance(item, dict) else None
                 if not isinstance(rtype, str) or not _RESOURCE_TYPE.fullmatch(rtype) or not isinstance(url, str):

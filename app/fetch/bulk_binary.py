@@ -4,7 +4,8 @@ from the same FHIR server with the backend token and written to ``Binary.<n>.ndj
 Exports carry DocumentReference and DiagnosticReport with ``attachment.url`` pointing at Binary
 resources, which a Group export does not include unless asked. Only the attachment that
 ``notes.note_stub`` picks (HTML, then plain text, then RTF) is read, as the chart would; a URL to
-another server is never sent the token.
+another server is never sent the token. A Binary larger than ``BulkLimits.binary_bytes`` is listed
+among the failures, not kept.
 """
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import httpx
 
 from . import notes
-from .bulk_http import CHUNK, BulkError, Transfer, refused
+from .bulk_http import CHUNK, BulkError, LimitHit, Transfer, limit_text, refused
 from .fhir import valid_id
 
 WORKERS = 4  # a few at a time: the EHR's normal FHIR API serves these, next to its clinicians
@@ -46,7 +47,7 @@ def attachment_ids(files: Iterable[Path], base: str, not_followed: list[str]) ->
             for line in lines:
                 try:
                     resource = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # a line nested past Python's limit is not JSON we read
                     continue
                 stub = notes.note_stub(resource) if isinstance(resource, dict) else None
                 url = (stub[1] or {}).get("url") if stub else None
@@ -63,7 +64,11 @@ def attachment_ids(files: Iterable[Path], base: str, not_followed: list[str]) ->
 
 def complete(transfer: Transfer, base: str, out_dir: Path, ids: list[str],
              say: Callable[[str], None]) -> tuple[list[Path], list[str]]:
-    """Read the Binaries ``ids`` a few at a time into ``out_dir/Binary.<n>.ndjson``; (files, failures)."""
+    """Read the Binaries ``ids`` a few at a time into ``out_dir/Binary.<n>.ndjson``; (files, failures).
+
+    A limit of the whole run (its deadline, its bytes) raises LimitHit; anything else about one
+    Binary is one failure.
+    """
     for old in out_dir.glob("Binary.*.ndjson"):
         old.unlink()  # a resumed run reads this phase again, whole
     writer = _Writer(out_dir)
@@ -74,43 +79,70 @@ def complete(transfer: Transfer, base: str, out_dir: Path, ids: list[str],
         part = out_dir / f".Binary.{rid}.part"
         try:
             resp = transfer.request(f"Binary/{rid}", "GET", f"{base}/Binary/{rid}",
-                                    headers={"Accept": "application/fhir+json"}, sink=_binary_sink(part, rid))
+                                    headers={"Accept": "application/fhir+json"}, sink=_binary_sink(transfer, part, rid))
             if resp.status_code != 200:
                 return refused(f"Binary/{rid}", resp).message
             if not _looks_like_resource(part):
                 return f"Binary/{rid}: the EHR sent something that is not a FHIR resource"
             writer.append(part)
             return None
+        except LimitHit:
+            raise
         except BulkError as exc:
             return exc.message
         finally:
             part.unlink(missing_ok=True)
 
-    with ThreadPoolExecutor(WORKERS) as pool:
-        for done, error in enumerate(pool.map(one, ids), 1):
-            if error:
-                errors.append(error)
-            if done % 100 == 0 or done == len(ids):
-                say(f"attachments: {done}/{len(ids)} read")
-    return writer.close(), errors
+    try:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            for done, error in enumerate(pool.map(one, ids), 1):
+                if error:
+                    errors.append(error)
+                if done % 100 == 0 or done == len(ids):
+                    say(f"attachments: {done}/{len(ids)} read")
+    finally:
+        files = writer.close()
+    return files, errors
 
 
-def _binary_sink(part: Path, rid: str) -> Callable[[httpx.Response], None]:
+def _binary_sink(transfer: Transfer, part: Path, rid: str) -> Callable[[httpx.Response, Iterator[bytes]], None]:
     """Stream a Binary to ``part`` as one NDJSON line: JSON with its line breaks dropped, or raw content wrapped."""
-    def sink(resp: httpx.Response) -> None:
+    limits, what = transfer.limits, f"Binary/{rid}"
+
+    taken = [0]
+
+    def bounded(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            if taken[0] + len(chunk) > limits.binary_bytes:
+                raise BulkError(f"{what}: larger than allowed for one attachment "
+                                f"({limit_text(limits, 'binary_bytes')}); not read")
+            taken[0] += len(chunk)
+            transfer.budget.take(what, len(chunk))
+            yield chunk
+
+    def sink(resp: httpx.Response, chunks: Iterator[bytes]) -> None:
+        try:
+            write(resp, chunks)
+        except BaseException:
+            transfer.budget.give_back(taken[0])  # the caller drops the part file
+            raise
+        finally:
+            taken[0] = 0
+
+    def write(resp: httpx.Response, chunks: Iterator[bytes]) -> None:
         kind = notes.base_type(resp.headers.get("content-type"))
         with open(part, "wb") as out:
             if kind in JSON_TYPES:
                 # Raw line breaks in JSON are only ever whitespace between tokens (inside strings they are
                 # escaped), so dropping them keeps the document and makes it one line.
-                for chunk in resp.iter_bytes(CHUNK):
+                for chunk in bounded(chunks):
                     out.write(chunk.replace(b"\r", b"").replace(b"\n", b""))
                 return
             head = {"resourceType": "Binary", "id": rid, "contentType": resp.headers.get("content-type")
                     or "application/octet-stream"}
             out.write(json.dumps(head)[:-1].encode() + b', "data": "')
             rest = b""
-            for chunk in resp.iter_bytes(CHUNK):
+            for chunk in bounded(chunks):
                 chunk = rest + chunk
                 cut = len(chunk) - len(chunk) % 3
                 out.write(base64.b64encode(chunk[:cut]))

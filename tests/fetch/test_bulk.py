@@ -252,7 +252,7 @@ def test_protocol_edges_and_a_large_file_streamed(bulk_server, tmp_path, caplog)
 def test_binaries_become_one_ndjson_line_each(bulk_server, tmp_path):
     server, ehr, keys, store = bulk_server
     with httpx.Client(timeout=10) as http:
-        transfer = Transfer(http, BackendAuth(http, store, ehr, keys), sleep=lambda s: None)
+        transfer = Transfer(http, BackendAuth(http, store, ehr, keys), server.base, sleep=lambda s: None)
         files, errors = complete(transfer, server.base, tmp_path, ["raw", "pretty", "text", "missing"], lambda s: None)
     lines = {b["id"]: b for b in ndjson(files[0])}  # read a few at a time: in any order
     assert set(lines) == {"raw", "pretty"}
