@@ -36,6 +36,8 @@ def prepare_env() -> tuple[dict, object]:
     env.setdefault("RADAR_EHRS", str(ROOT / "launch" / "ehrs.json"))
     env.setdefault("RADAR_DEMO_CERNER_SECRET", secrets.token_urlsafe(24))
     env.setdefault("RADAR_DATA_DIR", str(DATA))
+    # The URL the sandbox launches; CDS clients' JWTs must name it too (RADAR_CDS_CLIENTS needs it).
+    env.setdefault("RADAR_PUBLIC_URL", "http://127.0.0.1:8000")
     embedded = None
     if not env.get("REDIS_URL"):
         from app.store import start_embedded

@@ -393,6 +393,7 @@ def test_cds_clients_and_autoscaling(rendered):
     assert (cfg["RADAR_CDS_MIN_PROBABILITY"], cfg["RADAR_CDS_WARNING_PROBABILITY"]) == ("0.6", "0.95")
     assert not any(k.startswith("RADAR_CDS_") and k.endswith(("PHENOTYPES", "MATCHING")) for k in cfg)
     settings = load_settings(cfg)
+    assert settings.public_url == "https://radar.hospital.example"  # the audience CDS clients' JWTs name
     assert settings.cds_thresholds == CdsThresholds(min_probability=0.6, warning_probability=0.95)
     assert [c.iss for c in settings.cds_clients] == [c["iss"] for c in clients]
     assert settings.cds_clients[1].fhir_servers == ("https://launch.smarthealthit.org/v/r4/fhir",)

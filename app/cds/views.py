@@ -96,7 +96,8 @@ def json_body() -> object:
 
 
 def base_url() -> str:
-    """This app's public URL (``RADAR_PUBLIC_URL``, else the host the request came to)."""
+    """This app's public URL (``RADAR_PUBLIC_URL``, else the host the request came to) for the links
+    the cards and code systems name; never for the token's audience (``_authenticate``)."""
     return services.current().settings.public_url or request.host_url.rstrip("/")
 
 
@@ -104,8 +105,12 @@ def _authenticate(path: str) -> dict | None:
     ctx = services.current()
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
+    public_url = ctx.settings.public_url  # set whenever a client is trusted (app.config.cds.require_public_url)
+    if not public_url or not ctx.settings.cds_clients:
+        log.warning("CDS call refused: no CDS client is configured")
+        return None
     try:
-        return verify(token, audience=f"{base_url()}/cds-services/{path}", clients=ctx.settings.cds_clients,
+        return verify(token, audience=f"{public_url}/cds-services/{path}", clients=ctx.settings.cds_clients,
                       store=ctx.store, http=ctx.http)
     except CdsAuthError as exc:
         log.warning("CDS call refused: %s", exc)

@@ -20,7 +20,7 @@ from joserfc.jwk import KeySet
 
 from .background import SiteBackground, site_background
 from .bulk import BulkLimits
-from .cds import CdsClient, CdsThresholds, parse_clients
+from .cds import CdsClient, CdsThresholds, parse_clients, require_public_url
 from .ehrs import Ehr, load_ehrs, load_keys
 from .model import ModelSettings
 from .parse import ConfigError, boolean, json_list, normalize_iss, one_of, positive_int, require_url
@@ -73,6 +73,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, chart_secrets: bool =
     public_url = env.get("RADAR_PUBLIC_URL") or None
     if public_url:
         require_url("RADAR_PUBLIC_URL", public_url)
+    cds_clients = tuple(parse_clients(env.get("RADAR_CDS_CLIENTS")))
+    require_public_url(cds_clients, public_url)
     redis_url = env.get("REDIS_URL") or None
     if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
         raise ConfigError("REDIS_URL: must start with redis://, rediss:// or unix://")
@@ -91,7 +93,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, chart_secrets: bool =
         deidentify=boolean(env, "RADAR_DEIDENTIFY", True),
         narrative_tokens=positive_int(env, "RADAR_NARRATIVE_TOKENS", 6000),
         job_stale_grace=positive_int(env, "RADAR_JOB_STALE_GRACE", 60),
-        cds_clients=tuple(parse_clients(env.get("RADAR_CDS_CLIENTS"))),
+        cds_clients=cds_clients,
         cds_thresholds=CdsThresholds.from_env(env),
         log_level=one_of(env, "RADAR_LOG_LEVEL", "INFO", LOG_LEVELS),
         background=site_background(env),

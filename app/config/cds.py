@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Sequence
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -72,6 +73,18 @@ def parse_clients(raw: str | None) -> list[CdsClient]:
         seen.add(client.iss)
         clients.append(client)
     return clients
+
+
+def require_public_url(clients: Sequence[CdsClient], public_url: str | None) -> None:
+    """A ConfigError when CDS clients are trusted but ``RADAR_PUBLIC_URL`` is unset.
+
+    Each client's JWT names this service's URL as its ``aud``; without the public URL that URL could
+    only come from the request's Host header, which the caller chooses.
+    """
+    if clients and not public_url:
+        raise ConfigError("RADAR_PUBLIC_URL: required when RADAR_CDS_CLIENTS is set (a CDS client's JWT must name "
+                          "RADAR_PUBLIC_URL/cds-services/... as its aud); set it to the app's external base URL, "
+                          "e.g. https://radar.hospital.example")
 
 
 def _parse_client(entry: object, where: str) -> CdsClient:

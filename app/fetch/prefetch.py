@@ -3,7 +3,9 @@
 Prefetch keys are the names of the FHIR queries (``app.fetch.fhir.QUERIES``), so a key the EHR
 did not prefetch is fetched by exactly the query the chart runs, and the resources of both go
 through the same record builder. Prefetch must be the patient's own: a Patient with another id,
-or a resource whose ``subject`` is someone else, is a bad request, never part of the record.
+or a resource whose ``subject`` (or ``patient``) is not a literal reference to the hook's patient
+(``Patient/<id>``, relative or on the hook's ``fhirServer``), is a bad request, never part of the
+record: an identifier or a display alone could name anyone.
 """
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ RESOURCE_TYPES = {"conditions": "Condition", "labs": "Observation", "notes": "Do
 # a card, and the record says that reports could not be read.
 OPTIONAL = {"reports"}
 FHIR_TIMEOUT = 5.0
-# Patient/<id> (optionally versioned), relative or as an absolute URL; group 1 is the id.
-SUBJECT = re.compile(r"(?:https?://[^?#]+/)?Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
+# Patient/<id>, optionally versioned; group 1 is the id. An absolute one is this after the FHIR base.
+SUBJECT = re.compile(r"Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
+PATIENT_ELEMENTS = ("subject", "patient")
 # Why a missing key could not be fetched: (the 412's words, a warning's words).
 NO_AUTHORIZATION = ("no fhirAuthorization was given", "no fhirAuthorization to fetch them")
 SERVER_REFUSED = ("the fhirServer named is not one this CDS client may name (its fhir_servers), so it was not "
@@ -58,8 +61,11 @@ class StaticToken:
         return self.token
 
 
-def prefetched(prefetch: dict, patient_id: str) -> tuple[list[dict], list[str]]:
-    """(resources, warnings) from the prefetch keys present; a malformed key is BadRequest (pure)."""
+def prefetched(prefetch: dict, patient_id: str, fhir_server: str | None = None) -> tuple[list[dict], list[str]]:
+    """(resources, warnings) from the prefetch keys present; a malformed key is BadRequest (pure).
+
+    ``fhir_server`` is the hook's FHIR base: absolute references to the patient must be on it.
+    """
     resources: list[dict] = []
     warnings: list[str] = []
     patient = prefetch.get("patient")
@@ -81,22 +87,30 @@ def prefetched(prefetch: dict, patient_id: str) -> tuple[list[dict], list[str]]:
             raise BadRequest(f"prefetch.{key} must be a Bundle")
         if value["resourceType"] == "Bundle":
             found = bundle_resources(value, warnings, [resource_type])
-            if not all(_of_patient(res, patient_id) for res in found):
+            for problem in filter(None, (_not_of_patient(res, patient_id, fhir_server) for res in found)):
                 article = "an" if resource_type[0] in "AEIOU" else "a"
-                raise BadRequest(f"prefetch.{key} holds {article} {resource_type} of another patient")
+                raise BadRequest(f"prefetch.{key} holds {article} {resource_type} {problem}")
             resources.extend(found)
     return resources, warnings
 
 
-def _of_patient(resource: dict, patient_id: str) -> bool:
-    """False when the resource names a subject other than Patient/``patient_id``."""
-    if "subject" not in resource:
-        return True
-    subject = resource["subject"]
-    reference = subject.get("reference") if isinstance(subject, dict) else subject
-    if reference is None and isinstance(subject, dict):
-        return True  # a subject given only by identifier or display cannot be checked
-    match = SUBJECT.fullmatch(reference) if isinstance(reference, str) else None
+def _not_of_patient(resource: dict, patient_id: str, fhir_server: str | None) -> str | None:
+    """Why ``resource`` is not provably Patient/``patient_id``'s, or None when every patient element
+    (``subject``, ``patient``) is a literal reference to that patient."""
+    named = [resource[name] for name in PATIENT_ELEMENTS if name in resource]
+    references = [ref.get("reference") if isinstance(ref, dict) else None for ref in named]
+    if not references or not all(isinstance(ref, str) for ref in references):
+        return "without a literal reference to the patient (subject.reference)"
+    if not all(_is_patient(ref, patient_id, fhir_server) for ref in references):
+        return "of another patient"
+    return None
+
+
+def _is_patient(reference: str, patient_id: str, fhir_server: str | None) -> bool:
+    base = f"{fhir_server.rstrip('/')}/" if fhir_server else None
+    if base and reference.startswith(base):
+        reference = reference[len(base):]
+    match = SUBJECT.fullmatch(reference)
     return match is not None and match.group(1) == patient_id
 
 
@@ -109,7 +123,8 @@ def record_from_hook(hook: dict, http: httpx.Client, *, server_allowed: bool = T
     """
     patient_id = hook["context"]["patientId"]
     prefetch = hook.get("prefetch") or {}
-    resources, warnings = prefetched(prefetch, patient_id)
+    server = hook.get("fhirServer")
+    resources, warnings = prefetched(prefetch, patient_id, server if isinstance(server, str) else None)
     missing = [k for k in PREFETCH if k not in prefetch]
     client = _client(hook, http) if server_allowed else None
     if client is None:

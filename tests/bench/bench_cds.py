@@ -28,7 +28,7 @@ def test_cds_latency_at_20_concurrent_callers(tmp_path):
     signer = Signer(SANDBOX_ISS, "ES384")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {"RADAR_DATA_DIR": str(tmp_path), "REDIS_URL": "", "RADAR_EHRS": "",
+    env = {"RADAR_DATA_DIR": str(tmp_path), "REDIS_URL": "", "RADAR_EHRS": "", "RADAR_PUBLIC_URL": url,
            "RADAR_CDS_CLIENTS": json.dumps([{"iss": SANDBOX_ISS, "jwks_url": signer.jwks_url}]),
            "RADAR_WEB_WORKERS": os.environ.get("RADAR_WEB_WORKERS", "2"), "RADAR_LOG_LEVEL": "WARNING"}
     proc = start_gunicorn(env, port, output=subprocess.DEVNULL)

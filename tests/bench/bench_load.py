@@ -49,6 +49,7 @@ def test_load_clinicians_and_cds(tmp_path):
     served = serve(sandbox, sandbox_port)
     signer = Signer(SANDBOX_ISS, "ES384")
     env.update({"RADAR_CDS_CLIENTS": json.dumps([{"iss": SANDBOX_ISS, "jwks_url": signer.jwks_url}]),
+                "RADAR_PUBLIC_URL": app_url,
                 "RADAR_WEB_WORKERS": os.environ.get("RADAR_WEB_WORKERS", "2"), "RADAR_LOG_LEVEL": "WARNING"})
     proc = start_gunicorn(env, app_port, output=subprocess.DEVNULL)
     try:

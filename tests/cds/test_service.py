@@ -3,6 +3,7 @@ prefetch (full, partial + fhirAuthorization against the sandbox EHR, missing, ma
 the card, background RaDaR, and the feedback round trip."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -67,8 +68,8 @@ def cds(tmp_path_factory):
                            {"iss": epic_iss, "jwks_url": epic_client.jwks_url}])
     # The Epic client's iss is the sandbox's epic FHIR base, known once the ports are chosen.
     stack = build_stack(tmp_path_factory.mktemp("cds"), extra_env=lambda app_url, sandbox_url: {
-        "RADAR_CDS_CLIENTS": clients(f"{sandbox_url}/epic/fhir"), "RADAR_URL": f"{stub.url}/v1",
-        "RADAR_MODEL": "sczzz/RaDaR-32B"})
+        "RADAR_CDS_CLIENTS": clients(f"{sandbox_url}/epic/fhir"), "RADAR_PUBLIC_URL": app_url,
+        "RADAR_URL": f"{stub.url}/v1", "RADAR_MODEL": "sczzz/RaDaR-32B"})
     epic_client.iss = stack.iss("epic")
     holder.update(stack=stack, sandbox=sandbox_client, epic=epic_client, stub=stub)
     yield holder
@@ -211,6 +212,16 @@ def test_bad_tokens_are_bare_401(cds, case):
     assert resp.status_code == 401 and resp.text == ""
 
 
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:443"])
+def test_audience_is_the_public_url_never_the_host_header(cds, host):
+    # A token minted for another host's URL, sent with that Host header, used to be accepted.
+    endpoint = f"/cds-services/{SERVICE}"
+    token = cds["sandbox"].token(f"http://{host}{endpoint}")
+    resp = httpx.post(f"{cds['stack'].app_url}{endpoint}", json=hook_body("rd-008", prefetch=prefetch_for("rd-008")),
+                      headers={"Authorization": f"Bearer {token}", "Host": host}, timeout=30)
+    assert resp.status_code == 401 and resp.text == ""
+
+
 def test_replayed_token_refused(cds):
     url = f"{cds['stack'].app_url}/cds-services/{SERVICE}"
     token = cds["sandbox"].token(url)
@@ -350,6 +361,37 @@ def test_prefetch_of_another_patient_is_400(cds):
     prefetch = prefetch_for("rd-008")
     prefetch["conditions"] = prefetch_for("rd-002")["conditions"]
     resp = call(cds, hook_body("rd-008", prefetch=prefetch))
+    assert resp.status_code == 400 and resp.json()["error"] == "prefetch.conditions holds a Condition of another patient"
+
+
+@pytest.mark.parametrize("subject", [{"identifier": {"system": "urn:oid:1.2.3", "value": "MRN-2"}},
+                                     {"display": "Someone Else"}, None])
+def test_prefetch_not_referencing_the_patient_is_400_not_a_card(cds, subject):
+    # Another patient's record with its references replaced by an identifier or a display (or
+    # removed) used to be read into this patient's record, and produced a card.
+    prefetch = prefetch_for("rd-008")
+    for key in ("conditions", "labs"):
+        prefetch[key] = copy.deepcopy(prefetch_for("rd-002")[key])
+        for entry in prefetch[key]["entry"]:
+            entry["resource"].pop("subject")
+            if subject is not None:
+                entry["resource"]["subject"] = subject
+    resp = call(cds, hook_body("rd-008", prefetch=prefetch))
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"] == ("prefetch.conditions holds a Condition without a literal reference to the "
+                                    "patient (subject.reference)")
+
+
+def test_absolute_references_on_the_fhir_server_named_are_the_patients(cds):
+    stack = cds["stack"]
+    base = stack.iss("epic")
+    prefetch = copy.deepcopy(prefetch_for("rd-008"))  # its resources are the shared sandbox records
+    for key in ("conditions", "labs"):
+        for entry in prefetch[key]["entry"]:
+            entry["resource"]["subject"] = {"reference": f"{base}/Patient/rd-008/_history/1"}
+    resp = call(cds, hook_body("rd-008", prefetch=prefetch, fhirServer=base))
+    assert resp.status_code == 200, resp.text
+    resp = call(cds, hook_body("rd-008", prefetch=prefetch, fhirServer=stack.iss("cerner")))
     assert resp.status_code == 400 and resp.json()["error"] == "prefetch.conditions holds a Condition of another patient"
 
 

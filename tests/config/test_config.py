@@ -166,8 +166,18 @@ def test_cds_warning_below_the_minimum_is_refused():
 
 def test_cds_clients_are_a_tuple():
     raw = json.dumps([{"iss": ISS, "jwks_url": ISS + "/jwks.json"}])
-    clients = load_settings({"RADAR_CDS_CLIENTS": raw}).cds_clients
+    clients = load_settings({"RADAR_CDS_CLIENTS": raw, "RADAR_PUBLIC_URL": "https://radar.example"}).cds_clients
     assert isinstance(clients, tuple) and [c.iss for c in clients] == [ISS]
+
+
+def test_cds_clients_need_the_public_url():
+    # Without it the JWT audience would follow the request's Host header, which the caller chooses.
+    raw = json.dumps([{"iss": ISS, "jwks_url": ISS + "/jwks.json"}])
+    with pytest.raises(ConfigError) as err:
+        load_settings({"RADAR_CDS_CLIENTS": raw})
+    assert str(err.value).startswith("RADAR_PUBLIC_URL: required when RADAR_CDS_CLIENTS is set")
+    assert load_settings({"RADAR_CDS_CLIENTS": raw, "RADAR_PUBLIC_URL": "https://radar.example/"}).public_url == \
+        "https://radar.example"
 
 
 def test_log_level():

@@ -104,13 +104,13 @@ CASES = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "prefetch
 @pytest.mark.parametrize("key, value, reason", CASES["refused"].values(), ids=list(CASES["refused"]))
 def test_prefetch_of_another_patient_or_unparseable_patient_is_refused(key, value, reason):
     with pytest.raises(BadRequest) as err:
-        prefetched({**PREFETCH, key: value}, "p-1")
+        prefetched({**PREFETCH, key: value}, "p-1", CASES["fhirServer"])
     assert str(err.value) == reason
 
 
 @pytest.mark.parametrize("key, value", CASES["accepted"].values(), ids=list(CASES["accepted"]))
 def test_prefetch_subjects_of_this_patient_are_accepted(key, value):
-    resources, _ = prefetched({**PREFETCH, key: value}, "p-1")
+    resources, _ = prefetched({**PREFETCH, key: value}, "p-1", CASES["fhirServer"])
     assert value["entry"][0]["resource"] in resources
 
 
