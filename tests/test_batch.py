@@ -214,3 +214,15 @@ def test_a_broken_first_line_does_not_hide_the_bundles_after_it():
     lines = [json.loads(x) for x in result.stdout.splitlines()]
     assert result.returncode == 0 and [line.get("patient") for line in lines] == [None, "rd-003"]
     assert "invalid JSON" in lines[0]["error"]
+
+
+def test_a_note_that_fails_validation_is_a_gap_not_a_silent_loss():
+    bundle = json.loads(bundles(["rd-008"])[0])
+    notes = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DocumentReference"]
+    assert notes
+    del notes[0]["status"]
+    result = run(["rank", "-"], stdin=json.dumps(bundle) + "\n")
+    line = json.loads(result.stdout)
+    assert result.returncode == 0 and line["patient"] == "rd-008"
+    assert "resource that failed FHIR validation: 1 left out (DocumentReference: required status missing)" \
+        in line["gaps"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Callable, Iterable
 
 from fhirclient.models import (condition, diagnosticreport, documentreference, fhirabstractbase, observation,
@@ -24,25 +25,57 @@ MODELS = {"Patient": patient.Patient, "Condition": condition.Condition, "Observa
 # The resources a record is made of, in the order their warnings are reported.
 RECORD_TYPES = ("Patient", "Condition", "Observation", "DocumentReference", "DiagnosticReport", "Binary")
 UrlReader = Callable[[str], bytes]
+# What the builder leaves out, as the record's gaps and the screen's bad-input summary name it.
+INVALID = "resource that failed FHIR validation"
+NOT_A_RESOURCE = "Bundle entry without a FHIR resource"
+LeftOut = dict[str, dict[str, int]]  # kind → {"what: why" → how many}
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,40}")
 
 
-def bundle_resources(bundle: object, warnings: list[str], types: Iterable[str] | None = None) -> list[dict]:
-    """The resources inside a Bundle's entries (of ``types`` when given).
+def bundle_resources(bundle: object, warnings: list[str], types: Iterable[str] | None = None,
+                     left_out: LeftOut | None = None) -> list[dict]:
+    """The resources inside a Bundle's entries (of ``types`` when given; other types are what the
+    door did not ask for, e.g. ``_include``d resources, and are passed over).
 
     OperationOutcome entries (``search.mode`` outcome) are the server's messages, not data:
-    they become ``warnings``. Entries that are not objects with a ``resourceType`` are skipped.
+    they become ``warnings``. Entries that are not objects with a ``resourceType`` are left out:
+    counted in ``left_out`` under ``NOT_A_RESOURCE`` when given, else in a ``warnings`` line.
     """
     wanted = set(types) if types is not None else None
-    out = []
-    for entry in (bundle or {}).get("entry") or [] if isinstance(bundle, dict) else []:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+    out, skipped = [], 0
+    for entry in entries(bundle):
+        why = entry_problem(entry)
+        if why:
+            skipped += 1
+            if left_out is not None:
+                leave_out(left_out, NOT_A_RESOURCE, why)
             continue
+        resource = entry["resource"]
         if (entry.get("search") or {}).get("mode") == "outcome" or resource["resourceType"] == "OperationOutcome":
             warnings.extend(outcome_messages(resource))
         elif wanted is None or resource["resourceType"] in wanted:
             out.append(resource)
+    if skipped and left_out is None:
+        warnings.append(f"{skipped} Bundle entries held no FHIR resource and were left out")
     return out
+
+
+def entries(bundle: object) -> list:
+    """A Bundle's entries; an ``entry`` that is not a list counts as one entry holding nothing."""
+    value = bundle.get("entry") if isinstance(bundle, dict) else None
+    return [] if value is None else value if isinstance(value, list) else [None]
+
+
+def entry_problem(entry: object) -> str | None:
+    """Why a Bundle entry holds no FHIR resource, in two or three words; None when it holds one."""
+    if not isinstance(entry, dict):
+        return "not an object"
+    if entry.get("resource") is None:
+        return "no resource"
+    resource = entry["resource"]
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        return "no resourceType"
+    return None
 
 
 def outcome_messages(outcome: dict) -> list[str]:
@@ -56,43 +89,83 @@ def outcome_messages(outcome: dict) -> list[str]:
     return messages
 
 
-def valid_resources(resources: list[dict], warnings: list[str]) -> list[dict]:
-    """Keep the resources that parse as FHIR R4 (fhirclient models); count the rest as warnings."""
+def valid_resources(resources: list[dict], warnings: list[str], left_out: LeftOut | None = None) -> list[dict]:
+    """Keep the resources that parse as FHIR R4 (fhirclient models); count the rest as warnings and,
+    when given, in ``left_out`` (``INVALID``, with the resource type and why)."""
     kept, bad = [], 0
     for res in resources:
-        if _parses(res):
+        why = invalid_reason(res)
+        if why is None:
             kept.append(res)
-        else:
-            bad += 1
+            continue
+        bad += 1
+        if left_out is not None:
+            leave_out(left_out, INVALID, f"{res.get('resourceType', 'resource')}: {why}")
     if bad:
         warnings.append(f"{bad} {resources[0].get('resourceType', 'resource')} entries could not be read and were left out")
     return kept
 
 
-_VALIDATED: dict[bytes, bool] = {}
+_VALIDATED: dict[bytes, str | None] = {}
 _VALIDATED_MAX = 100_000
+_UNSEEN = object()
 
 
-def _parses(res: dict) -> bool:
+def invalid_reason(res: dict) -> str | None:
+    """None when ``res`` parses as its FHIR R4 model, else why not in a few words (no data values)."""
     # The same resources arrive again on every chart open and CDS call; hashing the JSON costs
     # a fraction of a full model parse, so remember the verdict per exact content.
     try:
         key = hashlib.blake2b(json.dumps(res, sort_keys=True, separators=(",", ":")).encode(), digest_size=16).digest()
-    except (TypeError, ValueError):
-        return False
-    verdict = _VALIDATED.get(key)
-    if verdict is None:
+    except (TypeError, ValueError, RecursionError):
+        return "not JSON"
+    verdict = _VALIDATED.get(key, _UNSEEN)
+    if verdict is _UNSEEN:
         model = MODELS.get(res.get("resourceType"))
         try:
             if model:
                 model(res, strict=True)
-            verdict = True
-        except (fhirabstractbase.FHIRValidationError, TypeError, ValueError, AttributeError):
-            verdict = False
+            verdict = None
+        except fhirabstractbase.FHIRValidationError as exc:
+            verdict = _reason(exc)
+        except (TypeError, ValueError, AttributeError):
+            verdict = "not valid FHIR R4"
         if len(_VALIDATED) >= _VALIDATED_MAX:
             _VALIDATED.clear()
         _VALIDATED[key] = verdict
     return verdict
+
+
+def leave_out(left_out: LeftOut, kind: str, detail: str, n: int = 1) -> None:
+    """Count ``n`` more of what was left out as ``kind`` (``INVALID``, ``NOT_A_RESOURCE``) for ``detail``."""
+    by_detail = left_out.setdefault(kind, {})
+    by_detail[detail] = by_detail.get(detail, 0) + n
+
+
+def _reason(exc: fhirabstractbase.FHIRValidationError) -> str:
+    """The deepest of a model's validation errors (in a stable order) in a few words: the element's
+    path and what is wrong, never a value from the data."""
+    found = sorted(_leaves(exc, ()), key=lambda leaf: (-len(leaf[0]), leaf[:3]))  # the most specific first
+    if not found:
+        return "not valid FHIR R4"
+    path, _, message, error = found[0]
+    where = ".".join(path)
+    quoted = re.search(r'"([^"]*)"', message)  # a missing element's name, from the model
+    if isinstance(error, KeyError) and quoted and _NAME.fullmatch(quoted.group(1)):
+        return f"required {'.'.join([*path, quoted.group(1)])} missing"
+    if isinstance(error, AttributeError):
+        return f"an element FHIR R4 does not define{f' in {where}' if where else ''}"
+    if isinstance(error, TypeError) and where:
+        return f"{where} of the wrong type"
+    return f"{where} not valid" if where else "not valid FHIR R4"
+
+
+def _leaves(exc: BaseException, path: tuple[str, ...]) -> list[tuple]:
+    """(path, error class, message, error) of every error under ``exc``."""
+    if not isinstance(exc, fhirabstractbase.FHIRValidationError):
+        return [(path, type(exc).__name__, str(exc), exc)]
+    here = (*path, *(p for p in str(exc.path or "").split(".") if _NAME.fullmatch(p)))
+    return [leaf for err in exc.errors for leaf in _leaves(err, here)]
 
 
 def attachment_reader(binaries: dict[str, dict], read_url: UrlReader | None,
@@ -121,16 +194,22 @@ def attachment_reader(binaries: dict[str, dict], read_url: UrlReader | None,
 def build_record(patient_id: str, resources: Iterable[dict], *, read_url: UrlReader | None = None,
                  missing_content: str = "the note's content could not be read", unavailable: dict | None = None,
                  partial: dict[str, list[str]] | None = None, warnings: list[str] | None = None,
-                 map_notes: Callable = map) -> PatientRecord:
+                 left_out: LeftOut | None = None, map_notes: Callable = map) -> PatientRecord:
     """The PatientRecord of ``patient_id`` from its FHIR resources, whatever door they came through.
 
     Resources are de-duplicated (by type and id), validated as FHIR R4 (unreadable ones are left
     out with a warning), Observations kept when laboratory and not cancelled or entered in error,
     DocumentReference and DiagnosticReport narratives read to text (``map_notes`` may read them
     concurrently) and sorted newest first. ``unavailable``, ``partial`` and ``warnings`` carry what
-    the door could not fetch, so a failed fetch never reads as "no data".
+    the door could not fetch, so a failed fetch never reads as "no data"; ``left_out`` what it
+    could not use (``bundle_resources``), to which the resources failing validation are added.
+
+    Left out on purpose, and not counted: types a record is not made of, repeated versions of a
+    resource, Observations that are not laboratory or were cancelled or entered in error, notes
+    entered in error and reports without a narrative (``notes.note_stub``).
     """
     warnings = list(warnings or [])
+    left_out = {kind: dict(details) for kind, details in (left_out or {}).items()}
     by_type: dict[str, list[dict]] = {t: [] for t in RECORD_TYPES}
     seen: set[tuple[str, str]] = set()
     for res in resources:
@@ -144,7 +223,7 @@ def build_record(patient_id: str, resources: Iterable[dict], *, read_url: UrlRea
             seen.add((kind, rid))
         by_type[kind].append(res)
     for kind in MODELS:
-        by_type[kind] = valid_resources(by_type[kind], warnings)
+        by_type[kind] = valid_resources(by_type[kind], warnings, left_out)
     binaries = {b.get("id"): b for b in by_type["Binary"] if isinstance(b.get("id"), str)}
     read = attachment_reader(binaries, read_url, missing_content)
     stubs = [s for s in map(notes_mod.note_stub, by_type["DocumentReference"] + by_type["DiagnosticReport"]) if s]
@@ -160,6 +239,7 @@ def build_record(patient_id: str, resources: Iterable[dict], *, read_url: UrlRea
         unavailable=dict(unavailable or {}),
         partial={k: list(v) for k, v in (partial or {}).items() if v},
         warnings=warnings,
+        left_out=left_out,
     )
 
 

@@ -25,11 +25,12 @@ def record_from_bundle(bundle: object) -> PatientRecord:
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise BadBundle("not a FHIR Bundle")
     warnings: list[str] = []
-    resources = bundle_resources(bundle, warnings)
+    left_out: dict[str, dict[str, int]] = {}
+    resources = bundle_resources(bundle, warnings, left_out=left_out)
     patients = [r for r in resources if r["resourceType"] == "Patient"]
     if len(patients) != 1:
         raise BadBundle("the Bundle has no Patient" if not patients else "the Bundle holds more than one Patient")
-    return build_record(str(patients[0].get("id") or ""), resources, warnings=warnings,
+    return build_record(str(patients[0].get("id") or ""), resources, warnings=warnings, left_out=left_out,
                         missing_content="the note's content is not in the Bundle")
 
 

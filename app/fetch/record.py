@@ -45,13 +45,15 @@ class PatientRecord:
     unavailable: dict[str, str] = field(default_factory=dict)  # section → why none of it could be had
     partial: dict[str, list[str]] = field(default_factory=dict)  # section → the parts that failed, and why
     warnings: list[str] = field(default_factory=list)
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # what could not be used: kind → {why → how many}
 
     def to_dict(self) -> dict:
         """A JSON-ready copy."""
         return asdict(self)
 
     def gaps(self) -> list[str]:
-        """Everything that could not be read, in words: whole sections, parts of them, unreadable notes.
+        """Everything that could not be read, in words: whole sections, parts of them, unreadable notes,
+        resources left out as unusable (the kind, how many and why; never a value from the data).
 
         A failed fetch must never read as "no data": every door shows these lines.
         """
@@ -63,6 +65,7 @@ class PatientRecord:
             if note.error:
                 errors[note.error] = errors.get(note.error, 0) + 1
         lines += [f"{n} {'note' if n == 1 else 'notes'} could not be read ({why})" for why, n in errors.items()]
+        lines += [f"{kind}: {n} left out ({why})" for kind, whys in self.left_out.items() for why, n in whys.items()]
         return lines
 
     @classmethod

@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from ..fetch import lines
-from ..fetch.build import RECORD_TYPES
+from ..fetch.build import NOT_A_RESOURCE, RECORD_TYPES, entries, entry_problem
 from ..fetch.fhir import SEARCH_CATEGORIES
 
 PATIENT_TYPES = frozenset(RECORD_TYPES) - {"Patient", "Binary"}
@@ -44,6 +44,8 @@ BAD_BUNDLE = "Bundle without exactly one Patient"
 UNREADABLE_ATTACHMENT = "unreadable attachment"
 UNBOUND_BINARY = "Binary no note of the input points at"
 UNREADABLE_FILE = "unreadable input file"
+# Also bad input: fetch.build's NOT_A_RESOURCE (a Bundle entry holding no resource, found here) and
+# INVALID (a resource that fails FHIR validation, counted per patient by the builder).
 
 
 class InputError(ValueError):
@@ -183,16 +185,17 @@ def _searched(resource: dict, kind: str) -> bool:
 
 
 def _bundle(bundle: dict, origin: str) -> list[tuple]:
-    resources = [e.get("resource") for e in bundle.get("entry") or [] if isinstance(e, dict)]
-    resources = [r for r in resources if isinstance(r, dict) and isinstance(r.get("resourceType"), str)]
+    found = entries(bundle)
+    problems = [entry_problem(e) for e in found]
+    resources = [e["resource"] for e, why in zip(found, problems) if why is None]
     patients = [r for r in resources if r["resourceType"] == "Patient"]
     if len(patients) != 1 or not isinstance(patients[0].get("id"), str) or not patients[0]["id"]:
         return [("bad", BAD_BUNDLE, _example(origin, f"{len(patients)} Patient resources"))]
     pid = patients[0]["id"]
-    items: list[tuple] = []
-    for res in resources:
-        if res["resourceType"] != "OperationOutcome":
-            items += _resource(res, origin, patient=pid)
+    items: list[tuple] = [("bad", NOT_A_RESOURCE, _example(origin, why)) for why in problems if why]
+    for res in resources:  # the server's messages (OperationOutcome) are not the patient's data
+        items += [("skip", "OperationOutcome", "")] if res["resourceType"] == "OperationOutcome" \
+            else _resource(res, origin, patient=pid)
     return items
 
 

@@ -218,6 +218,9 @@ def _screen_partition(part, limits: tuple[float, float], top: int, background: s
         result = worklist.screen(patient_id, resources, kb, thresholds, top=top)
         for why in result.unreadable_notes:
             yield ("bad", sources.UNREADABLE_ATTACHMENT, f"patient {patient_id}: {why}"[:sources.EXAMPLE_CHARS])
+        for kind, whys in result.left_out.items():  # one item per resource: the summary counts resources
+            for why, n in whys.items():
+                yield from [("bad", kind, f"patient {patient_id}: {why}"[:sources.EXAMPLE_CHARS])] * n
         done += 1
         yield ("line", result.line)
     line_count = {"pid": os.getpid(), "loads": _LOADS["count"], "patients": done,

@@ -8,7 +8,7 @@ chart would show the card. The line format is the README's worklist contract.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..batch import probability_value
 from ..config import CdsThresholds
@@ -24,10 +24,11 @@ NO_BINARY = "the note's content is not in the export"
 
 @dataclass
 class Screened:
-    """A worklist line and what the record could not read (for the bad-input summary)."""
+    """A worklist line and what the record could not read or use (for the bad-input summary)."""
 
     line: dict
     unreadable_notes: list[str]
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # PatientRecord.left_out
 
 
 def record_of(patient_id: str, resources: list[tuple[str, str, str]]) -> PatientRecord:
@@ -44,7 +45,7 @@ def screen(patient_id: str, resources: list[tuple[str, str, str]], kb: Knowledge
     unreadable = [f"{n.ref}: {n.error}" for n in record.notes if n.error]
     out = line(patient_id, analysis, thresholds, record.gaps())
     out["background"] = kb.ranker.background_name  # what P(rare) was judged against, as in `radar rank`
-    return Screened(line=out, unreadable_notes=unreadable)
+    return Screened(line=out, unreadable_notes=unreadable, left_out=record.left_out)
 
 
 def line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds, gaps: list[str] = ()) -> dict:

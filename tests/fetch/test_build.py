@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from app.fetch.build import build_record, bundle_resources
+from app.fetch.build import INVALID, NOT_A_RESOURCE, build_record, bundle_resources
+from app.fetch.files import record_from_bundle
 from app.fetch.notes import Unreadable
 from app.fetch.prefetch import BadRequest, Unobtainable, prefetched, record_from_hook
+from app.fetch.record import PatientRecord
 
 PREFETCH = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "prefetch-rd-minimal.json").read_text())
 
@@ -140,3 +142,31 @@ def test_disallowed_fhir_server_is_never_contacted():
     assert "reports not available: not prefetched, and the fhirServer named is not registered for this client" \
         in record.warnings
     assert [n.error for n in record.notes if n.error] == ["note content not prefetched"]
+
+
+def test_a_resource_that_fails_validation_is_counted_and_named_in_the_gaps():
+    note = {"resourceType": "DocumentReference", "id": "d-1", "subject": {"reference": "Patient/p-1"},
+            "content": [{"attachment": {"contentType": "text/plain", "data": "QXRheGlhLg=="}}]}  # no status
+    odd = {"resourceType": "Condition", "id": "c-1", "Jane Doe 1970-01-01": "x"}
+    record = build_record("p-1", [{"resourceType": "Patient", "id": "p-1"}, note, dict(note, id="d-2"), odd])
+    assert record.notes == [] and record.conditions == []
+    assert record.left_out == {INVALID: {"DocumentReference: required status missing": 2,
+                                         "Condition: an element FHIR R4 does not define": 1}}
+    assert "resource that failed FHIR validation: 2 left out (DocumentReference: required status missing)" \
+        in record.gaps()
+    assert not any("Jane" in gap for gap in record.gaps())  # never the data itself
+
+
+def test_bundle_entries_that_are_not_resources_are_counted_in_the_gaps():
+    bundle = {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "id": "p-1"}},
+                                                  1, {"resource": "x"}, {"fullUrl": "urn:uuid:1"}]}
+    record = record_from_bundle(bundle)
+    assert record.left_out == {NOT_A_RESOURCE: {"not an object": 1, "no resourceType": 1, "no resource": 1}}
+    assert set(record.gaps()) == {f"Bundle entry without a FHIR resource: 1 left out ({why})"
+                                  for why in ("not an object", "no resourceType", "no resource")}
+
+
+def test_a_record_saved_before_left_out_existed_still_loads():
+    saved = build_record("p-1", [{"resourceType": "Patient", "id": "p-1"}]).to_dict()
+    del saved["left_out"]
+    assert PatientRecord.from_dict(saved).left_out == {}
