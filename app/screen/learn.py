@@ -160,10 +160,12 @@ def _extraction():
     return load_compiled(), ontology()
 
 
-def learn_files(options: LearnOptions, *, log=None) -> dict:
+def learn_files(options: LearnOptions, *, log=None, export: dict | None = None) -> dict:
     """Learn from ``options.inputs`` and write ``options.out`` (atomically); the summary. Nothing is
-    written when the job fails or the population is smaller than ``options.min_records``."""
+    written when the job fails or the population is smaller than ``options.min_records``. ``export`` is
+    what a live export said about itself (``run.export_summary``): its problems are counted in the summary."""
     from . import spark as plan
+    from .report import export_problems
 
     log = log or sys.stderr
     try:
@@ -190,10 +192,14 @@ def learn_files(options: LearnOptions, *, log=None) -> dict:
     summary = {"records": learned.records, "terms": len(data["counts"]), "pairs": sum(map(len, data["pairs"].values())),
                "bad_input": learned.bad_input, "seconds": round(time.monotonic() - started, 1),
                "background": bg.describe(data), "out": str(options.out)}
+    if export is not None:
+        summary["export"] = export
     bad = ", ".join(f"{n:,} {kind}" for kind, n in sorted(summary["bad_input"].items())) or "none"
+    problems = export_problems(export)
     log.write(f"radar learn-background: {summary['background']} from {learned.records:,} records in "
               f"{summary['seconds'] / 60:.1f} min; {summary['terms']:,} terms and {summary['pairs']:,} pairs seen "
-              f"in at least {options.min_count} records kept; bad input: {bad}; wrote {options.out}\n")
+              f"in at least {options.min_count} records kept; bad input: {bad}; "
+              f"{'EHR export: ' + problems + '; ' if problems else ''}wrote {options.out}\n")
     return summary
 
 
@@ -206,7 +212,7 @@ def learn_command(args, settings, *, log=None) -> int:
     """Run ``radar learn-background``; 2 for a usage mistake, 1 when nothing was learned, 0 when the file was written."""
     from .command import MASTER, _clients, _ehr, _os_user
     from .handoff import audit_screen
-    from .run import Options, ScreenError, export_group
+    from .run import Options, ScreenError, export_group, export_summary
 
     log = log or sys.stderr
     master = args.master or os.environ.get("RADAR_SPARK_MASTER") or None
@@ -225,9 +231,9 @@ def learn_command(args, settings, *, log=None) -> int:
             store, http = _clients(settings)
             export = Options(out=options.out, group=args.group, since=args.since,
                              workdir=Path(args.workdir) if args.workdir else None)
-            export_group(export, ehr, settings.keys, store, http, log=log)
+            exported, since = export_group(export, ehr, settings.keys, store, http, log=log)
             options.inputs, options.iss = export.inputs, ehr.iss
-            summary = learn_files(options, log=log)
+            summary = learn_files(options, log=log, export=export_summary(exported, since))
             audit_screen(store, actor=args.actor or _os_user(), iss=ehr.iss, group=args.group,
                          patients=summary["records"], flagged=0, since=args.since)
         else:

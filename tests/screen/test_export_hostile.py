@@ -224,3 +224,20 @@ def test_radar_screen_ehr_shows_the_ehrs_export_errors(hostile, tmp_path, monkey
     html = (tmp_path / "worklist.html").read_text()
     assert "1 error reported by the EHR" in html and "Patient hx-9 &lt;b&gt;skipped&lt;/b&gt;" in html
     assert "Binary/gone" in html
+
+
+def test_radar_learn_background_ehr_shows_the_ehrs_export_errors(hostile, tmp_path, monkeypatch, capsys):
+    from app.cli import main
+
+    server, _, _, registry, keys = hostile
+    server.transaction_time = ".."
+    monkeypatch.setenv("RADAR_EHRS", json.dumps(registry))
+    monkeypatch.setenv("RADAR_JWKS", json.dumps(keys.as_dict(private=True)))
+    monkeypatch.setenv("RADAR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    out = tmp_path / "site" / "background.json.gz"
+    assert main(["learn-background", "--ehr", "hostile", "--group", "g", "--out", str(out), "--min-records", "1",
+                 "--min-count", "1", "--master", "local[1]"]) == 0
+    err = capsys.readouterr().err
+    assert "EHR export: 1 error reported by the EHR, 1 attachment not read" in err and "hx-9" not in err
+    assert out.exists() and [p.name for p in (tmp_path / "site").iterdir()] == ["background.json.gz", "radar-export"]
