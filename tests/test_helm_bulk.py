@@ -7,9 +7,11 @@ import json
 
 from app.config import BulkLimits, load_settings
 from app.smart.keys import generate_keys
+from tests import test_helm as base
 from tests.test_helm import env_of, run_helm
-from tests.test_helm_screen import EPIC, SCREEN, helm, render, screen_container, validate  # noqa: F401 (helm: fixture)
+from tests.test_helm_screen import EPIC, SCREEN, render, screen_container, validate
 
+helm = base.helm
 MIB = 1 << 20
 STORAGE = "https://bulk-files.hospital.example"
 

@@ -100,8 +100,10 @@ def export(http: httpx.Client, auth, base: str, out_dir: str | Path, *, group: s
                         budget=Budget(limits, kept))
     try:
         if state.doc["manifest"] is None:
-            deadline = min(transfer.deadline, clock() + max_wait_seconds)
-            state.take_manifest(_manifest(transfer, state, say, poll_seconds, deadline), base)
+            waited = clock() + max_wait_seconds
+            allowed = limit_text(limits, "deadline") if transfer.deadline <= waited else f"{max_wait_seconds:g} s"
+            state.take_manifest(_manifest(transfer, state, say, poll_seconds, min(transfer.deadline, waited), allowed),
+                                base)
         _download(transfer, state, say)
         if not state.doc["deleted"]:
             _delete(transfer, state.doc["status_url"], say)
@@ -130,7 +132,7 @@ def _teller(progress: Callable[[str], None] | None) -> Callable[[str], None]:
     return say
 
 
-def _manifest(transfer: Transfer, state: _State, say, poll_seconds: float, deadline: float) -> dict:
+def _manifest(transfer: Transfer, state: _State, say, poll_seconds: float, deadline: float, allowed: str) -> dict:
     """Kick off (unless a job is pending) and poll until the EHR hands over the manifest."""
     resumed = state.doc["status_url"] is not None
     if resumed:
@@ -139,7 +141,7 @@ def _manifest(transfer: Transfer, state: _State, say, poll_seconds: float, deadl
         if state.doc["status_url"] is None:
             state.update(status_url=_kick_off(transfer, state.doc["request"], say))
         try:
-            return _poll(transfer, state.doc["status_url"], say, poll_seconds, deadline)
+            return _poll(transfer, state.doc["status_url"], say, poll_seconds, deadline, allowed)
         except _Gone:
             if not resumed:
                 raise BulkError("export status: the EHR no longer knows the export it started (HTTP 404)") from None
@@ -200,7 +202,7 @@ def _check_group(transfer: Transfer, base: str, group: str, say) -> None:
         say(f"Group/{group}: {size:,} patient(s)")
 
 
-def _poll(transfer: Transfer, status_url: str, say, poll_seconds: float, deadline: float) -> dict:
+def _poll(transfer: Transfer, status_url: str, say, poll_seconds: float, deadline: float, allowed: str) -> dict:
     limits, throttled = transfer.limits, 0
     while True:
         resp = transfer.request("export status", "GET", status_url, headers={"Accept": "application/json"},
@@ -225,9 +227,8 @@ def _poll(transfer: Transfer, status_url: str, say, poll_seconds: float, deadlin
         if throttled:
             delay = min(limits.max_backoff, max(delay, limits.min_backoff * 2 ** throttled))
         if transfer.clock() + delay > deadline:
-            raise BulkError("the EHR has not finished the export in the time allowed "
-                            f"(max_wait_seconds or {limit_text(limits, 'deadline')}); run again with the same "
-                            "output directory to go on waiting")
+            raise BulkError(f"the EHR has not finished the export in the time allowed ({allowed}); run again "
+                            "with the same output directory to go on waiting")
         transfer.sleep(delay)
 
 

@@ -27,7 +27,6 @@ TRIES = 5  # per request: a flaky EHR gets four more chances, a dead one fails w
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # OperationOutcome issue codes under "transient" (FHIR R4 IssueType): the request may succeed later.
 TRANSIENT_CODES = frozenset({"transient", "lock-error", "no-store", "exception", "timeout", "incomplete", "throttled"})
-MAX_RETRY_WAIT = 3600.0
 CHUNK = 1 << 16
 ANSWER_BYTES = 16 * MIB  # an answer read into memory (manifest, Group, OperationOutcome), not a file
 MAX_REDIRECTS = 5

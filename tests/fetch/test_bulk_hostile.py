@@ -248,7 +248,8 @@ def test_retry_after_is_capped_by_the_longest_backoff(ehr, keys, store, tmp_path
 def test_throttling_with_retry_after_zero_backs_off_exponentially(ehr, keys, store, tmp_path):
     clock = Clock()
     ehr.polls = [(429, {"Retry-After": "0"})] * 400
-    with pytest.raises(bulk.BulkError, match="has not finished the export in the time allowed"):
+    with pytest.raises(bulk.BulkError, match=r"has not finished the export in the time allowed \(21600 s, "
+                                             r"RADAR_BULK_DEADLINE\); run again with the same output directory"):
         export(ehr, tmp_path, keys, store, clock=clock)
     polls = ehr.requests_to("/status/")
     assert len(polls) <= 25, f"{len(polls)} status requests in {BulkLimits().deadline:g} s of throttling"
