@@ -125,8 +125,8 @@ class Store:
 
         ``durable``: return only once Redis has fsynced the event to its append-only file
         (``WAITAOF``, Redis >= 7.2). Where the server cannot confirm that (an older server, no
-        append-only file, or no fsync within ``DISK_WAIT_MS``) the event is still written, and a
-        warning says so (once per store for a server that lacks the command or the file).
+        append-only file, a refused command, or no fsync within ``DISK_WAIT_MS``) the event is still
+        written and a warning says so (once per store, except for a slow fsync, which is said each time).
         """
         name = f"{PREFIX}{stream}"
         if not (durable and self._waitaof):
@@ -139,13 +139,9 @@ class Store:
         if isinstance(event_id, Exception):
             raise event_id
         if isinstance(reply, redis.exceptions.ResponseError):
-            if "unknown command" in str(reply).lower():
-                self._waitaof = False
-                self._not_on_disk("this Redis has no WAITAOF (it needs Redis 7.2 or later)")
-            elif "appendonly" in str(reply).lower():
-                self._not_on_disk("this Redis runs without an append-only file (appendonly no)")
-            else:
-                raise reply
+            # The event is written; only the confirmation is missing, and will be for every event.
+            self._waitaof = False
+            self._not_on_disk(_why_no_waitaof(str(reply)))
         elif isinstance(reply, Exception):
             raise reply
         elif not on_disk(reply):
@@ -187,6 +183,14 @@ def connect(redis_url: str | None, data_dir: Path) -> Store:
     server = start_embedded(data_dir)
     client = redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
     return Store(client, embedded=server)
+
+
+def _why_no_waitaof(error: str) -> str:
+    if "unknown command" in error.lower():
+        return "this Redis has no WAITAOF (it needs Redis 7.2 or later)"
+    if "appendonly" in error.lower():
+        return "this Redis runs without an append-only file (appendonly no)"
+    return f"this Redis refused WAITAOF ({error[:120]})"
 
 
 def on_disk(waitaof_reply: Any) -> bool:
