@@ -130,6 +130,8 @@ def invalid_reason(res: dict) -> str | None:
             verdict = _reason(exc)
         except (TypeError, ValueError, AttributeError):
             verdict = "not valid FHIR R4"
+        except RecursionError:
+            verdict = "nested too deeply"
         if len(_VALIDATED) >= _VALIDATED_MAX:
             _VALIDATED.clear()
         _VALIDATED[key] = verdict
@@ -149,6 +151,8 @@ def _reason(exc: fhirabstractbase.FHIRValidationError) -> str:
     if not found:
         return "not valid FHIR R4"
     path, _, message, error = found[0]
+    if len(path) > 4:  # a few words, however deep the element
+        path = (*path[:2], "…", path[-1])
     where = ".".join(path)
     quoted = re.search(r'"([^"]*)"', message)  # a missing element's name, from the model
     if isinstance(error, KeyError) and quoted and _NAME.fullmatch(quoted.group(1)):

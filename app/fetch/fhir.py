@@ -129,7 +129,7 @@ class FhirClient:
         resp = self.request(url, params)
         try:
             doc = resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # JSON nested past Python's parser is unreadable too
             raise FhirError("the EHR sent an unreadable answer") from None
         if not isinstance(doc, dict) or "resourceType" not in doc:
             raise FhirError("the EHR sent an unreadable answer")
@@ -162,7 +162,7 @@ class FhirClient:
         if notes_mod.base_type(resp.headers.get("content-type")) in (FHIR_JSON, "application/json"):
             try:
                 binary = resp.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise FhirError("the EHR sent an unreadable answer") from None
             if not isinstance(binary, dict) or binary.get("resourceType") != "Binary":
                 raise FhirError("the EHR sent an unreadable answer")

@@ -170,3 +170,14 @@ def test_a_record_saved_before_left_out_existed_still_loads():
     saved = build_record("p-1", [{"resourceType": "Patient", "id": "p-1"}]).to_dict()
     del saved["left_out"]
     assert PatientRecord.from_dict(saved).left_out == {}
+
+
+def test_the_reason_stays_a_few_words_however_deep_the_error():
+    ext = {"url": "u", "valueString": "x"}
+    for _ in range(300):  # 600 JSON levels: past what the FHIR models can recurse through
+        ext = {"url": "u", "extension": [ext]}
+    condition = {"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/p-1"},
+                 "code": {"text": "x"}, "extension": [ext]}
+    record = build_record("p-1", [{"resourceType": "Patient", "id": "p-1"}, condition])
+    assert record.conditions == []
+    assert record.left_out == {INVALID: {"Condition: extension.extension.….extension not valid": 1}}
