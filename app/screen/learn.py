@@ -231,7 +231,8 @@ def learn_command(args, settings, *, log=None) -> int:
             store, http = _clients(settings)
             export = Options(out=options.out, group=args.group, since=args.since,
                              workdir=Path(args.workdir) if args.workdir else None)
-            exported, since = export_group(export, ehr, settings.keys, store, http, log=log)
+            exported, since = export_group(export, ehr, settings.keys, store, http, log=log,
+                                               limits=settings.bulk)
             options.inputs, options.iss = export.inputs, ehr.iss
             summary = learn_files(options, log=log, export=export_summary(exported, since))
             audit_screen(store, actor=args.actor or _os_user(), iss=ehr.iss, group=args.group,

@@ -116,7 +116,7 @@ def screen_ehr(options: Options, settings, ehr, keys, store, http, *, log=None) 
     """Export ``options.group`` from ``ehr`` through Backend Services, then :func:`screen_files` over
     the work directory's exports."""
     log = log or sys.stderr
-    export, since = export_group(options, ehr, keys, store, http, log=log)
+    export, since = export_group(options, ehr, keys, store, http, log=log, limits=settings.bulk)
     return screen_files(options, settings, store=store, log=log, export=export_summary(export, since))
 
 
@@ -136,11 +136,12 @@ def export_summary(export, since: str | None) -> dict:
             "binary_errors": len(binary), "binary_examples": [e[:sources.EXAMPLE_CHARS] for e in binary[:EXAMPLES]]}
 
 
-def export_group(options: Options, ehr, keys, store, http, *, log=None):
+def export_group(options: Options, ehr, keys, store, http, *, log=None, limits=None):
     """Export ``options.group`` from ``ehr`` into the work directory (a full export replaces the kept
     ones, ``--since`` adds an increment) and point ``options.inputs`` at every complete export kept
     there; (the export's manifest, the ``_since`` it asked for). ``radar screen --ehr`` and
-    ``radar learn-background --ehr`` share it."""
+    ``radar learn-background --ehr`` share it. ``limits`` (``settings.bulk``, ``RADAR_BULK_*``) bound
+    what the EHR may send; files without a token may come from the EHR's ``bulk_file_hosts``."""
     from ..fetch import bulk
     from ..smart.backend import BackendAuth
 
@@ -151,7 +152,8 @@ def export_group(options: Options, ehr, keys, store, http, *, log=None):
     auth = BackendAuth(http, store, ehr, keys)
     try:
         export = bulk.export(http, auth, ehr.iss, workdir / PENDING, group=options.group, since=since,
-                             progress=lambda text: log.write(f"export: {text}\n"))
+                             progress=lambda text: log.write(f"export: {text}\n"), limits=limits,
+                             file_hosts=ehr.bulk_file_hosts)
     except bulk.BulkError as exc:
         raise ScreenError(f"the Bulk export failed: {exc}") from None
     instant = export.transaction_time if valid_instant(export.transaction_time) else None

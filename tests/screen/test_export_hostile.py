@@ -34,6 +34,8 @@ class HostileBulk:
 
     def __init__(self):
         self.transaction_time: object = "2026-11-30T00:00:00Z"
+        self.padding = 0  # blank bytes after the Patient line: a file as large as the test needs
+        self.storage: str | None = None  # an origin serving the files without a token (the EHR's storage)
         self.since: list[str | None] = []
         app = Flask("hostile-bulk")
         self.port = free_port()
@@ -62,16 +64,18 @@ class HostileBulk:
         def status():
             if request.method == "DELETE":
                 return Response(status=202)
+            files = f"{self.storage}/fhir/files" if self.storage else f"{self.base}/files"
             return jsonify(transactionTime=self.transaction_time, request=f"{self.base}/Group/g/$export",
-                           requiresAccessToken=True,
-                           output=[{"type": "Patient", "url": f"{self.base}/files/Patient.ndjson"},
-                                   {"type": "DocumentReference", "url": f"{self.base}/files/Note.ndjson"}],
+                           requiresAccessToken=self.storage is None,
+                           output=[{"type": "Patient", "url": f"{files}/Patient.ndjson"},
+                                   {"type": "DocumentReference", "url": f"{files}/Note.ndjson"}],
                            error=[{"type": "OperationOutcome", "url": f"{self.base}/files/errors.ndjson"}])
 
         @app.get("/fhir/files/<name>")
         def file(name):
             body = {"Patient.ndjson": PATIENT, "Note.ndjson": NOTE, "errors.ndjson": OUTCOME}[name]
-            return Response(json.dumps(body) + "\n", mimetype="application/fhir+ndjson")
+            pad = " " * self.padding if name == "Patient.ndjson" else ""
+            return Response(json.dumps(body) + pad + "\n", mimetype="application/fhir+ndjson")
 
         @app.get("/fhir/Binary/<rid>")
         def binary(rid):
@@ -241,3 +245,50 @@ def test_radar_learn_background_ehr_shows_the_ehrs_export_errors(hostile, tmp_pa
     err = capsys.readouterr().err
     assert "EHR export: 1 error reported by the EHR, 1 attachment not read" in err and "hx-9" not in err
     assert out.exists() and [p.name for p in (tmp_path / "site").iterdir()] == ["background.json.gz", "radar-export"]
+
+
+def _settings(hostile, env: dict, **ehr):
+    server, _, _, registry, keys = hostile
+    registry = [{**registry[0], **ehr}]
+    return load_settings({"RADAR_JWKS": json.dumps(keys.as_dict(private=True)), "RADAR_EHRS": json.dumps(registry),
+                          **env})
+
+
+def test_the_settings_limits_bound_radar_screens_export(hostile, tmp_path):
+    """RADAR_BULK_* reach the export ``radar screen --ehr`` runs (not only the client's defaults)."""
+    from app.screen.run import ScreenError, screen_ehr
+
+    server, _, store, _, keys = hostile
+    server.transaction_time, server.padding = "2026-11-30T00:00:00Z", 2 << 20
+    settings = _settings(hostile, {"RADAR_BULK_MAX_FILE_MB": "1"})
+    options = Options(out=tmp_path / "worklist.ndjson", group="g", workdir=tmp_path / "work")
+    try:
+        with httpx.Client(timeout=10) as http, pytest.raises(ScreenError, match="RADAR_BULK_MAX_FILE_MB"):
+            screen_ehr(options, settings, settings.ehr_for(server.base), keys, store, http, log=_Lines())
+    finally:
+        server.padding = 0
+    assert not options.out.exists()
+
+
+def test_files_without_a_token_come_from_the_ehrs_registered_storage_only(hostile, tmp_path):
+    """A manifest pointing at another origin without a token is followed only when the EHR's registry
+    lists that origin in ``bulk_file_hosts``."""
+    from app.screen.run import ScreenError
+
+    server, _, store, _, keys = hostile
+    server.transaction_time, server.storage = "2026-11-30T00:00:00Z", f"http://localhost:{server.port}"
+    try:
+        for hosts, workdir in (([], "refused"), ([server.storage], "allowed")):
+            settings = _settings(hostile, {}, bulk_file_hosts=hosts)
+            options = Options(out=tmp_path / "worklist.ndjson", group="g", workdir=tmp_path / workdir)
+            with httpx.Client(timeout=10) as http:
+                if not hosts:
+                    with pytest.raises(ScreenError, match="localhost"):
+                        export_group(options, settings.ehr_for(server.base), keys, store, http, log=_Lines(),
+                                     limits=settings.bulk)
+                    continue
+                export, _ = export_group(options, settings.ehr_for(server.base), keys, store, http, log=_Lines(),
+                                         limits=settings.bulk)
+            assert [p.name for p in export.files["Patient"]] == ["Patient.1.ndjson"]
+    finally:
+        server.storage = None
