@@ -142,6 +142,7 @@ class Note:
     today: date
     plants: list[Plant] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
+    people: list = field(default_factory=list)  # other people the record names (practitioners' displays)
 
 
 def _secrets(category: str, text: str) -> tuple[str, ...]:
@@ -171,8 +172,8 @@ class _Writer:
         self.size += sum(map(len, texts))
         return self
 
-    def phi(self, category: str, text: str) -> "_Writer":
-        self.plants.append(Plant(category, text, _secrets(category, text), self.size))
+    def phi(self, category: str, text: str, secrets: tuple[str, ...] | None = None) -> "_Writer":
+        self.plants.append(Plant(category, text, secrets or _secrets(category, text), self.size))
         return self.t(text)
 
     def fact(self, text: str) -> "_Writer":

@@ -3,11 +3,19 @@
 Each pattern is a shape, plus a cue word where the shape alone would also match clinical text; none
 is a list of known values (those come from the Patient resource, in :mod:`~app.case.deidentify`).
 
-- Contacts: e-mail; URLs with a scheme, ``www.`` or a bare host with a common TLD
-  (``mychart.example.org/u/7``); IPv4 and IPv6 addresses.
+- Contacts: e-mail, also spelled out ("bart at fastmail dot com", "bart [at] fastmail [dot] com";
+  a plain "bart at fastmail.com" only after an e-mail cue or when the user name has a digit, dot or
+  underscore); URLs with a scheme, ``www.`` or a bare host with a common TLD
+  (``mychart.example.org/u/7``); IPv4 (also before a full stop) and IPv6 addresses; MAC addresses
+  (six colon- or dash-separated pairs, or three dotted quads); social-media handles ("@name",
+  "u/name", "name#1234", or a word after "Instagram:", "TikTok as", "username is", …); GPS
+  coordinates (degrees with hemispheres, a decimal pair with four or more decimals, or a pair after
+  "GPS", "coordinates", "lat", "location", with both numbers in range).
 - Phones: North American numbers in any common punctuation, with extensions; ``+`` international
   numbers; any 5–15 digit number after a phone cue ("tel 5550199", "Pager: 41234"); a bare 7-digit
   local number ("555-0199") unless a unit follows or a range cue precedes ("reference 200-1000 U/L").
+- Driver's licences: a code with a digit within 30 characters after "driver's licence", "driver
+  lic.", "licence", DLN, OLN, CDL or DL ("Photo ID (driver's license) number ABC1234").
 - Numbers: SSNs with dashes or spaces; any code containing a digit after an identifier cue (MRN,
   member/policy/group/subscriber/Medicaid/Medicare, account, encounter, licence, DEA, NPI, VIN,
   plate, serial, device, UDI, accession, claim, ...), letters-only prefix groups included
@@ -18,9 +26,16 @@ is a list of known values (those come from the Patient resource, in :mod:`~app.c
   after "lives in", "moved from", …; ZIP codes after a state, after "ZIP", or in ZIP+4 form.
 - Facilities: capitalised words ending in a facility noun (Hospital, Medical Center, Clinic,
   Pediatrics, Urgent Care, …) or "Hospital of X"; kept when no word is distinctive ("Genetics Clinic").
+  Without a facility noun: capitalised words ending in a word that names a hospital ("Northwestern
+  Memorial", "Lurie Children's", "Mass General", "Houston Methodist", "Cedars-Sinai"), an acronym
+  before a saint ("OSF Saint Francis") or a saint in the possessive ("St. Mary's", but not "St.
+  John's wort"), capitalised words before NICU/PICU/ED/ER, and capitalised words after a care verb
+  and at/to/from ("transferred to Lurie", "records from Mayo"), unless they are a heading, a title or
+  a unit ("admitted to the PICU", "referred to Neurology", "Labor and Delivery").
   Employers and schools: capitalised words after "works at/for", "attends", or ending in School/Academy.
-- Ages over 89: the number before "-year-old", "y/o", "yo", "years old" becomes "90+"; after "age",
-  "aged", "died at" it becomes "90 or older".
+- Ages over 89, in digits or words ("ninety-four", "one hundred and two"): before "-year-old",
+  "y/o", "yo", "years old" the number becomes "90+"; after "age", "aged", "died at" it becomes "90 or
+  older"; "in her late nineties" becomes "aged 90 or older", "nonagenarian" "90+-year-old".
 - People other than the patient, by context: a title before the name (Dr., Nurse, Ms., RN, NP, PA-C),
   a credential after it ("Smith DO", "Jane Doe MD", "Anna Kim, MS, CGC"), a role ("social worker",
   "cardiologist"), a relation ("her mother, Mary Jones,", "brother Tom", "Mary Jones (mother)"), or a
@@ -95,7 +110,10 @@ epilepsy lipid muscle bone eye heart kidney liver lung skin women men kids follo
 travel vaccine infusion dialysis stroke cancer genetics occupational student employee global home graduate high
 middle elementary nursing law business summer sunday boarding special charter junior senior secondary cardiac renal
 hospital hospitals clinic clinics institute associates physicians practice medicine pediatrics school academy
-preschool daycare inc inc. llc corp corp. co. ltd ltd. group system
+preschool daycare inc inc. llc corp corp. co. ltd ltd. group system labor delivery l&d triage recovery nicu picu icu
+cicu cvicu sicu micu ccu ed er or pacu icn emergency intensive step-down stepdown telemetry tele ward unit floor mri
+ct pet ultrasound echo eeg ekg ecg emg radiology laboratory lab labs pharmacy ambulance ems surgeon attorney term
+preterm snf ltach ltc irf rehab hospice home
 """)
 EPONYMS = _words("""
 parkinson alzheimer crohn hodgkin huntington marfan down tourette asperger graves hashimoto cushing addison
@@ -194,6 +212,22 @@ FAC_PART = rf"(?:(?:University|College|Institute)[ \t]+of|{WORD}(?:['’]s)?|(?!
 _FAC_OF = rf"[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?{WORD}(?:[ \t]+(?:of[ \t]+)?{WORD}){{0,2}}"
 FACILITY = re.compile(rf"(?P<name>(?:{FAC_PART}[ \t]+){{1,6}}?(?:{FAC_NOUN})\b(?:{_FAC_OF})?|(?:Hospital|Clinic|Infirmary)"
                       rf"{_FAC_OF})")
+FAC_SUFFIX = r"(?:Memorial|Children['’]s|General|Methodist|Baptist|Presbyterian|Lutheran|Adventist|Sinai)"
+_FAC_WORD = rf"(?:{WORD}|(?!{CRED}\b)[A-Z]{{2,6}})"
+_FAC_RUN = rf"(?:{WORD}(?:['’]s)?|[A-Z]{{2,6}}|St\.|Saint)(?:[ \t-]+(?:{WORD}(?:['’]s)?|[A-Z]{{2,6}}|St\.|Saint|of|and|&)){{0,4}}"
+CARE_VERB = (r"(?:seen|evaluated|treated|admitted|readmitted|hospitali[sz]ed|transferred|transported|discharged|"
+             r"delivered|born|presented|followed|managed|operated|diagnosed|airlifted|flown|records?|imaging|scans?|"
+             r"stay|visits?|biopsy|care|tested|testing|surgery|referred|referral)")
+FACILITY_BARE = [  # (a cheap test that the pattern can match at all, the pattern)
+    (re.compile(FAC_SUFFIX), re.compile(rf"(?P<name>{_FAC_WORD}(?:[ \t]+{_FAC_WORD}){{0,2}}[ \t-]+{FAC_SUFFIX})"
+                                        r"(?![\w'’-])(?![ \t]+[A-Z][a-z])")),
+    (re.compile(r"\b(?:Saint|St\.)"), re.compile(rf"(?P<name>[A-Z]{{2,6}}[ \t]+(?:Saint|St\.)[ \t]+{WORD}(?:['’]s)?|"
+                                                 rf"(?:Saint|St\.)[ \t]+{WORD}['’]s)(?![\w'’])(?![ \t]+(?i:wort|dance|fire)\b)")),
+    (re.compile(r"\b(?:NICU|PICU|CICU|ICU|ED|ER|ICN)\b"),
+     re.compile(rf"(?P<name>{_FAC_RUN})(?=[ \t]+(?:NICU|PICU|CICU|ICU|ED|ER|ICN)\b)")),
+]
+FACILITY_CUED = re.compile(rf"\b(?i:{CARE_VERB})(?:[ \t]+(?i:up|on|out|back|initially|previously|again|later|earlier|"
+                           rf"elsewhere))?[ \t]+(?i:at|to|from)[ \t]+(?:the[ \t]+)?(?P<name>{_FAC_RUN})")
 ORG = rf"(?:{WORD}|[A-Z]{{2,}})(?:[ \t]+(?:{WORD}|[A-Z]{{2,}}|&|of|Inc\.?|LLC|Corp\.?|Co\.|Ltd\.?))*"
 ORGS = [re.compile(rf"\b(?i:works?|working|worked|employed|employee|job|employer|retired|volunteers?|teaches|grade|"
                    rf"student|enrolled)\b[^.;:\n]{{0,30}}?\b(?:at|for|by|with)[ \t]+(?:the[ \t]+)?(?P<name>{ORG})"),
@@ -201,20 +235,48 @@ ORGS = [re.compile(rf"\b(?i:works?|working|worked|employed|employee|job|employer
         re.compile(rf"(?P<name>(?:{WORD}[ \t]+){{1,3}}(?:(?:Elementary|Middle|High|Primary|Secondary|Junior High|"
                    rf"Charter|Montessori|Preparatory|Prep)[ \t]+)?(?:School|Academy|College|Preschool|Daycare))\b")]
 
-AGE_AFTER = re.compile(r"(?<![\d.,/])(?:9\d|1[01]\d)(?=[ \t]*-?[ \t]*(?:years?|yrs?|y)[ \t]*-?[ \t]*(?:old|o\b|/o)|"
+_UNIT_W = r"(?:one|two|three|four|five|six|seven|eight|nine)"
+OLD_WORDS = (rf"(?:ninety(?:[- ]{_UNIT_W})?|(?:one|a)[- ]hundred(?:(?:[- ]and)?[- ](?:ten|eleven|twelve|thirteen|"
+             rf"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|{_UNIT_W}))?)")
+AGE_AFTER = re.compile(rf"(?:(?<![\d.,/])(?:9\d|1[01]\d)|\b{OLD_WORDS})(?=[ \t]*-?[ \t]*(?:years?|yrs?|y)[ \t]*-?[ \t]*(?:old|o\b|/o)|"
                        r"[ \t]*(?:y/?o|y\.o\.?)(?![a-z])|-(?:years?|yrs?)-old|[ \t]+years?[ \t]+of[ \t]+age)", re.I)
 AGE_BEFORE = re.compile(r"(?P<key>\b(?:ages?|aged|age of|died at|passed away at|deceased at|death at|expired at)"
-                        r"[ \t]*:?[ \t]*(?:(?:the[ \t]+)?age[ \t]+(?:of[ \t]+)?)?)(?:9\d|1[01]\d)"
+                        rf"[ \t]*:?[ \t]*(?:(?:the[ \t]+)?age[ \t]+(?:of[ \t]+)?)?)(?:9\d|1[01]\d|{OLD_WORDS}\b)"
                         r"(?!\d|[.,]\d|\+|[ \t]+or older|[ \t]*(?:%|mg|kg|lbs?|cm|mm|g\b|bpm|mmHg|/))", re.I)
+AGE_DECADE = re.compile(r"(?i)\bin[ \t]+(?:his|her|their|the patient's|pt's)[ \t]+(?:(?:early|mid|late)[ \t-]*)?"
+                        r"(?:nineties|90['’]?s|hundreds)\b")
+AGE_NOUN = re.compile(r"(?i)\b(?:super)?(?:nonagenarian|centenarian)s?\b")
 AGE_PAREN = re.compile(rf"(?P<key>\b(?i:{KIN})\b[^.;\n()]{{0,30}}\()(?:9\d|1[01]\d)(?=\))")
 
 URLS = [re.compile(r"(?i)\b(?:(?:https?|ftp)://|www\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]]"),
         re.compile(r"(?i)(?<![@\w.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|org|net|edu|gov|mil|int|io|us|uk|"
                    r"ca|au|de|fr|nl|info|biz|health|care|app|me|co)\b(?:/[^\s<>\"']*[^\s<>\"'.,;:!?)\]])?")]
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-IPS = [re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.]|\.\d)"),
+IPS = [re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)"),
        re.compile(r"(?i)(?<![\w:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}"
                   r"(?::[0-9a-f]{1,4}){0,5})?)(?![\w:])")]
+MAC = re.compile(r"(?i)(?<![\w:.-])(?:[0-9a-f]{2}(?P<s>[:-])[0-9a-f]{2}(?:(?P=s)[0-9a-f]{2}){4}|"
+                 r"[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})(?![\w:-]|\.\w)")
+_AT = r"(?:[ \t]*[(\[{<][ \t]*(?i:at)[ \t]*[)\]}>][ \t]*|[ \t]+(?:at|AT)[ \t]+|[ \t]*@[ \t]*)"
+_DOT = r"(?:[ \t]*[(\[{<][ \t]*(?i:dot)[ \t]*[)\]}>][ \t]*|[ \t]+(?:dot|DOT)[ \t]+|[ \t]*\.[ \t]*)"
+EMAIL_SPELLED = re.compile(rf"(?<![\w.+-])(?P<user>[\w.+-]+){_AT}[\w-]+(?:{_DOT}[\w-]+)*?{_DOT}"
+                           r"(?i:com|org|net|edu|gov|mil|io|us|co|me|info|biz|uk|ca)\b")
+EMAIL_CUE = re.compile(r"(?i)\b(?:e-?mail(?:ed)?|mail|write|contact|reach|address)\b[^.;\n]{0,25}$")
+HANDLES = [re.compile(r"(?<![\w@.])@[A-Za-z_][\w.]{0,28}[\w]"),
+           re.compile(r"(?<![\w/])u/[\w.-]{2,20}\w"),
+           re.compile(r"(?<![\w.#])[A-Za-z][\w.]{1,31}#\d{4}\b")]
+SOCIAL = re.compile(r"(?P<key>\b(?i:instagram|insta|ig|twitter|tiktok|tik tok|snapchat|snap|facebook|fb|reddit|"
+                    r"discord|youtube|twitch|tumblr|threads|bluesky|mastodon|linkedin|handle|username|user name|"
+                    r"screen ?name|gamertag)(?:[ \t]+(?i:handle|username|name|id))?(?::[ \t]*|[ \t]+(?i:as|is|under)"
+                    r"[ \t]+))(?P<h>[A-Za-z_][\w.]{1,29}[\w])")
+NOT_HANDLE = _words("well much often usual needed before such possible always usual part one daily weekly again too "
+                    "group page account messenger story stories friends video videos live")
+_DMS = r"\d{1,3}(?:\.\d+)?°(?:[ \t]*\d{1,2}(?:\.\d+)?['′’](?:[ \t]*\d{1,2}(?:\.\d+)?(?:[\"″”]|''))?)?[ \t]*"
+_COORD_CUE = r"(?i:gps|coordinates?|coords|lat(?:itude)?(?:/long?(?:itude)?)?|geo(?:location|tag)?|location(?: shared)?)"
+GPS = [re.compile(rf"(?<![\w.]){_DMS}[NS]\b,?[ \t]*{_DMS}[EW]\b"),
+       re.compile(r"(?<![\w.])(?P<lat>[-+]?\d{1,2}\.\d{4,}),[ \t]*(?P<lon>[-+]?\d{1,3}\.\d{4,})(?![\d.])"),
+       re.compile(rf"(?P<key>\b{_COORD_CUE}\b\W{{0,3}})(?:(?i:lat(?:itude)?)[ \t:]*)?(?P<lat>[-+]?\d{{1,2}}\.\d{{2,}})°?"
+                  rf"[ \t]*[NS]?,?[ \t]*(?:(?i:lon(?:g(?:itude)?)?)[ \t:]*)?(?P<lon>[-+]?\d{{1,3}}\.\d{{2,}})°?(?:[ \t]*[EW]\b)?")]
 EXT = r"(?:[ \t]*(?i:x|ext\.?|extension)[ \t]*\d{1,6})?"
 PHONES = [
     re.compile(rf"(?<![\w+/.-])(?:\+?1[ \t.-]?)?(?:\(\d{{3}}\)[ \t]?|\d{{3}}[ \t./-])\d{{3}}[ \t.-]\d{{4}}{EXT}(?![\w-])"),
@@ -245,6 +307,10 @@ ID_VALUE = (r"(?:\(\d{2}\)[\w-]+)+|(?:[A-Z]{2,4}[ \t]+(?=\d))?(?=[\w/.-]*\d)[A-Z
             r"(?:[ \t](?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{2,}(?![\w.-]*[ \t]*(?i:mg|kg|ml|%)))*")
 KEYED_ID = re.compile(rf"(?P<key>\b(?:{ID_KEY})(?:\b|(?<=#))[ \t]*(?:(?i:number|no\.?|num|id)\b\.?)?[ \t]*[:#=]{{0,2}}[ \t]*"
                       rf"(?:(?i:is|of)[ \t]+)?)(?P<v>{ID_VALUE})(?![\w-])")
+LICENCE = re.compile(r"(?P<key>\b(?:(?i:(?:driver|driving|operator|chauffeur)(?:'s|’s|s)?[ \t]+(?:lic(?:en[cs]e)?\.?|"
+                     r"permit)|licen[cs]e\b)|DLN|OLN|CDL|DL\b)[^.;\n]{0,30}?)(?P<v>(?=[A-Z0-9-]*\d)(?:[A-Z0-9][A-Z0-9-]{4,}|"
+                     r"[A-Z0-9]{3,4}(?=[ \t][A-Z0-9]*\d))"
+                     r"(?:[ \t](?=[A-Z0-9]*\d)[A-Z0-9]{3,})*)(?![\w-])")
 PLATE = re.compile(r"(?P<key>\b(?i:plate|tag)[ \t]*[#:]?[ \t]*)(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,9}(?![\w-])")
 BARE_ID = re.compile(r"(?<![\w.,:/#=+-])[A-Z]{0,4}-?\d{7,}[A-Z]?(?![\w-]|[.,]\d)")
 DATABASE_BEFORE = re.compile(r"(?i)\b(?:pmid|pmcid|omim|mim|orpha(?:net)?|clinvar|vcv|rcv|hgnc|dbsnp|isbn|doi|"

@@ -70,7 +70,7 @@ def build_narrative(record: PatientRecord, profile: Profile, *, budget_tokens: i
     dropped, least informative first, until the estimate fits.
     """
     today = today or date.today()
-    scrub = Scrubber(record.patient, today) if deidentify else None
+    scrub = Scrubber.for_record(record, today) if deidentify else None
     case = _Case(record, profile, today, scrub)
     items = case.items()
     order = sorted(range(len(items)), key=lambda i: items[i].drop)

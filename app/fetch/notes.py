@@ -60,16 +60,23 @@ def note_stub(resource: dict) -> tuple[Note, dict | None] | None:
         attachments = [c.get("attachment") or {} for c in resource.get("content") or []]
         title = text_of(resource.get("type")) or resource.get("description") or "Clinical note"
         note = Note(ref=f"DocumentReference/{resource.get('id')}", kind="note", title=title,
-                    date=resource.get("date"), content_type=None)
+                    date=resource.get("date"), content_type=None,
+                    authors=_displays(resource.get("author"), [resource.get("authenticator")]))
         return note, pick_attachment(attachments)
     if kind == "DiagnosticReport":
         if not resource.get("presentedForm") or resource.get("status") in EXCLUDED_STATUSES:
             return None
         note = Note(ref=f"DiagnosticReport/{resource.get('id')}", kind="report",
                     title=text_of(resource.get("code")) or "Report",
-                    date=resource.get("effectiveDateTime") or resource.get("issued"), content_type=None)
+                    date=resource.get("effectiveDateTime") or resource.get("issued"), content_type=None,
+                    authors=_displays(resource.get("performer"), resource.get("resultsInterpreter")))
         return note, pick_attachment(resource["presentedForm"])
     return None
+
+
+def _displays(*references) -> list[str]:
+    """The display names of the References in the given lists (a note's authors, a report's performers)."""
+    return [r["display"] for refs in references for r in refs or [] if isinstance(r, dict) and r.get("display")]
 
 
 def read_note(note: Note, attachment: dict | None, fetch: Callable[[dict], bytes]) -> Note:

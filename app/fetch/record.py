@@ -31,6 +31,7 @@ class Note:
     text: str = ""
     error: str | None = None
     shortened: bool = False  # only the first part was converted (very large HTML/RTF); the page says so
+    authors: list[str] = field(default_factory=list)  # who wrote it (displays): de-identification removes them
 
 
 @dataclass
