@@ -144,6 +144,14 @@ def leave_out(left_out: LeftOut, kind: str, detail: str, n: int = 1) -> None:
     by_detail[detail] = by_detail.get(detail, 0) + n
 
 
+def add_left_out(into: LeftOut, more: LeftOut) -> LeftOut:
+    """Add the counts of ``more`` to ``into`` (returned), e.g. a door's several answers into one record's."""
+    for kind, details in more.items():
+        for detail, n in details.items():
+            leave_out(into, kind, detail, n)
+    return into
+
+
 def _reason(exc: fhirabstractbase.FHIRValidationError) -> str:
     """The deepest of a model's validation errors (in a stable order) in a few words: the element's
     path and what is wrong, never a value from the data."""

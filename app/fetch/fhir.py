@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from . import notes as notes_mod
-from .build import bundle_resources, build_record, valid_resources
+from .build import LeftOut, add_left_out, bundle_resources, build_record, valid_resources
 from .record import PatientRecord
 
 PAGE_SIZE = 100
@@ -70,6 +70,7 @@ class SearchResult:
     resources: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # parts of the answer that could not be had, and why
+    left_out: LeftOut = field(default_factory=dict)  # Bundle entries holding no FHIR resource
 
 
 class FhirClient:
@@ -142,7 +143,7 @@ class FhirClient:
         for _ in range(MAX_PAGES):
             if bundle.get("resourceType") != "Bundle":
                 raise FhirError("the EHR sent an unreadable answer")
-            result.resources.extend(bundle_resources(bundle, result.warnings, [resource_type]))
+            result.resources.extend(bundle_resources(bundle, result.warnings, [resource_type], result.left_out))
             next_url = next((link.get("url") for link in bundle.get("link") or [] if link.get("relation") == "next"), None)
             if not next_url:
                 return result
@@ -198,6 +199,7 @@ def fetch_conditions(client: FhirClient, patient_id: str, pool: ThreadPoolExecut
             continue
         found.warnings.extend(r.warnings)
         found.resources.extend(r.resources)
+        add_left_out(found.left_out, r.left_out)
     return found
 
 
@@ -245,6 +247,7 @@ class Fetched:
     unavailable: dict[str, str] = field(default_factory=dict)
     partial: dict[str, list[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    left_out: LeftOut = field(default_factory=dict)  # what the answers held that is no FHIR resource
 
 
 def fetch_resources(client: FhirClient, patient_id: str, queries: list[str], pool: ThreadPoolExecutor,
@@ -273,6 +276,7 @@ def fetch_resources(client: FhirClient, patient_id: str, queries: list[str], poo
             else:
                 fetched.resources.extend(result.resources)
                 fetched.warnings.extend(result.warnings)
+                add_left_out(fetched.left_out, result.left_out)
                 if result.failed:
                     fetched.partial.setdefault(section, []).extend(result.failed)
     return fetched
@@ -287,4 +291,4 @@ def fetch_record(client: FhirClient, patient_id: str, *, concurrent: bool = True
         fetched = fetch_resources(client, patient_id, list(QUERIES), pool, concurrent)
         return build_record(patient_id, fetched.resources, read_url=client.read_binary,
                             unavailable=fetched.unavailable, partial=fetched.partial, warnings=fetched.warnings,
-                            map_notes=pool.map)
+                            left_out=fetched.left_out, map_notes=pool.map)

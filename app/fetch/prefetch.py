@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from .build import build_record, bundle_resources, valid_resources
+from .build import LeftOut, add_left_out, build_record, bundle_resources, valid_resources
 from .fhir import FhirClient, RelaunchRequired, fetch_resources
 from .record import PatientRecord
 
@@ -61,10 +61,12 @@ class StaticToken:
         return self.token
 
 
-def prefetched(prefetch: dict, patient_id: str, fhir_server: str | None = None) -> tuple[list[dict], list[str]]:
+def prefetched(prefetch: dict, patient_id: str, fhir_server: str | None = None,
+               left_out: LeftOut | None = None) -> tuple[list[dict], list[str]]:
     """(resources, warnings) from the prefetch keys present; a malformed key is BadRequest (pure).
 
     ``fhir_server`` is the hook's FHIR base: absolute references to the patient must be on it.
+    Bundle entries holding no FHIR resource are counted in ``left_out`` when given.
     """
     resources: list[dict] = []
     warnings: list[str] = []
@@ -86,7 +88,7 @@ def prefetched(prefetch: dict, patient_id: str, fhir_server: str | None = None) 
         if not isinstance(value, dict) or value.get("resourceType") not in ("Bundle", "OperationOutcome"):
             raise BadRequest(f"prefetch.{key} must be a Bundle")
         if value["resourceType"] == "Bundle":
-            found = bundle_resources(value, warnings, [resource_type])
+            found = bundle_resources(value, warnings, [resource_type], left_out)
             for problem in filter(None, (_not_of_patient(res, patient_id, fhir_server) for res in found)):
                 article = "an" if resource_type[0] in "AEIOU" else "a"
                 raise BadRequest(f"prefetch.{key} holds {article} {resource_type} {problem}")
@@ -124,7 +126,8 @@ def record_from_hook(hook: dict, http: httpx.Client, *, server_allowed: bool = T
     patient_id = hook["context"]["patientId"]
     prefetch = hook.get("prefetch") or {}
     server = hook.get("fhirServer")
-    resources, warnings = prefetched(prefetch, patient_id, server if isinstance(server, str) else None)
+    left_out: LeftOut = {}
+    resources, warnings = prefetched(prefetch, patient_id, server if isinstance(server, str) else None, left_out)
     missing = [k for k in PREFETCH if k not in prefetch]
     client = _client(hook, http) if server_allowed else None
     if client is None:
@@ -135,14 +138,14 @@ def record_from_hook(hook: dict, http: httpx.Client, *, server_allowed: bool = T
         why = f"not prefetched, and {reason[1]}"
         warnings += [f"{k} not available: {why}" for k in missing]
         return build_record(patient_id, resources, warnings=warnings, partial={"notes": [f"{k}: {why}" for k in missing]},
-                            missing_content="note content not prefetched")
+                            missing_content="note content not prefetched", left_out=left_out)
     with ThreadPoolExecutor(max_workers=8) as pool:
         try:
             fetched = fetch_resources(client, patient_id, missing, pool)
             return build_record(patient_id, resources + fetched.resources, read_url=client.read_binary,
                                 unavailable=fetched.unavailable, partial=fetched.partial,
                                 warnings=warnings + fetched.warnings,
-                                map_notes=pool.map)
+                                left_out=add_left_out(left_out, fetched.left_out), map_notes=pool.map)
         except RelaunchRequired:
             raise Unobtainable("the FHIR server refused the fhirAuthorization token") from None
 

@@ -181,3 +181,11 @@ def test_the_reason_stays_a_few_words_however_deep_the_error():
     record = build_record("p-1", [{"resourceType": "Patient", "id": "p-1"}, condition])
     assert record.conditions == []
     assert record.left_out == {INVALID: {"Condition: extension.extension.….extension not valid": 1}}
+
+
+def test_prefetch_entries_without_a_resource_are_gaps_of_the_cds_record():
+    """The CDS door counts what its prefetch Bundles held that is no FHIR resource, as the other doors do."""
+    conditions = dict(PREFETCH["conditions"], entry=PREFETCH["conditions"]["entry"] + [{"resource": "x"}, 3])
+    record = record_from_hook(hook({**PREFETCH, "conditions": conditions}), http=None)
+    assert record.left_out[NOT_A_RESOURCE] == {"no resourceType": 1, "not an object": 1}
+    assert "Bundle entry without a FHIR resource: 1 left out (not an object)" in record.gaps()

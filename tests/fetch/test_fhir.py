@@ -198,3 +198,26 @@ def test_paths_outside_the_fhir_base_are_refused():
     assert client.read_json("Patient/p")["id"] == "p" and asked == ["/fhir/Patient/p"]
     assert valid_id("rd-001") and valid_id("A.b-9")
     assert not any(valid_id(v) for v in ("../../Patient/x", "a?b=c", "a/b", "", "..", "x" * 65, None))
+
+
+def test_search_entries_without_a_resource_are_gaps_of_the_chart_record():
+    """A searchset entry that holds no FHIR resource is counted in the record's gaps, not only a warning."""
+    from app.fetch.build import NOT_A_RESOURCE
+
+    class Tokens:
+        def get(self, rejected=None):
+            return "t"
+
+    def handler(request):
+        if request.url.path.endswith("/Patient/p"):
+            return httpx.Response(200, json={"resourceType": "Patient", "id": "p"})
+        if request.url.path.endswith("/Condition"):
+            return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset",
+                                             "entry": [{"resource": "x"}, 7]})
+        return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset", "entry": []})
+
+    client = FhirClient(httpx.Client(transport=httpx.MockTransport(handler)), "https://ehr.example/fhir", Tokens())
+    record = fetch_record(client, "p")
+    counts = record.left_out[NOT_A_RESOURCE]
+    assert set(counts) == {"no resourceType", "not an object"} and all(n >= 1 for n in counts.values())
+    assert any(gap.startswith(f"{NOT_A_RESOURCE}: ") for gap in record.gaps())
