@@ -66,7 +66,7 @@ class BackendAuth:
                              502) from None
         try:
             doc = resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested past Python's parser
             doc = None
         if resp.status_code != 200 or not isinstance(doc, dict) or not isinstance(doc.get("access_token"), str):
             raise SmartError("The EHR refused the backend sign-in.", _refusal(resp.status_code, doc),

@@ -58,10 +58,10 @@ def discover(http: httpx.Client, store, ehr: Ehr) -> Endpoints:
         return Endpoints(**{k: tuple(v) if isinstance(v, list) else v for k, v in cached.items()})
     try:
         endpoints = _from_well_known(http, ehr.iss)
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, RecursionError):  # Recursion: JSON nested too deep
         try:
             endpoints = _from_metadata(http, ehr)
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise SmartError("The EHR's sign-in service could not be found.", f"discovery: {type(exc).__name__}",
                               502) from None
     if endpoints.code_challenge_methods and "S256" not in endpoints.code_challenge_methods:
@@ -155,7 +155,7 @@ def _token_request(http: httpx.Client, ehr: Ehr, keys: KeySet | None, token_endp
         raise SmartError("The EHR's sign-in service did not answer.", f"token: {type(exc).__name__}", 502) from None
     try:
         doc = resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         doc = {}
     if resp.status_code != 200 or "access_token" not in doc:
         error = doc.get("error") if isinstance(doc, dict) else None
@@ -222,7 +222,7 @@ def verify_id_token(http: httpx.Client, store, endpoints: Endpoints, ehr: Ehr, i
                  "aud": {"essential": True, "value": ehr.client_id},
                  "exp": {"essential": True}}
         jwt.JWTClaimsRegistry(leeway=60, **rules).validate(token.claims)
-    except (JoseError, httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+    except (JoseError, httpx.HTTPError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise SmartError("The EHR's identity token could not be verified.", f"id_token: {type(exc).__name__}") from None
     return token.claims
 

@@ -44,7 +44,7 @@ def load(http: httpx.Client, store, url: str | None) -> dict[str, str]:
     try:
         resp = http.get(url, headers={"Accept": "application/json"}, timeout=3.0)
         doc = resp.json() if resp.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
+    except (httpx.HTTPError, ValueError, RecursionError):
         doc = None
     variables = css_variables(doc) if isinstance(doc, dict) else {}
     # A failed fetch falls back to our colours for a few minutes, then is tried again.

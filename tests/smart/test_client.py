@@ -166,3 +166,17 @@ def test_token_error_description_reaches_the_detail():
     with pytest.raises(smart.SmartError) as err:
         smart.exchange_code(http, EHR, None, "https://ehr.example/token", code="c", verifier="v", redirect_uri="r")
     assert err.value.detail == "token: HTTP 401 invalid_client: Invalid client_secret in the basic auth header"
+
+
+NESTED = "[" * 100_000 + "]" * 100_000
+
+
+def test_answers_nested_past_the_json_parser_are_unreadable_not_a_crash(store):
+    """A hostile EHR's discovery or token answer nested 100,000 deep is a SmartError, never a RecursionError."""
+    nested = httpx.Response(200, text=NESTED, headers={"Content-Type": "application/json"})
+    http = client({"/fhir/.well-known/smart-configuration": nested, "/fhir/metadata": nested, "/token": nested})
+    with pytest.raises(smart.SmartError) as err:
+        smart.discover(http, store, fresh_ehr(5))
+    assert err.value.status == 502
+    with pytest.raises(smart.SmartError, match="refused to sign this app in"):
+        smart._token_request(http, fresh_ehr(6), None, "https://ehr6.example/token", "grant_type=x")
