@@ -14,6 +14,7 @@ from flask import Blueprint, abort, g, render_template, request
 from jinja2_fragments.flask import render_block
 
 from .. import audit, services
+from ..case.record_identifiers import record_people
 from ..fetch import record as rec
 from ..fetch.fhir import SECTION_RESOURCES, FhirClient, RelaunchRequired, fetch_record
 from ..fetch.notes import excerpt
@@ -122,7 +123,7 @@ def open_chart(sid: str, session: dict) -> dict:
     context.update(analysis_context(analysis, ctx.settings.cds_thresholds, ctx.knowledge.ranker.background_name))
     edited = analysis.profile
     context.update(radar.panel_context(sid, session, analysis.narrative, [p.hpo for p in edited.present],
-                                       [p.hpo for p in edited.absent], record.patient))
+                                       [p.hpo for p in edited.absent], record.patient, record_people(record)))
     return context
 
 

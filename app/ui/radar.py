@@ -14,7 +14,7 @@ from datetime import date
 from flask import Blueprint, abort, g, render_template, request
 
 from .. import audit, services
-from ..case.deidentify import deidentify
+from ..case.deidentify import Scrubber
 from ..case.narrative import Narrative
 from ..inference import jobs, service
 from ..screen import handoff
@@ -80,7 +80,7 @@ def start_case(sid: str, session: dict, narrative: str, *, force: bool = False) 
     saved = ctx.store.get("narrative", sid) or {}
     if ctx.settings.deidentify:
         # Whatever the clinician typed (or a client posted) is scrubbed again before it leaves.
-        text = deidentify(text, saved.get("patient"), today=date.today())
+        text = Scrubber(saved.get("patient"), date.today(), people=saved.get("people") or ()).scrub(text)
     cid = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, text, owner=owner_of(session),
                       present=saved.get("present", []), absent=saved.get("absent", []),
                       edited=text != saved.get("text"), force=force, grace=ctx.settings.job_stale_grace)
@@ -154,10 +154,11 @@ def screened_case(store, session: dict) -> dict | None:
 
 
 def panel_context(sid: str, session: dict, narrative: Narrative, present: list[str], absent: list[str],
-                  patient: dict | None = None) -> dict:
+                  patient: dict | None = None, people: list[dict] = ()) -> dict:
     """What the chart's RaDaR panel shows: service state, the narrative, and a known case if any.
 
-    ``patient`` (the Patient resource) is kept with the narrative so edited text can be scrubbed again.
+    ``patient`` (the Patient resource) and ``people`` (everyone else the record names: note authors,
+    recorders, performers) are kept with the narrative so edited text is scrubbed again of all of them.
     """
     ctx = services.current()
     settings, store = ctx.settings, ctx.store
@@ -177,5 +178,5 @@ def panel_context(sid: str, session: dict, narrative: Narrative, present: list[s
             store.add_member(SESSION_CASES, sid, cid, OWNER_TTL)
             case_id = cid
     store.set("narrative", sid, {"text": narrative.text, "present": present, "absent": absent, "patient": patient,
-                                 "screened": screened}, settings.session_ttl)
+                                 "people": list(people), "screened": screened}, settings.session_ttl)
     return {"radar_state": state, "narrative": narrative, "case_id": case_id, "model": settings.model}

@@ -306,3 +306,17 @@ def test_browser_sees_reasoning_stream_then_grounded_list(radar, chromium):
                                                                "https://omim.org/entry/")) for i in range(links.count()))
     page.screenshot(path=str(ROOT / "tests" / "artifacts" / "radar-done.png"))
     page.close()
+
+
+def test_an_edited_narrative_is_scrubbed_of_everyone_the_record_names(radar):
+    """The chart keeps the record's other people (note authors, recorders, performers) with the narrative,
+    so a name the clinician types in is removed too, not only the patient's."""
+    browser, resp = open_chart(radar, "rd-015")
+    saved = radar.store.get("narrative", session_id(resp))
+    assert saved["people"] == []  # the sandbox's authors are references without a display
+    saved["people"] = [{"display": "Dr. Mirela Castellanos-Whitfield"}]
+    radar.store.set("narrative", session_id(resp), saved, 600)
+    edited = narrative_of(resp.text) + "\nSeen with Dr. Castellanos (neurology) last spring."
+    cid = run_case(radar, browser, resp, edited)
+    sent = radar.store.get("case", cid)["narrative"]
+    assert "Castellanos" not in sent and "neurology" in sent
