@@ -17,6 +17,7 @@ from .inference.grounding import ground_answer
 from .knowledge import Knowledge
 from .knowledge.diseases import orpha_code
 from .pipeline import ENGINE, Analysis, CaseOptions, analyse, signal
+from .present import probability_value
 
 
 def contract_line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds | None = None) -> dict:
@@ -37,11 +38,6 @@ def contract_line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds
                          "score": round(float(s.score), 4), "probability": probability_value(s.probability),
                          "url": s.url} for s in analysis.suggestions],
     }
-
-
-def probability_value(p: float | None) -> float:
-    """A probability for the contract: a float in [0, 1], 4 decimals (not assessed: 0, as for an empty record)."""
-    return round(min(1.0, max(0.0, float(p or 0.0))), 4)
 
 
 def radar_line(analysis: Analysis, patient_id: str, kb: Knowledge, model, *, top: int = 10,

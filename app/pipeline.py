@@ -15,12 +15,12 @@ from datetime import date
 from functools import lru_cache
 
 from .case.narrative import Narrative, build_narrative
-from .fetch.record import PatientRecord
 from .knowledge import Knowledge, load_compiled
 from .knowledge.names import name_index, omim_names, orpha_names
 from .phenotype import Phenotype, Profile, edits as edits_mod, extract
 from .phenotype.text import get_matcher
 from .rank.ranker import Ranker
+from .record import PatientRecord
 
 ENGINE = "phenotype"
 ENGINE_LABEL = "Phenotype match (HPO/Orphanet)"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..phenotype import Profile
-from ..fetch.record import PatientRecord, abnormal_labs, age_years, problems
+from ..record import PatientRecord, abnormal_labs, age_years, problems
 from .dates import age_parts, age_text, parse_iso, relative
 from .deidentify import Scrubber
 

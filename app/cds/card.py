@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..config.cds import CdsThresholds
 from ..pipeline import ENGINE_LABEL, Analysis, signal
-from ..rank.posterior import percent
+from ..present import percent
 
 SUMMARY_MAX = 140  # CDS Hooks: the summary is at most 140 characters
 CODES_PATH = "/cds-services/codes"  # the code systems the card uses live under the app's public URL

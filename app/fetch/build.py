@@ -16,8 +16,8 @@ from typing import Callable, Iterable
 from fhirclient.models import (condition, diagnosticreport, documentreference, fhirabstractbase, observation,
                                patient)
 
+from ..record import EXCLUDED_STATUSES, Note, PatientRecord, effective, onset, text_of
 from . import notes as notes_mod
-from .record import EXCLUDED_STATUSES, Note, PatientRecord, effective, onset, text_of
 
 MODELS = {"Patient": patient.Patient, "Condition": condition.Condition, "Observation": observation.Observation,
           "DocumentReference": documentreference.DocumentReference,

@@ -14,9 +14,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ..record import PatientRecord
 from . import notes as notes_mod
 from .build import LeftOut, add_left_out, bundle_resources, build_record, valid_resources
-from .record import PatientRecord
 
 PAGE_SIZE = 100
 MAX_PAGES = 50

@@ -8,9 +8,9 @@ from __future__ import annotations
 import itertools
 from typing import IO, Iterator
 
+from ..record import PatientRecord
 from . import lines
 from .build import build_record, bundle_resources
-from .record import PatientRecord
 
 
 class BadBundle(ValueError):

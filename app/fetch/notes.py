@@ -13,7 +13,7 @@ from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 from striprtf.striprtf import rtf_to_text
 
-from .record import EXCLUDED_STATUSES, Note, text_of
+from ..record import EXCLUDED_STATUSES, Note, text_of
 
 # Most to least faithful to what the author wrote; Epic sends HTML and RTF of the same note.
 PREFERRED_TYPES = ("text/html", "text/plain", "text/rtf", "application/rtf")

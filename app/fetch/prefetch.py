@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from ..record import PatientRecord
 from .build import LeftOut, add_left_out, build_record, bundle_resources, valid_resources
 from .fhir import FhirClient, RelaunchRequired, fetch_resources
-from .record import PatientRecord
 
 PREFETCH = {  # keys are the names of app.fetch.fhir's queries
     "patient": "Patient/{{context.patientId}}",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..knowledge.ontology import ontology
-from ..fetch.record import PatientRecord, age_years
+from ..record import PatientRecord, age_years
 from .coded import from_conditions
 from .labs import from_labs
 from .model import ABSENT, PRESENT, Phenotype

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..knowledge import icd
 from ..knowledge.names import normalize_name, omim_names, orpha_names
-from ..fetch.record import text_of
+from ..record import text_of
 from .model import ABSENT, PRESENT, Phenotype
 from .narrative import mentions_to_phenotypes
 from .text import recognize

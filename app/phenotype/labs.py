@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..fetch.record import interpretation, lab_value, reference_range, text_of
 from ..knowledge.loinc import OUTSIDE_ONE_SIDE
+from ..record import interpretation, lab_value, reference_range, text_of
 from .model import PRESENT, Phenotype
 
 LOINC = "http://loinc.org"

@@ -1,7 +1,7 @@
 """Notes and report narratives → HPO mentions (negated ones kept as absent), with spans."""
 from __future__ import annotations
 
-from ..fetch.record import Note
+from ..record import Note
 from .model import ABSENT, PRESENT, Phenotype
 from .text import MAX_CHARS, recognize
 

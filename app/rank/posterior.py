@@ -234,17 +234,3 @@ def bars(hyp: Hypotheses, disease: int, term_lrs: np.ndarray, cols: list[int], i
     mine = scaled[:, disease]
     others = np.log(np.exp(scaled[:, alt]) @ weights[:-1] + weights[-1])  # "none" has log LR 0
     return [Bar(hpo=ids[q], label=labels[q], log_lr=float(m - o)) for q, m, o in zip(cols, mine, others)]
-
-
-def percent(p: float) -> str:
-    """How every door writes a probability: a whole percent, never claiming 0% or 100% (``"<1%"``,
-    ``"31%"``, ``">99%"``), so the chart, the CDS card and the worklist say the same number."""
-    try:
-        p = min(1.0, max(0.0, float(p)))
-    except (TypeError, ValueError):
-        p = 0.0
-    if not math.isfinite(p) or p < 0.005:
-        return "<1%"
-    if p >= 0.995:
-        return ">99%"
-    return f"{math.floor(100 * p + 0.5)}%"

@@ -20,8 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from ..knowledge.diseases import allowed_link, omim_code, omim_url, orpha_code, orpha_url
-from ..rank.posterior import percent
-from ..ui.signal import finite
+from ..present import finite, percent
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 TEMPLATE = "screen_report.html"

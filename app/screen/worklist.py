@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..batch import probability_value
 from ..config import CdsThresholds
 from ..fetch.build import build_record
-from ..fetch.record import PatientRecord
 from ..knowledge import Knowledge
 from ..pipeline import Analysis, analyse, signal
+from ..present import probability_value
+from ..record import PatientRecord
 
 TOP = 5  # candidates per worklist line
 EVIDENCE = 8  # findings listed as evidence per line

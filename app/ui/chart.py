@@ -14,13 +14,13 @@ from flask import Blueprint, abort, g, render_template, request
 from jinja2_fragments.flask import render_block
 
 from .. import audit, services
+from .. import record as rec
 from ..case.record_identifiers import record_people
-from ..fetch import record as rec
 from ..fetch.fhir import SECTION_RESOURCES, FhirClient, RelaunchRequired, fetch_record
 from ..fetch.notes import excerpt
 from ..phenotype import Profile, edits
 from ..pipeline import ENGINE_LABEL, MIN_PRESENT, Analysis, analyse, reanalyse
-from ..rank.posterior import percent
+from ..present import percent
 from ..screen import handoff
 from ..smart import binding, sessions
 from . import radar, signal, style

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from .. import pipeline
 from ..pipeline import Analysis
-from ..rank.posterior import RARE_SHARE, percent
+from ..present import finite, percent, unit
+from ..rank.posterior import RARE_SHARE
 
 CLIP = 2.0  # bars are drawn up to log10 LR ±2 (×100, ×0.01); the text still says the real value
 NEUTRAL = math.log10(1.05)  # |log10 LR| below this (LR between 1/1.05 and 1.05) hardly changes the disease
@@ -27,7 +28,7 @@ def odds_phrase(p: float, n: int) -> str:
     Friendly numbers only (1 in 4–20 exact, then to 5s, then to 50s); "N in 10" from 1 in 4 up;
     never "1 in 1" below certainty; under 1 in 1,000 it says so rather than invent precision.
     """
-    return f"{_frequency(_unit(p))} {_given(n)}"
+    return f"{_frequency(unit(p))} {_given(n)}"
 
 
 def _frequency(p: float) -> str:
@@ -48,15 +49,6 @@ def _given(n: int) -> str:
     if n == 1:
         return "given this one finding"
     return f"given these {n} findings" if n else "given no findings"
-
-
-def _unit(p) -> float:
-    """Clamp to [0, 1]; anything that is not a number counts as 0."""
-    try:
-        p = float(p)
-    except (TypeError, ValueError):
-        return 0.0
-    return min(1.0, max(0.0, p)) if math.isfinite(p) else 0.0
 
 
 def finding_anchor(hpo: str) -> str:
@@ -147,15 +139,6 @@ def bar_rows(evidence: list[dict], listed: set[str] = frozenset()) -> list[Bar]:
                        direction=direction, x=zero - width if direction == "lowers" else zero, width=width,
                        y=HEAD + i * ROW, lr=lr, text=f"{label}: {words}, LR {lr}"))
     return out
-
-
-def finite(v) -> float:
-    """A number from untrusted JSON (evidence, worklist lines): 0.0 when it is none or not finite."""
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return 0.0
-    return v if math.isfinite(v) else 0.0
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,7 @@ def test_names_that_other_resources_of_the_record_give():
 def test_the_record_gives_its_people_to_the_scrubber():
     from app.case.record_identifiers import record_people
     from app.fetch.notes import note_stub
-    from app.fetch.record import Note, PatientRecord
+    from app.record import Note, PatientRecord
 
     record = PatientRecord(
         patient_id="p20", patient=BART,

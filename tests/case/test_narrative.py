@@ -15,7 +15,7 @@ from app.case.deidentify import deidentify
 from app.case.narrative import DEFAULT_BUDGET, build_narrative, estimate_tokens
 from app.pipeline import load_knowledge
 from app.phenotype import extract
-from app.fetch.record import Note, PatientRecord
+from app.record import Note, PatientRecord
 
 DATA = Path(__file__).resolve().parents[2] / "launch" / "data" / "patients.ndjson.gz"
 TODAY = date(2026, 11, 1)

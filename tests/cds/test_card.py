@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from app.cds.card import decide, markdown_text, percent, render_card
+from app.cds.card import decide, markdown_text, render_card
 from app.cds.hook import BadRequest, parse_feedback, parse_request
 from app.config.cds import CdsThresholds
 from app.phenotype import PRESENT, Phenotype, Profile
 from app.pipeline import Analysis, signal
+from app.present import percent
 from app.rank.ranker import Suggestion
 
 BASE = "https://radar.hospital.example"

@@ -10,7 +10,7 @@ from app.fetch.build import INVALID, NOT_A_RESOURCE, build_record, bundle_resour
 from app.fetch.files import record_from_bundle
 from app.fetch.notes import Unreadable
 from app.fetch.prefetch import BadRequest, Unobtainable, prefetched, record_from_hook
-from app.fetch.record import PatientRecord
+from app.record import PatientRecord
 
 PREFETCH = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "prefetch-rd-minimal.json").read_text())
 

@@ -104,7 +104,7 @@ def test_icd9_entries_give_phenotypes_from_their_text_as_icd10_ones_do(kb):
 
 
 def test_the_terms_of_a_known_diagnosis_are_shown_not_weighed():
-    from app.fetch.record import PatientRecord
+    from app.record import PatientRecord
     from app.knowledge import Knowledge, hpo, loinc, orphanet
     from app.phenotype import extract
 

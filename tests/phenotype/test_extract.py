@@ -7,7 +7,7 @@ import pytest
 from app.knowledge import Knowledge
 from app.knowledge import hpo, loinc, orphanet
 from app.phenotype import ABSENT, PRESENT, edits, extract
-from app.fetch.record import Note, PatientRecord
+from app.record import Note, PatientRecord
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"

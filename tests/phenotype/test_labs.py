@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from app.fetch.record import PatientRecord
 from app.knowledge import Knowledge, hpo, loinc, orphanet
 from app.knowledge.loinc import OUTSIDE_ONE_SIDE
 from app.phenotype import extract
 from app.phenotype.labs import PERSISTENT_DAYS, acute, from_labs
+from app.record import PatientRecord
 
 LOINC = "http://loinc.org"
 

@@ -5,7 +5,7 @@ import re
 from html.parser import HTMLParser
 
 from app.knowledge.diseases import ALLOWED_LINKS
-from app.rank.posterior import percent
+from app.present import percent
 from app.screen import report
 from app.screen.report import csp_hash, render, write
 

@@ -17,9 +17,10 @@ from app.config.cds import CdsThresholds
 from app.knowledge.diseases import allowed_link, omim_url, orpha_code, orpha_url
 from app.phenotype import Phenotype, Profile
 from app.pipeline import Analysis
+from app.present import percent
 from app.rank.ranker import Suggestion
 from app.ui import chart, signal
-from app.ui.signal import HALF, LABEL_W, bar_rows, finding_anchor, lr_text, odds_phrase, percent
+from app.ui.signal import HALF, LABEL_W, bar_rows, finding_anchor, lr_text, odds_phrase
 
 ROOT = Path(__file__).resolve().parents[2]
 THRESHOLDS = CdsThresholds()  # flag at 0.5, warning at 0.9

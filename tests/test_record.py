@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from app.fetch import record as rec
+from app import record as rec
 from app.fetch.notes import clean, excerpt, pick_attachment, to_text
 
 LOINC = "http://loinc.org"
