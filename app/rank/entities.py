@@ -3,14 +3,14 @@ remaining OMIM entries, each a set of annotated HPO columns with frequencies and
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..knowledge import orphanet
 from . import posterior
 
-DEFAULT_FREQUENCY = 0.5  # OMIM annotations carry no frequency in hpo3
+DEFAULT_FREQUENCY = 0.5  # the frequency a finding counts with where its source gives none (see ranker's note)
 # Orphanet classification heads of diseases that need an exposure (an infection, a toxin or drug),
 # and the disorder type of clinical situations that complicate another illness: none arises from a
 # constitution, so a chart screen should not propose them from a pattern of findings alone.
@@ -40,6 +40,7 @@ class Entity:
     annotations: dict[int, float]  # column -> frequency
     excluded: set[int]
     acquired: bool = False  # needs an exposure or another illness (EXPOSURE_HEADS, SITUATION_TYPE)
+    unknown_frequency: set[int] = field(default_factory=set)  # columns counted at DEFAULT_FREQUENCY: no source frequency
 
 
 def acquired(kb: orphanet.OrphanetKB, code: str) -> bool:
@@ -59,11 +60,11 @@ def acquired(kb: orphanet.OrphanetKB, code: str) -> bool:
 
 
 def prevalence_text(records: list[dict]) -> str | None:
-    """The worldwide point prevalence class if known, else the first class given."""
-    if not records:
+    """The prevalence as shown: the class, type and area of the record the prior is taken from
+    (:func:`app.rank.posterior.prevalence_record`); None without records."""
+    best = posterior.prevalence_record(records)
+    if best is None:
         return None
-    ranked = sorted(records, key=lambda r: (r["type"] != "Point prevalence", r["geo"] != "Worldwide"))
-    best = ranked[0]
     return f"{best['class']} ({best['type'].lower()}, {best['geo']})"
 
 
@@ -77,9 +78,9 @@ def build(ont, kb: orphanet.OrphanetKB, col: dict[int, int], term_col: Callable[
     """
     omim_annotations = omim_annotations or {}
 
-    def omim_frequency(m: str, t: int) -> float:
+    def omim_frequency(m: str, t: int) -> float | None:
         f = omim_annotations.get(f"OMIM:{m}", {}).get("frequencies", {}).get(f"HP:{t:07d}")
-        return DEFAULT_FREQUENCY if f is None or f <= 0.0 else f
+        return None if f is None or f <= 0.0 else f
 
     omim_by_id = {str(d.id): d for d in ont.omim_diseases}
     merged: dict[str, str] = {}
@@ -88,22 +89,22 @@ def build(ont, kb: orphanet.OrphanetKB, col: dict[int, int], term_col: Callable[
         exact = [m for m, rel in d["omim"] if rel == "E" and m in omim_by_id and m not in merged]
         if not d["phenotypes"] and not exact:
             continue
-        ann, excluded = {}, set()
+        ann, excluded, unknown = {}, set(), set()
         for hpo, freq in d["phenotypes"]:
             c = term_col(hpo)
-            f = orphanet.FREQUENCIES.get(freq, DEFAULT_FREQUENCY)
+            f = orphanet.FREQUENCIES.get(freq)
             if c is None:
                 continue
             if f == 0.0:
                 excluded.add(c)
             else:
-                ann[c] = max(ann.get(c, 0.0), f)
+                _keep_highest(ann, unknown, c, f)
         for m in exact:
             merged[m] = code
             for t in omim_by_id[m].hpo:
                 c = col.get(t)
                 if c is not None and c not in ann:
-                    ann[c] = omim_frequency(m, t)
+                    _keep_highest(ann, unknown, c, omim_frequency(m, t))
         if not ann:
             continue
         entities.append(Entity(
@@ -112,21 +113,39 @@ def build(ont, kb: orphanet.OrphanetKB, col: dict[int, int], term_col: Callable[
             related_orpha={code}, prevalence=prevalence_text(d["prevalence"]),
             prevalence_value=posterior.prevalence(d["prevalence"]),
             inheritance=d["inheritance"], onset=d["onset"], annotations=ann, excluded=excluded,
-            acquired=acquired(kb, code),
+            acquired=acquired(kb, code), unknown_frequency=unknown,
         ))
     for m, disease in sorted(omim_by_id.items(), key=lambda kv: int(kv[0])):
         if m in merged:
             continue
-        ann = {col[t]: omim_frequency(m, t) for t in disease.hpo if t in col}
+        ann, unknown = {}, set()
+        for t in disease.hpo:
+            if t in col:
+                _keep_highest(ann, unknown, col[t], omim_frequency(m, t))
         if not ann:
             continue
         inheritance = [INHERITANCE_TERMS[f"HP:{t:07d}"] for t in sorted(disease.hpo) if f"HP:{t:07d}" in INHERITANCE_TERMS]
         entities.append(Entity(
             name=disease.name, orpha=None, omim=[f"OMIM:{m}"],
             related_orpha=set(kb.by_omim(m)), prevalence=None, prevalence_value=posterior.UNKNOWN_PREVALENCE,
-            inheritance=inheritance, onset=[], annotations=ann, excluded=set(),
+            inheritance=inheritance, onset=[], annotations=ann, excluded=set(), unknown_frequency=unknown,
         ))
     return entities
+
+
+def _keep_highest(ann: dict[int, float], unknown: set[int], c: int, f: float | None) -> None:
+    """Record frequency ``f`` of column ``c`` (None: the source gives none, counted as
+    ``DEFAULT_FREQUENCY`` and marked in ``unknown``), keeping the highest of several annotations."""
+    value = DEFAULT_FREQUENCY if f is None else f
+    old = ann.get(c)
+    if old is None or value > old:
+        ann[c] = value
+        if f is None:
+            unknown.add(c)
+        else:
+            unknown.discard(c)
+    elif value == old and f is not None:
+        unknown.discard(c)
 
 
 def groups(entities: list[Entity]) -> np.ndarray:

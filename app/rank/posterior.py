@@ -104,11 +104,20 @@ class Bar:
         return {"hpo": self.hpo, "label": self.label, "log10_lr": round(self.log_lr / math.log(10), 3)}
 
 
-def prevalence(records: list[dict]) -> float:
-    """A representative prevalence from Orphanet's prevalence records (point or birth first, worldwide first)."""
+def prevalence_record(records: list[dict]) -> dict | None:
+    """The one Orphanet prevalence record both shown (``entities.prevalence_text``) and used for the
+    prior (:func:`prevalence`): a prevalence (point, at birth, lifetime) before an annual incidence,
+    worldwide before one area, else Orphanet's own order; None without records."""
     if not records:
+        return None
+    return min(records, key=lambda r: (r["type"] not in PREVALENCE_KINDS, r["geo"] != "Worldwide"))
+
+
+def prevalence(records: list[dict]) -> float:
+    """A representative prevalence (a fraction of people) from :func:`prevalence_record`'s record."""
+    best = prevalence_record(records)
+    if best is None:
         return UNKNOWN_PREVALENCE
-    best = sorted(records, key=lambda r: (r["type"] not in PREVALENCE_KINDS, r["geo"] != "Worldwide"))[0]
     value = PREVALENCE.get(best["class"], UNKNOWN_PREVALENCE)
     if best["type"] == "Annual incidence":
         value = min(value * INCIDENCE_YEARS, PREVALENCE[">1 / 1000"])

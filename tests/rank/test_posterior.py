@@ -184,3 +184,14 @@ def test_sharing_by_disease_temperatures_leaves_p_rare_alone():
     shared = posterior.reweigh(hyp, (posterior.disease_temperatures(lrs, np.ones(2)) - hyp.temperature) * lrs.sum(axis=0))
     assert shared.none == pytest.approx(hyp.none)
     assert shared.probability(0) + shared.probability(1) == pytest.approx(hyp.probability(0) + hyp.probability(1))
+
+
+def test_one_record_is_chosen_for_the_prevalence_shown_and_the_prior():
+    incidence = {"type": "Annual incidence", "class": ">1 / 1000", "geo": "Worldwide"}
+    birth = {"type": "Prevalence at birth", "class": "1-9 / 1 000 000", "geo": "Europe"}
+    point = {"type": "Point prevalence", "class": "1-9 / 100 000", "geo": "Europe"}
+    world = {"type": "Lifetime Prevalence", "class": "1-5 / 10 000", "geo": "Worldwide"}
+    assert posterior.prevalence_record([]) is None
+    assert posterior.prevalence_record([incidence, birth, point]) is birth  # Orphanet's order among prevalences
+    assert posterior.prevalence_record([incidence, birth, point, world]) is world
+    assert posterior.prevalence([incidence, birth, point]) == posterior.PREVALENCE[birth["class"]]
