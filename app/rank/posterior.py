@@ -23,10 +23,53 @@ each finding by how informative it is (``finding_weights``), so that the ordinar
 busy record do not dilute the few telling ones. P(rare) is one minus P("no rare disease"), and the
 suggestions' probabilities are the diseases' shares.
 
-The fitted numbers (TEMPERATURE, EVIDENCE_EXPONENT, INFORMATIVE_DIGITS and the background's
-UNSEEN_FREQUENCY) were chosen on the synthetic general population with rare cases inside it and on
-the tune half of the real MIMIC-IV demo inpatients; ``tests/bench/bench_real.py`` prints the
-figures on both halves, and the README says which population each figure comes from.
+Constants (unit; where the value came from). "bench_real" is ``tests/bench/bench_real.py``: 600
+rare cases inside the synthetic general population and inside real MIMIC-IV demo inpatients, whose
+*tune* half chose values and whose *report* half never did; "dev cases" are the phenopacket
+development cases of ``tests/bench/bench_ranker.py``. Earlier values and figures: CHANGELOG.md.
+- ``RARE_SHARE`` 0.04, share of people with one of the rare diseases: Nguengang Wakap et al.,
+  Eur J Hum Genet 2020 (3.5-5.9 %).
+- ``PRIOR_WEIGHT`` 0.2, exponent on a disease's prevalence: set with this model (2026-12-01);
+  0 to 0.3 moved no view of the dev cases by more than 0.5 points.
+- ``PREVALENCE``, fraction of people per Orphanet prevalence class: the geometric middle of each
+  class; the open classes (``<1 / 1 000 000``, ``>1 / 1000``) at 5e-7 and 2e-3 by assumption.
+  ``PREVALENCE_KINDS`` are the record types read as a prevalence (:func:`prevalence_record`).
+- ``INCIDENCE_YEARS`` 20, years: an assumption, annual incidence times years lived with the
+  disease approximates its prevalence (capped at the highest class).
+- ``UNKNOWN_PREVALENCE`` 1e-6, fraction of people, for entries without a prevalence (mostly
+  OMIM-only entries, often single families): an assumption; 3e-7 to 1e-5 moved no view of the
+  dev cases by more than 0.5 points.
+- ``EXPOSURE`` 0.01, share of screened people with the exposure an acquired disease needs: a
+  stated judgement, not fitted; a documented exposure is for the clinician.
+- ``UNLIKELY`` log(0.1), log prior factor for a woman with an X-linked recessive disease or a
+  person younger than every onset class (``ONSET_YEARS``: earliest age in years of each Orphanet
+  onset class, with a margin): a judgement; on the dev cases' whole EHR path top-1 42.2 -> 42.7 %,
+  no-leak 21.9 -> 22.6 %.
+- ``TEMPERATURE`` 0.3, likelihood exponent at ``REFERENCE_FINDINGS`` (10 findings, where the
+  exponent is stated; a scale, not fitted): bench_real tune half, 0.3 keeps the synthetic general
+  population and the common-problem adults and children unflagged with a no-leak top-suggestion
+  ECE of 0.06; 0.4 flags 6 % of the synthetic population and a third of the tune inpatients.
+- ``EVIDENCE_EXPONENT`` 0.5, evidence grows like ``n ** 0.5``: chosen with ``TEMPERATURE`` on the
+  synthetic general population and the bench_real tune half (no separate figure recorded).
+- ``INFORMATIVE_DIGITS`` 3 and ``ORDINARY_DIGITS`` 0, decimal digits of ``-log10 p0``: a finding
+  1 in 1,000 ordinary records show counts fully, a commoner one by its share of those digits.
+  bench_real against counting every finding alike: AUROC the same, rare cases flagged 67/71 %
+  (real/synthetic) against 50/55 %, top-suggestion ECE 0.060 against 0.101. ``ORDINARY_DIGITS``
+  1 (findings above 10 % not counted) lost 4 points of synthetic AUROC.
+- ``SPEAKS`` 1.0, nats of log LR at which a finding counts fully for a disease, and ``SHARED`` 0.1,
+  share of every finding counted for every disease (:func:`disease_temperatures`): bench_real tune
+  half, top-10 44 -> 52 % (``SHARED`` 0.25: 50); report half 49 -> 55 %.
+- ``EXPLAIN_WEIGHT`` 2, pseudo-records pulling P(q | documented c) back to plain ``p0(q)``: an
+  assumption (few records of a condition say little).
+- ``MAX_DISEASE_FREQUENCY`` 0.99, cap on ``P_D(q)``: an assumption, as the ranker's ``MAX_FREQUENCY``.
+- ``EVIDENCE_ALTERNATIVES`` 200, hypotheses mixed into a bar's "alternatives": an assumption; the
+  rest carry a negligible share of the posterior.
+- In :mod:`app.rank.background`: ``UNSEEN_FREQUENCY`` 3e-4, fraction of ordinary records, the
+  floor for a finding no population source has seen: bench_real tune half (1e-3 lost AUROC
+  everywhere); ``DEFAULT_WEIGHT`` 1000, pseudo-records pulling a site's own counts toward the
+  shipped default: an assumption, not fitted (a site needs about that many records before its
+  counts outweigh the default); ``MIN_PAIR`` 2 records for a co-occurrence to count: an
+  assumption. (``ROOT_PRIOR``, the learned background's prior, went with that background.)
 """
 from __future__ import annotations
 
@@ -37,39 +80,24 @@ import numpy as np
 from scipy.special import logsumexp
 
 RARE_SHARE = 0.04
-# At REFERENCE_FINDINGS findings. Issue 19 (real-world background, bench_real.py, 600 rare cases,
-# tune half of the real inpatients): 0.3 keeps the synthetic general population, the common-problem
-# adults and children unflagged and the no-leak top-suggestion ECE at 0.06; 0.4 flags 6 % of the
-# synthetic general population and a third of the real tune inpatients (ECE 0.13); 0.35 in between.
 TEMPERATURE = 0.3
 REFERENCE_FINDINGS = 10
-EVIDENCE_EXPONENT = 0.5  # evidence grows like n ** EVIDENCE_EXPONENT with n correlated findings
+EVIDENCE_EXPONENT = 0.5
 PRIOR_WEIGHT = 0.2
-# finding_weights: a finding 1 in 1,000 ordinary records show (or rarer) counts fully, a common one by
-# its share of those digits. Against counting every finding alike (bench_real, 600 cases, floor 3e-4,
-# temperature 0.3): AUROC the same (real 0.890 / synthetic 0.957 against 0.890 / 0.962), rare cases
-# flagged 67 % / 71 % against 50 % / 55 %, top-suggestion ECE 0.060 against 0.101; but real inpatients
-# of the tune half flagged 5 / 23 against 0 / 23 (report half 0 / 26 either way).
 INFORMATIVE_DIGITS = 3.0
 ORDINARY_DIGITS = 0.0
-# disease_temperatures, for the diseases' shares only (P(rare) keeps the record's tempering). Chosen
-# on the tune half of the real inpatients' records with rare cases inside (bench_real, 600 cases):
-# top-10 44 → 52 % (no-leak 29 → 33); SHARED 0.25: 50 (32). Report half 49 → 55 % (no-leak 32 → 37).
-SPEAKS = 1.0  # nats of log LR at which a finding counts fully for a disease
+SPEAKS = 1.0
 SHARED = 0.1
-EXPLAIN_WEIGHT = 2.0  # pseudo-records pulling "q given documented c" back to plain p0(q)
+EXPLAIN_WEIGHT = 2.0
 MAX_DISEASE_FREQUENCY = 0.99
-EVIDENCE_ALTERNATIVES = 200  # hypotheses that make up "the alternatives" in a finding's bar
-# The share of screened people with the exposure an acquired disease needs (travel to an endemic
-# area, a bite, a poisoning): a judgement, not fitted; a documented exposure is for the clinician.
+EVIDENCE_ALTERNATIVES = 200
 EXPOSURE = 0.01
-UNKNOWN_PREVALENCE = 1e-6  # most OMIM-only entries are single families
+UNKNOWN_PREVALENCE = 1e-6
 
-# Orphanet prevalence class → a representative prevalence (geometric middle of the class).
 PREVALENCE = {"<1 / 1 000 000": 5e-7, "1-9 / 1 000 000": 3e-6, "1-9 / 100 000": 3e-5,
               "1-5 / 10 000": 2.2e-4, "6-9 / 10 000": 7.3e-4, ">1 / 1000": 2e-3}
 PREVALENCE_KINDS = ("Point prevalence", "Prevalence at birth", "Lifetime Prevalence")
-INCIDENCE_YEARS = 20  # annual incidence × years lived with it ≈ prevalence
+INCIDENCE_YEARS = 20
 
 
 @dataclass
@@ -145,8 +173,8 @@ def log_lr(term_score: np.ndarray, ic: float, p0: float) -> np.ndarray:
 
 
 ONSET_YEARS = {"Antenatal": 0, "Neonatal": 0, "Infancy": 0, "Childhood": 1, "Adolescent": 10, "Adult": 16,
-               "Elderly": 50, "All ages": 0}  # earliest age of each Orphanet onset class, with a margin
-UNLIKELY = math.log(0.1)  # a female with an X-linked recessive disease, a child with an adult-onset one
+               "Elderly": 50, "All ages": 0}
+UNLIKELY = math.log(0.1)
 
 
 def demographic_log_prior(female_only_unlikely: np.ndarray, earliest_onset: np.ndarray, sex: str | None,
