@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     feedback = sub.add_parser("feedback", help="CDS Hooks card feedback")
     feedback.add_argument("action", choices=["export"], help="export the feedback as NDJSON on stdout")
     audit = sub.add_parser("audit", help="audit trail")
-    audit.add_argument("action", choices=["export"], help="export the audit trail as NDJSON on stdout")
+    audit.add_argument("action", choices=["export", "flush"],
+                       help="export: the events still in Redis as NDJSON on stdout; flush: move the events not yet "
+                            "exported to RADAR_AUDIT_SINK now")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_worker(args) -> int:
     """Run an RQ worker for the app's queues until SIGTERM/SIGINT; it outlives Redis outages."""
+    from . import audit
     from .inference import jobs
     from .pipeline import warm_up
     from .services import for_process
@@ -50,6 +53,7 @@ def cmd_worker(args) -> int:
     # The same set-up as the web app, made once here, so every forked job starts with the
     # knowledge and its indexes already in memory.
     ctx = for_process()
+    audit.export_quietly(ctx.store)  # what a process that died after writing an event left behind
     warm_up(ctx.knowledge)
     print(f"radar worker: listening on queues {', '.join(QUEUES)}", flush=True)
     jobs.work(ctx, tuple(QUEUES))
@@ -90,12 +94,24 @@ def cmd_keys(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    """Export the audit trail as NDJSON."""
+    """Export the audit trail still in Redis as NDJSON, or flush the events not yet exported to the sink."""
     from . import audit
     from .store import connect
 
     settings = load_settings()
-    for event in audit.events(connect(settings.redis_url, settings.data_dir)):
+    store = connect(settings.redis_url, settings.data_dir, audit=settings.audit)
+    if args.action == "flush":
+        if not settings.audit.exports:
+            print("radar audit flush: RADAR_AUDIT_SINK is none; the events stay in Redis", file=sys.stderr)
+            return 0
+        try:
+            written = audit.export(store)
+        except OSError as exc:
+            print(f"radar audit flush: cannot write the {settings.audit.sink} sink: {exc.strerror}", file=sys.stderr)
+            return 1
+        print(f"radar audit flush: {written} event(s) written to the {settings.audit.sink} sink", file=sys.stderr)
+        return 0
+    for event in audit.events(store):
         sys.stdout.write(json.dumps(event, sort_keys=True) + "\n")
     return 0
 

@@ -38,7 +38,7 @@ class Services:
 
 def build(settings: Settings, store: Store | None = None) -> Services:
     """Connect the store (unless the caller has one) and load the knowledge (once, before gunicorn forks its workers)."""
-    store = store or connect(settings.redis_url, settings.data_dir)
+    store = store or connect(settings.redis_url, settings.data_dir, audit=settings.audit)
     http = httpx.Client(timeout=httpx.Timeout(settings.fhir_timeout, connect=5.0),
                         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                         headers={"User-Agent": USER_AGENT}, follow_redirects=False)

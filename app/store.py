@@ -34,8 +34,9 @@ log = logging.getLogger("radar.store")
 class Store:
     """JSON values with TTLs in Redis, under one key prefix."""
 
-    def __init__(self, client: redis.Redis, embedded: Any = None):
+    def __init__(self, client: redis.Redis, embedded: Any = None, audit: Any = None):
         self.redis = client
+        self.audit = audit  # AuditSettings: where audit events go beyond Redis (None: they stay in Redis)
         self._embedded = embedded  # keeps an embedded server alive as long as the store
         self._waitaof = True  # False once the server said it has no WAITAOF (Redis < 7.2)
         self._warned = False
@@ -119,9 +120,9 @@ class Store:
         """A distributed lock (one holder across all processes)."""
         return self.redis.lock(f"{PREFIX}lock:{name}", timeout=timeout, blocking_timeout=blocking_timeout)
 
-    def append_event(self, stream: str, fields: dict[str, str], maxlen: int = 1_000_000, *,
+    def append_event(self, stream: str, fields: dict[str, str], maxlen: int | None = 1_000_000, *,
                      durable: bool = False) -> str:
-        """Append one event to a Redis stream (capped at about ``maxlen`` entries).
+        """Append one event to a Redis stream (capped at about ``maxlen`` entries; None: never trimmed here).
 
         ``durable``: return only once Redis has fsynced the event to its append-only file
         (``WAITAOF``, Redis >= 7.2). Where the server cannot confirm that (an older server, no
@@ -130,10 +131,10 @@ class Store:
         """
         name = f"{PREFIX}{stream}"
         if not (durable and self._waitaof):
-            return self.redis.xadd(name, fields, maxlen=maxlen, approximate=True)
+            return self.redis.xadd(name, fields, maxlen=maxlen, approximate=maxlen is not None)
         # One connection for both: WAITAOF waits for the writes of the connection that sends it.
         pipe = self.redis.pipeline(transaction=False)
-        pipe.xadd(name, fields, maxlen=maxlen, approximate=True)
+        pipe.xadd(name, fields, maxlen=maxlen, approximate=maxlen is not None)
         pipe.execute_command("WAITAOF", 1, 0, DISK_WAIT_MS)
         event_id, reply = pipe.execute(raise_on_error=False)
         if isinstance(event_id, Exception):
@@ -155,9 +156,34 @@ class Store:
             log.warning("events are written but not confirmed on disk: %s; a Redis crash may lose the last second "
                         "of them", why)
 
-    def read_events(self, stream: str, count: int | None = None) -> list[tuple[str, dict]]:
-        """Return the events of a stream, oldest first."""
-        return self.redis.xrange(f"{PREFIX}{stream}", count=count)
+    def read_events(self, stream: str, count: int | None = None, after: str | None = None) -> list[tuple[str, dict]]:
+        """Return the events of a stream, oldest first (``after``: only those with a later id)."""
+        return self.redis.xrange(f"{PREFIX}{stream}", min=f"({after}" if after else "-", count=count)
+
+    def trim_events(self, stream: str, upto: str, keep: int, most: int = 10_000) -> int:
+        """Drop the oldest events of a stream with ids up to ``upto`` (inclusive) while more than ``keep``
+        remain, at most ``most`` per call; returns how many were dropped. Newer events are never dropped."""
+        name = f"{PREFIX}{stream}"
+        over = int(self.redis.xlen(name)) - keep
+        if over <= 0:
+            return 0
+        oldest = self.redis.xrange(name, min="-", max=upto, count=min(over, most))
+        if not oldest:
+            return 0
+        ms, seq = oldest[-1][0].split("-")
+        return int(self.redis.xtrim(name, minid=f"{ms}-{int(seq) + 1}", approximate=False))
+
+    def stream_length(self, stream: str) -> int:
+        """How many events a stream holds."""
+        return int(self.redis.xlen(f"{PREFIX}{stream}"))
+
+    def stream_cursor(self, name: str) -> str | None:
+        """The stream id a reader has reached (``advance_cursor``), or None."""
+        return self.redis.get(f"{PREFIX}cursor:{name}")
+
+    def advance_cursor(self, name: str, event_id: str) -> bool:
+        """Move a reader's cursor forward to ``event_id``; never backward (False then)."""
+        return bool(self.redis.eval(_ADVANCE, 1, f"{PREFIX}cursor:{name}", event_id))
 
     def raw(self) -> redis.Redis:
         """A client to the same server that returns bytes (RQ needs one)."""
@@ -176,13 +202,30 @@ class Store:
             self._embedded.stop()
 
 
-def connect(redis_url: str | None, data_dir: Path) -> Store:
-    """Connect to ``redis_url``, or start an embedded Redis under ``data_dir`` when it is None."""
+def connect(redis_url: str | None, data_dir: Path, audit: Any = None) -> Store:
+    """Connect to ``redis_url``, or start an embedded Redis under ``data_dir`` when it is None.
+
+    ``audit``: the ``AuditSettings`` whose sink audit events written through this store are exported to.
+    """
     if redis_url:
-        return Store(redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30))
+        return Store(redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30), audit=audit)
     server = start_embedded(data_dir)
     client = redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
-    return Store(client, embedded=server)
+    return Store(client, embedded=server, audit=audit)
+
+
+# Stream ids are "<ms>-<seq>"; both parts fit a Lua number exactly (below 2^53).
+_ADVANCE = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local cm, cs = string.match(cur, '^(%d+)-(%d+)$')
+  local nm, ns = string.match(ARGV[1], '^(%d+)-(%d+)$')
+  cm, cs, nm, ns = tonumber(cm), tonumber(cs), tonumber(nm), tonumber(ns)
+  if nm < cm or (nm == cm and ns <= cs) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
 
 
 def _why_no_waitaof(error: str) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from joserfc.jwk import KeySet
 
+from .audit import AuditSettings
 from .background import SiteBackground, site_background
 from .bulk import BulkLimits
 from .cds import CdsClient, CdsThresholds, parse_clients, require_public_url
@@ -26,7 +27,7 @@ from .model import ModelSettings
 from .parse import ConfigError, boolean, json_list, normalize_iss, one_of, positive_int, require_url
 
 __all__ = ["Settings", "load_settings", "ConfigError", "Ehr", "ModelSettings", "CdsClient", "CdsThresholds",
-           "normalize_iss", "json_list", "SiteBackground", "background_setting", "BulkLimits"]
+           "normalize_iss", "json_list", "SiteBackground", "background_setting", "BulkLimits", "AuditSettings"]
 
 LOG_LEVELS = tuple(logging.getLevelNamesMapping())
 
@@ -54,6 +55,7 @@ class Settings:
     log_level: str = "INFO"
     background: SiteBackground | None = None  # RADAR_BACKGROUND; None: the shipped background
     bulk: BulkLimits = field(default_factory=BulkLimits)  # RADAR_BULK_*: what a Bulk export may take
+    audit: AuditSettings = field(default_factory=AuditSettings)  # RADAR_AUDIT_*: the sink beyond Redis
 
     def ehr_for(self, iss: str) -> Ehr | None:
         """Return the registered EHR for ``iss`` (trailing slash ignored), or None."""
@@ -98,6 +100,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, chart_secrets: bool =
         log_level=one_of(env, "RADAR_LOG_LEVEL", "INFO", LOG_LEVELS),
         background=site_background(env),
         bulk=BulkLimits.from_env(env),
+        audit=AuditSettings.from_env(env, data_dir),
     )
 
 

@@ -113,7 +113,7 @@ def _clients(settings):
     from ..services import USER_AGENT
     from ..store import connect
 
-    store = connect(settings.redis_url, settings.data_dir)
+    store = connect(settings.redis_url, settings.data_dir, audit=settings.audit)
     http = httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), headers={"User-Agent": USER_AGENT},
                         follow_redirects=False)
     return store, http
