@@ -1,51 +1,41 @@
 """Embedded rare-disease ranker: HPO phenotypes in, ranked Orphanet/OMIM diseases out, on the CPU.
 
-Method (a frequency-aware likelihood ratio over the HPO graph, after LIRICAL/Phenomizer):
-every disease is a set of annotated HPO terms (Orphanet with frequency classes, OMIM from
-hpo3 without frequencies). A patient term ``q`` is explained by a disease ``D`` through its
-best ancestor ``a`` (``q`` itself included) that ``D`` implies:
+Method. Every disease is a set of annotated HPO terms with frequencies (Orphanet's classes; OMIM's
+from HPO's ``phenotype.hpoa`` where it gives one). A patient term ``q`` is explained by disease
+``D`` through its best ancestor ``a`` (``q`` itself included) that ``D`` implies (a frequency-aware
+likelihood ratio over the HPO graph, after LIRICAL and Phenomizer):
 
     log LR(q | D) = max_a [ IC(a) + log f_D(a) - SPECIFICITY * (IC(q) - IC(a)) ]
 
-where ``IC`` is hpo3's OMIM information content (``-log`` of the share of diseases that
-have the term, i.e. the disease background; a term no OMIM disease carries takes its most
-specific ancestor's) and ``f_D(a)`` is the probability that ``D`` shows some finding at or below
-``a``: a noisy-OR over its annotations there, ``1 - prod(1 - f_b)`` (frequencies capped at
-``MAX_FREQUENCY``), so a disease with several eye findings explains "abnormality of the eye"
-better than one with a single finding. The part of ``q`` the disease does not explain costs
-``SPECIFICITY`` per nat; a noise floor (``NOISE``) keeps one unexplained term from vetoing a disease.
+``IC`` is hpo3's OMIM information content (``-log`` of the share of OMIM diseases annotated at or
+below the term; a term none carries takes its most specific ancestor's); ``f_D(a)``, the chance
+that ``D`` shows some finding at or below ``a``, is a noisy-OR over its annotations there,
+``1 - prod(1 - f_b)``. The rest is mixed with a floor, ``(1 - NOISE) LR + NOISE``, so one
+unexplained term cannot veto a disease. That LR is against the disease background;
+:mod:`app.rank.posterior` turns it into P(rare) and P(disease | findings) (its note has that
+model and its constants), and coverage (:meth:`Ranker._coverage`: how much of the disease's own
+picture the patient shows) re-weighs the diseases' shares. OMIM entries Orphanet maps exactly (E)
+merge into their disorder (:mod:`app.rank.entities`). History and benchmark figures: CHANGELOG.md.
 
-The per-finding LR looks from the patient to the disease only, so a disease annotated with
-hundreds of findings explains most vague neurodevelopmental records finding by finding. The other
-direction, coverage (:meth:`Ranker._coverage`: how much of the disease's picture the patient
-shows), re-weighs the diseases' shares among themselves (``COVERAGE_WEIGHT``; P(rare) unchanged).
-
-That LR is against other diseases. :mod:`app.rank.posterior` turns it into P(finding | disease),
-sets it against the general population (:mod:`app.rank.background`) and "no rare disease", and
-gives the calibrated P(rare) and P(disease | findings) by which suggestions are ordered
-(:meth:`Ranker.assess`). ``score`` stays as the posterior relative to the best match per finding.
-
-Benchmark figures as they stand are in the README (``make bench``); their history is in the git log.
-Tried and not kept:
-- excluded findings as evidence, LR ``(1 - f_D) / (1 - p0)``: top-1 57.2 → 44.9 (capped at 0.5:
-  47.3; at 0.2: 50.4). In published cases the excluded findings are mostly the diagnosis's own
-  variable features (a cohort paper lists what this patient lacks), so they only steer "look for";
-- an ensemble with a one-sided Resnik best-match score (Phenomizer-like), added with weight 1:
-  all +0.8 top-1, no-leak +1.8 top-10, but imprecise+noise −2.3 top-10, and it is no likelihood,
-  so probabilities would lose their meaning; earlier z-scored ensembles and a log
-  annotation-count prior did not help either;
-- other SPECIFICITY (1.0, 2.0) and NOISE (0.02, 0.1): within 0.5 points everywhere.
-With coverage in place (all 7,669 dev cases, perfect phenotypes and through the EHR path; no-leak
-top-1/top-10 as the deciding view), none of these moved any view by more than 0.5 points:
-- a one-sided Resnik best match as a third re-weighing (weight 0.1 or 0.25 per finding);
-- hub damping, ``P_D(q)`` times ``(median annotation mass / mass_D) ** 0.5``: +0.6 no-leak top-10
-  alone, nothing on top of coverage (both answer the same hub problem); ``** 1``: −17 top-10;
-- ``DEFAULT_FREQUENCY`` 0.3 or 0.7 for OMIM findings without one; PRIOR_WEIGHT 0–0.3;
-  ``UNKNOWN_PREVALENCE`` 3e-7–1e-5; IC from this knowledge base's own diseases instead of hpo3's
-  OMIM IC (no-leak top-10 65.4 → 64.8).
-
-OMIM diseases are merged into their Orphanet disorder where Orphanet maps them exactly (E),
-so a disease appears once; others stay OMIM entries.
+Constants (where each value came from; "dev cases" are ``../shared/data/phenopackets-dev``,
+measured by ``tests/bench/bench_ranker.py``):
+- ``SPECIFICITY`` 1.5, nats of log LR lost per nat of IC the disease leaves unexplained: set with
+  the first ranker (2025-11-25); 1.0 and 2.0 moved no view by more than 0.5 points on the dev cases.
+- ``NOISE`` 0.05, probability that a finding is unrelated to the disease: set with the first ranker;
+  0.02 and 0.1 moved no view by more than 0.5 points on the dev cases.
+- ``COVERAGE_WEIGHT`` 0.25, weight (per finding, tempered like the evidence) of coverage in nats:
+  measured on all 7,669 dev cases, 0 -> 0.25 raised every view; 0.4 lowered top-1.
+- ``DEFAULT_FREQUENCY`` (entities) 0.5, probability counted for a finding whose source gives none
+  (marked ``Entity.unknown_frequency``, shown without a frequency): an assumption, the middle of
+  the scale; 0.3 and 0.7 moved no view by more than 0.5 points on the dev cases.
+- ``MAX_FREQUENCY`` 0.99, cap on an annotation's probability: an assumption, so an obligate
+  finding's ``log(1 - f)`` stays finite and annotations can still be wrong.
+- ``MAX_CHANCE`` 0.9, cap on a record's own chance of a finding (``phenotype.labs``): an
+  assumption, a lab finding is never certain in ordinary people.
+- ``DEMOGRAPHICS`` on: sex and age on the priors (``posterior.UNLIKELY``); on the dev cases no-leak
+  top-1/3/10 37.8/48.9/65.7 -> 38.0/49.5/65.9.
+- ``FREQUENCY_LABELS``: Orphanet's frequency classes by their lower bounds (words shown).
+- ``LOOK_FOR_MAX`` 8, findings to look for per suggestion: a display choice.
 """
 from __future__ import annotations
 
@@ -59,7 +49,7 @@ from scipy import sparse
 
 from ..knowledge import hpoa, loinc, orphanet
 from . import background as background_mod, entities, posterior
-from .entities import DEFAULT_FREQUENCY, Entity
+from .entities import Entity
 from ..knowledge.diseases import Disease, omim_url, orpha_code, orpha_url
 from ..knowledge.ontology import ontology
 
@@ -68,14 +58,10 @@ PHENOTYPIC_ABNORMALITY = "HP:0000118"
 SPECIFICITY = 1.5
 NOISE = 0.05
 LOOK_FOR_MAX = 8
-DEMOGRAPHICS = True  # sex and age on the priors: bench_ranker no-leak 37.8/48.9/65.7 → 38.0/49.5/65.9
-# Weight of the disease-to-patient coverage (Ranker._coverage), tempered like the findings' evidence.
-# 7,669 dev cases, perfect phenotypes, top-1/3/10 %, 0 → 0.25: all 55.4/66.6/77.2 → 56.4/68.0/78.4,
-# no-leak 37.5/49.6/64.2 → 39.4/51.4/65.4, imprecise no-leak 25.6/37.4/52.5 → 26.7/38.2/53.9; both
-# halves of a split by diagnosis gain (no-leak top-10 62.5 → 63.9, 66.8 → 67.6). 0.4: top-1 falls.
+DEMOGRAPHICS = True
 COVERAGE_WEIGHT = 0.25
-MAX_CHANCE = 0.9  # a record's own chance of a finding never makes it certain in ordinary people
-MAX_FREQUENCY = 0.99  # obligate findings still leave room for error (log(1 - f) stays finite)
+MAX_CHANCE = 0.9
+MAX_FREQUENCY = 0.99
 FREQUENCY_LABELS = [(1.0, "obligate"), (0.8, "very frequent"), (0.3, "frequent"), (0.05, "occasional"), (0.0, "very rare")]
 
 
@@ -113,8 +99,8 @@ class _RecordView:
 
 
 def _frequency_label(f: float | None) -> str | None:
-    """Orphanet-style frequency words; None where the source gives no frequency (OMIM)."""
-    if f is None or f == DEFAULT_FREQUENCY:
+    """Orphanet-style frequency words; None for None (the source gives no frequency)."""
+    if f is None:
         return None
     return next(label for bound, label in FREQUENCY_LABELS if f >= bound)
 
@@ -444,8 +430,9 @@ class Ranker:
             if llr[best] <= 0.0:
                 continue
             b = int(ann[best])
+            known = None if b in e.unknown_frequency else freq[best]
             out.append({"hpo": self._ids[q], "label": self._labels[q], "disease_hpo": self._ids[b],
-                        "disease_label": self._labels[b], "frequency": _frequency_label(freq[best])})
+                        "disease_label": self._labels[b], "frequency": _frequency_label(known)})
         return out
 
     def _look_for(self, view: _RecordView, e: Entity) -> list[dict]:
@@ -455,7 +442,8 @@ class Ranker:
         keep = ~(view.related[ann] | view.below[ann])
         ann, freq = ann[keep], freq[keep]
         order = np.lexsort((ann, -self._ic[ann], -freq))[:LOOK_FOR_MAX]
-        return [{"hpo": self._ids[b], "label": self._labels[b], "frequency": _frequency_label(f)}
+        return [{"hpo": self._ids[b], "label": self._labels[b],
+                 "frequency": _frequency_label(None if b in e.unknown_frequency else f)}
                 for b, f in zip(ann[order].tolist(), freq[order].tolist())]
 
     def _suggestion(self, rank: int, e: Entity, score: float, view: _RecordView) -> Suggestion:

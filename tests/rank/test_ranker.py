@@ -111,3 +111,9 @@ def test_icd10_prefix_matching():
     assert kb.by_icd10("e75.2") == ["355"]
     assert kb.by_icd10("E75") == []  # BTNT: the code is narrower than the disorder
     assert kb.by_icd10("Q87.4") == []
+
+
+def test_a_source_frequency_of_one_half_is_shown_and_a_missing_one_is_not(ranker):
+    # ORPHA:13's merged OMIM annotations: HPO gives 0.5 for HP:0003785 and no frequency for HP:0002344.
+    matching, _ = ranker.explain("ORPHA:13", ["HP:0003785", "HP:0002344"])
+    assert {m["hpo"]: m["frequency"] for m in matching} == {"HP:0003785": "frequent", "HP:0002344": None}
