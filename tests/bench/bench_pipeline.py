@@ -47,8 +47,8 @@ def recovered(profile, observed) -> float:
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data not present")
 def test_pipeline_on_dev_cases():
-    from launch.synth import phenopacket_to_bundle
-    from launch.synth_knowledge import load_knowledge as synth_knowledge
+    from dev.synth import phenopacket_to_bundle
+    from dev.synth.knowledge import load_knowledge as synth_knowledge
 
     n = int(os.environ.get("BENCH_PIPELINE_CASES", "0"))
     with gzip.open(SHARED / "phenopackets-dev.jsonl.gz", "rt") as fh:
@@ -111,7 +111,7 @@ def test_radar_rank_throughput():
 
     from app.batch import rank_stream
 
-    with gzip.open(Path(__file__).resolve().parents[2] / "launch" / "data" / "patients.ndjson.gz", "rt") as fh:
+    with gzip.open(Path(__file__).resolve().parents[2] / "dev" / "data" / "patients.ndjson.gz", "rt") as fh:
         data = fh.read()
     kb = load_knowledge()
     out = io.StringIO()

@@ -24,7 +24,7 @@ from app.case.narrative import build_narrative
 from app.inference.grounding import ground_answer
 from app.pipeline import load_knowledge
 from app.phenotype import extract
-from launch.vllm_stub import create_stub
+from dev.vllm_stub import create_stub
 from tests.conftest import build_stack, new_browser, session_id
 from tests.servers import serve
 
@@ -44,7 +44,7 @@ ANSWER = """1. **Marfan syndrome** — tall stature, arachnodactyly and ectopia 
 
 def test_overhead_per_inference():
     kb = load_knowledge()
-    with gzip.open(ROOT / "launch" / "data" / "patients.ndjson.gz", "rt") as fh:
+    with gzip.open(ROOT / "dev" / "data" / "patients.ndjson.gz", "rt") as fh:
         records = [record_from_bundle(json.loads(line)) for line in fh]
     profiles = [extract(r, kb) for r in records]
     ground_answer(ANSWER, kb, present=[], absent=[])  # builds the name index once, as the worker does at start

@@ -40,8 +40,8 @@ def leaky(packet: dict, refs: dict[str, set[str]]) -> bool:
 def rare_cases(out: Path, cases: int, seed: int = 5) -> None:
     """Write ``out/rare.ndjson`` (EHR-shaped rare-case Bundles, Patient ``rc00000``…) and ``out/rare.truth.jsonl``
     ({patient, diagnoses, leak}) for ``cases`` development phenopackets sampled with ``seed`` (0 = all)."""
-    from launch.synth import phenopacket_to_bundle
-    from launch.synth_knowledge import load_knowledge as synth_knowledge
+    from dev.synth import phenopacket_to_bundle
+    from dev.synth.knowledge import load_knowledge as synth_knowledge
 
     with gzip.open(DATA / "phenopackets-dev.jsonl.gz", "rt") as fh:
         packets = [json.loads(line) for line in fh if line.strip()]
@@ -152,7 +152,7 @@ def cache_dir(name: str, **params) -> Path:
         st = f.stat()
         h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     for f in [_HERE / "population.py", _HERE / "lab_ranges.py", _HERE / "common_problems.py",
-              *sorted((ROOT / "launch").glob("synth*.py"))]:
+              *sorted((ROOT / "dev" / "synth").glob("*.py"))]:
         if f.exists():
             h.update(f.read_bytes())
     return CACHE / "real" / f"{name}-{h.hexdigest()[:16]}"

@@ -17,7 +17,7 @@ from app.pipeline import load_knowledge
 from app.phenotype import extract
 from app.record import Note, PatientRecord
 
-DATA = Path(__file__).resolve().parents[2] / "launch" / "data" / "patients.ndjson.gz"
+DATA = Path(__file__).resolve().parents[2] / "dev" / "data" / "patients.ndjson.gz"
 TODAY = date(2026, 11, 1)
 
 

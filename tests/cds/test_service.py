@@ -19,7 +19,7 @@ from flask import Flask, request
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from launch.vllm_stub import create_stub
+from dev.vllm_stub import create_stub
 from tests.conftest import build_stack, session_id
 from tests.fhir_data import prefetch_for
 from tests.servers import serve

@@ -10,7 +10,7 @@ import pytest
 from app.config import ConfigError
 from app.config.model import DEFAULT_INSTRUCTION, ModelSettings
 from app.inference.client import InferenceError, ThinkSplitter, check_service, complete, prompt_messages, stream
-from launch.vllm_stub import create_stub
+from dev.vllm_stub import create_stub
 from tests.servers import free_port, serve
 
 CASE = "A 14-year-old boy, very tall, with arachnodactyly and bilateral lens dislocation."

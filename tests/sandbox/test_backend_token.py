@@ -9,7 +9,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from launch.sandbox.settings import LAUNCH_DIR, load_clients, parse_client
+from dev.sandbox.settings import DEV_DIR, load_clients, parse_client
 
 from . import backend_kit as kit
 from .smart import authorize, fhir, launch, redirect_params
@@ -160,7 +160,7 @@ def test_discovery(base, tenant, system_scope, absent):
 
 
 def test_repo_backend_registrations():
-    backends = [c for c in load_clients(LAUNCH_DIR / "clients.json") if c.client_id == "radar-backend"]
+    backends = [c for c in load_clients(DEV_DIR / "clients.json") if c.client_id == "radar-backend"]
     assert {c.tenant: c.grant_types for c in backends} == {"epic": ("client_credentials",),
                                                             "cerner": ("client_credentials",)}
     scopes = {c.tenant: c.scope for c in backends}

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from launch.sandbox.store import parse_instant
+from dev.sandbox.store import parse_instant
 
 from . import backend_kit as kit
 from .smart import launch

@@ -6,21 +6,21 @@ import logging
 
 import pytest
 
-from launch.sandbox import create_sandbox
-from launch.sandbox.scopes import access, parse_resource_scope
-from launch.sandbox.settings import LAUNCH_DIR, load_clients, resolve
+from dev.sandbox import create_sandbox
+from dev.sandbox.scopes import access, parse_resource_scope
+from dev.sandbox.settings import DEV_DIR, load_clients, resolve
 
 
 def test_repo_clients_json(monkeypatch, caplog):
     monkeypatch.delenv("RADAR_DEMO_CERNER_SECRET", raising=False)
     with caplog.at_level(logging.WARNING):
-        clients = load_clients(LAUNCH_DIR / "clients.json")
+        clients = load_clients(DEV_DIR / "clients.json")
     assert {(c.client_id, c.tenant) for c in clients} == {
         ("radar-epic", "epic"), ("radar-public", "epic"), ("radar-public", "cerner"),
         ("radar-backend", "epic"), ("radar-backend", "cerner")}
     assert "RADAR_DEMO_CERNER_SECRET" in caplog.text
     monkeypatch.setenv("RADAR_DEMO_CERNER_SECRET", "from-env")
-    cerner = [c for c in load_clients(LAUNCH_DIR / "clients.json") if c.client_id == "radar-cerner"][0]
+    cerner = [c for c in load_clients(DEV_DIR / "clients.json") if c.client_id == "radar-cerner"][0]
     assert (cerner.client_secret, cerner.token_endpoint_auth_method) == ("from-env", "client_secret_basic")
 
 
@@ -77,9 +77,9 @@ def test_parse_resource_scope():
 
 def test_generated_patients_file_is_served():
     """The synthesizer's real output loads and serves (skipped until the file exists)."""
-    path = LAUNCH_DIR / "data" / "patients.ndjson.gz"
+    path = DEV_DIR / "data" / "patients.ndjson.gz"
     if not path.exists():
-        pytest.skip("launch/data/patients.ndjson.gz not generated yet")
+        pytest.skip("dev/data/patients.ndjson.gz not generated yet")
     app = create_sandbox({"CLIENTS": []})
     sandbox = app.extensions["sandbox"]
     assert len(sandbox.data.patients) > 2

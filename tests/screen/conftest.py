@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-PATIENTS = Path(__file__).resolve().parents[2] / "launch" / "data" / "patients.ndjson.gz"
+PATIENTS = Path(__file__).resolve().parents[2] / "dev" / "data" / "patients.ndjson.gz"
 
 
 def bundles() -> list[dict]:

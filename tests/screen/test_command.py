@@ -79,7 +79,7 @@ def ehr(tmp_path_factory):
 
 def test_live_export_then_incremental(ehr, tmp_path, monkeypatch, capsys):
     iss = ehr.iss("epic")
-    # A chart registration whose client secret is not in this environment (as with launch/ehrs.json
+    # A chart registration whose client secret is not in this environment (as with dev/ehrs.json
     # outside `make demo`) does not stop a backend-only command.
     registry = [{"name": "Epic sandbox", "iss": iss, "client_id": "radar-epic", "backend_client_id": "radar-backend"},
                 {"name": "Cerner sandbox", "iss": ehr.iss("cerner"), "client_id": "radar-cerner",

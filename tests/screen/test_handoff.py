@@ -22,7 +22,7 @@ from app.fetch.build import build_record
 from app.pipeline import analyse
 from app.screen import handoff
 from app.store import connect
-from launch.vllm_stub import create_stub
+from dev.vllm_stub import create_stub
 from tests.conftest import build_stack, new_browser, session_id
 from tests.fhir_data import BUNDLES
 from tests.servers import serve

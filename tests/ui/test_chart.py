@@ -74,7 +74,7 @@ def test_empty_record_says_too_few(stack):
 
 
 def test_known_disease_is_not_suggested_again(stack):
-    truth = json.loads(Path("launch/data/truth.json").read_text())
+    truth = json.loads(Path("dev/data/truth.json").read_text())
     omim_known = {str(d.id) for d in ontology().omim_diseases}
     # Cases whose diagnosis the knowledge base knows (newer OMIM entries are not in hpo3 2025-11-24).
     known_ids = [p for p, t in sorted(truth.items()) if t.get("known_on_problem_list")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.inference import jobs
-from launch.vllm_stub import create_stub
+from dev.vllm_stub import create_stub
 from tests.conftest import build_stack, new_browser, session_id
 from tests.servers import free_port, serve
 
@@ -269,7 +269,7 @@ def test_radar_rank_engine_radar(radar, tmp_path):
     import gzip
     import json
 
-    with gzip.open(ROOT / "launch" / "data" / "patients.ndjson.gz", "rt") as fh:
+    with gzip.open(ROOT / "dev" / "data" / "patients.ndjson.gz", "rt") as fh:
         first = next(line for line in fh if line.startswith('{"resourceType":"Bundle","id":"rd-008-bundle"'))
     env = {**os.environ, "RADAR_URL": f"{radar.stub.url}/v1", "RADAR_MODEL": MODEL, "RADAR_EHRS": ""}
     result = subprocess.run([sys.executable, "-m", "app.cli", "rank", "-", "--engine", "radar"], input=first + "oops\n",

@@ -33,7 +33,7 @@ def prepare_env() -> tuple[dict, object]:
         jwks_file.write_text(json.dumps(generate_keys().as_dict(private=True)))
         jwks_file.chmod(0o600)
     env.setdefault("RADAR_JWKS_FILE", str(jwks_file))
-    env.setdefault("RADAR_EHRS", str(ROOT / "launch" / "ehrs.json"))
+    env.setdefault("RADAR_EHRS", str(ROOT / "dev" / "ehrs.json"))
     env.setdefault("RADAR_DEMO_CERNER_SECRET", secrets.token_urlsafe(24))
     env.setdefault("RADAR_DATA_DIR", str(DATA))
     # The URL the sandbox launches; CDS clients' JWTs must name it too (RADAR_CDS_CLIENTS needs it).
@@ -79,10 +79,10 @@ def main() -> int:
     env, embedded = prepare_env()
     bin_dir = Path(sys.executable).parent
     # Own sessions: Ctrl-C reaches only this supervisor, which then stops the parts in order.
-    commands = [[str(bin_dir / "radar-sandbox"), "--port", "8001"]]
+    commands = [[sys.executable, "-m", "dev.sandbox", "--port", "8001"]]
     if env.get("RADAR_DEMO_STUB") == "1" and not env.get("RADAR_URL"):
         # No GPU here: a vLLM-compatible stub stands in for RaDaR so the whole flow can be shown.
-        stub = [sys.executable, "-m", "launch.vllm_stub", "--port", "8002", "--delay", "0.03"]
+        stub = [sys.executable, "-m", "dev.vllm_stub", "--port", "8002", "--delay", "0.03"]
         if (env.get("RADAR_PROMPT_PLACEMENT") or "").strip().lower() == "system":
             stub.append("--allow-system")  # the stub otherwise refuses system messages, as R1 distills want
         commands.append(stub)

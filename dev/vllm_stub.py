@@ -386,7 +386,7 @@ def _drop(sock) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m launch.vllm_stub --port 8002``: serve the stub on localhost."""
+    """``python -m dev.vllm_stub --port 8002``: serve the stub on localhost."""
     parser = argparse.ArgumentParser(description="OpenAI-compatible stub of RaDaR served by vLLM")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8002)

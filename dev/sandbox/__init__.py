@@ -66,7 +66,7 @@ def _fhir_latency() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console script ``radar-sandbox``: serve the sandbox with werkzeug's threaded server.
+    """``python -m dev.sandbox``: serve the sandbox with werkzeug's threaded server.
     ``BASE_URL`` follows ``--host/--port`` unless ``SANDBOX_BASE_URL`` is set."""
     parser = argparse.ArgumentParser(description="Run the sandbox EHR.")
     parser.add_argument("--host", default="127.0.0.1")

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
-LAUNCH_DIR = Path(__file__).resolve().parent.parent
+DEV_DIR = Path(__file__).resolve().parent.parent
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -19,8 +19,8 @@ DEFAULTS = {
     "BASE_URL": "http://127.0.0.1:8001",
     "APP_LAUNCH_URL": "http://127.0.0.1:8000/launch",
     "LATENCY_MS": 0,
-    "PATIENTS": str(LAUNCH_DIR / "data" / "patients.ndjson.gz"),
-    "CLIENTS_FILE": str(LAUNCH_DIR / "clients.json"),
+    "PATIENTS": str(DEV_DIR / "data" / "patients.ndjson.gz"),
+    "CLIENTS_FILE": str(DEV_DIR / "clients.json"),
     "TENANTS": {"epic": "epic", "cerner": "cerner"},
     "CODE_LIFETIME": 60,
     "LAUNCH_LIFETIME": 3600,

@@ -1,0 +1,4 @@
+"""``python -m dev.synth --help``."""
+from .generate import main
+
+main()
