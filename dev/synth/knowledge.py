@@ -7,9 +7,10 @@ result (it goes to a problem or a note instead), so no unit or range is ever inv
 from __future__ import annotations
 
 import csv
-import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from app.knowledge.hpo import read_obo
 
 
 @dataclass(frozen=True)
@@ -191,26 +192,19 @@ def load_knowledge(hpo_path: Path, loinc2hpo_path: Path) -> Knowledge:
 
 
 def parse_obo(path: Path) -> tuple[list[Term], dict[str, str]]:
-    """Parse the [Term] stanzas of an OBO file into Terms plus an alt_id → id map."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        stanzas = fh.read().split("\n\n")
+    """The live [Term] stanzas of an OBO file (``app.knowledge.hpo.read_obo``) as Terms, plus an alt_id → id map."""
     terms, alt_ids = [], {}
-    for stanza in stanzas:
-        if not stanza.startswith("[Term]") or "\nis_obsolete: true" in stanza:
+    for fields in read_obo(path)[1]:
+        if fields.get("is_obsolete") == ["true"]:
             continue
-        term, alts = _parse_stanza(stanza)
+        term = _term(fields)
         terms.append(term)
-        alt_ids.update({alt: term.id for alt in alts})
+        alt_ids.update({alt: term.id for alt in fields.get("alt_id", [])})
     return terms, alt_ids
 
 
-def _parse_stanza(stanza: str) -> tuple[Term, list[str]]:
-    """Parse one [Term] stanza."""
-    fields: dict[str, list[str]] = {}
-    for line in stanza.splitlines()[1:]:
-        key, _, value = line.partition(": ")
-        fields.setdefault(key, []).append(value)
+def _term(fields: dict[str, list[str]]) -> Term:
+    """One [Term] stanza (tag → values) as a Term."""
     synonyms, abbreviations = [], []
     for value in fields.get("synonym", []):
         text, _, rest = value[1:].partition('" ')
@@ -219,9 +213,8 @@ def _parse_stanza(stanza: str) -> tuple[Term, list[str]]:
         elif rest.startswith("EXACT"):
             synonyms.append(text)
     snomed = [x.split(":", 1)[1].split()[0] for x in fields.get("xref", []) if x.startswith("SNOMEDCT_US:")]
-    term = Term(
+    return Term(
         id=fields["id"][0], label=fields["name"][0], synonyms=tuple(synonyms),
         abbreviations=tuple(abbreviations), snomed=snomed[0] if snomed else None,
         parents=tuple(p.split()[0] for p in fields.get("is_a", [])),
     )
-    return term, fields.get("alt_id", [])
