@@ -73,8 +73,7 @@ def build(ont, kb: orphanet.OrphanetKB, col: dict[int, int], term_col: Callable[
     """Orphanet disorders with phenotypes or exact OMIM matches, then the remaining OMIM entries.
 
     OMIM findings take their frequency from ``omim_annotations`` (``knowledge.hpoa``) where it gives
-    one, else ``DEFAULT_FREQUENCY``. With them, bench_ranker top-1/3/10 went 54.8/66.9/78.6 →
-    57.2/67.5/79.2 (imprecise 39.7/53.4/65.1 → 41.1/53.9/65.7).
+    one, else ``DEFAULT_FREQUENCY`` (marked in ``unknown_frequency``; its effect is in CHANGELOG.md).
     """
     omim_annotations = omim_annotations or {}
 
