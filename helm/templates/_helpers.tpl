@@ -117,6 +117,15 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- toJson $out -}}
 {{- end -}}
 
+{{/* The audit sink (RADAR_AUDIT_SINK): a file on the audit claim, or stdout / none. */}}
+{{- define "radar.auditDir" -}}/var/lib/radar/audit{{- end -}}
+{{- define "radar.auditClaim" -}}
+{{- default (printf "%s-audit" (include "radar.fullname" .)) .Values.audit.persistence.existingClaim -}}
+{{- end -}}
+{{- define "radar.auditSink" -}}
+{{- if eq .Values.audit.sink "file" -}}file:{{ include "radar.auditDir" . }}/audit.jsonl{{- else -}}{{ .Values.audit.sink }}{{- end -}}
+{{- end -}}
+
 {{/* RADAR_BACKGROUND: the site background in its ConfigMap's mount, or the file in the image; empty = shipped. */}}
 {{- define "radar.backgroundPath" -}}
 {{- if .Values.background.configMap -}}/etc/radar/background/{{ .Values.background.key }}{{- else -}}{{ .Values.background.file }}{{- end -}}
@@ -232,9 +241,16 @@ containers:
       {{- if $.Values.background.configMap }}
       - {name: background, mountPath: /etc/radar/background, readOnly: true}
       {{- end }}
+      {{- if eq $.Values.audit.sink "file" }}
+      - {name: audit, mountPath: {{ include "radar.auditDir" $ }}}
+      {{- end }}
 volumes:
   - {name: tmp, emptyDir: {}}
   - {name: data, emptyDir: {}}
+  {{- if eq $.Values.audit.sink "file" }}
+  - name: audit
+    persistentVolumeClaim: {claimName: {{ include "radar.auditClaim" $ }}}
+  {{- end }}
   {{- with $.Values.background.configMap }}
   - name: background
     configMap:
@@ -306,10 +322,26 @@ readinessProbe:
 resources: {{- toYaml .Values.worker.resources | nindent 2 }}
 {{- end -}}
 
-{{/* NetworkPolicy pieces: DNS plus the admin's egress list; the web and worker pods as peers. */}}
+{{/* NetworkPolicy pieces: DNS, the registered EHRs' addresses, an in-cluster RaDaR of another release and
+     the admin's egress list (allowAllHttps: any address on 443); the web and worker pods as peers. */}}
 {{- define "radar.egressRules" -}}
+{{- $np := .Values.networkPolicy -}}
 - ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
-{{- range .Values.networkPolicy.egress }}
+{{- with $np.ehrCidrs }}
+- to:
+    {{- range . }}
+    - ipBlock: {cidr: {{ . }}}
+    {{- end }}
+  ports: [{port: 443, protocol: TCP}]
+{{- end }}
+{{- if $np.allowAllHttps }}
+- to: [{ipBlock: {cidr: 0.0.0.0/0}}]
+  ports: [{port: 443, protocol: TCP}]
+{{- end }}
+{{- with $np.inferencePeers }}
+- to: {{- toYaml . | nindent 4 }}
+{{- end }}
+{{- range $np.egress }}
 - to:
     - ipBlock:
         cidr: {{ .cidr }}
@@ -320,6 +352,14 @@ resources: {{- toYaml .Values.worker.resources | nindent 2 }}
     {{- range .ports }}
     - {port: {{ . }}, protocol: TCP}
     {{- end }}
+{{- end }}
+{{- end -}}
+{{/* The vLLM pod: DNS, and any address on 443 while it may download its weights (vllmDownload). */}}
+{{- define "radar.vllmEgressRules" -}}
+- ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
+{{- if or .Values.networkPolicy.vllmDownload .Values.networkPolicy.allowAllHttps }}
+- to: [{ipBlock: {cidr: 0.0.0.0/0}}]
+  ports: [{port: 443, protocol: TCP}]
 {{- end }}
 {{- end -}}
 {{- define "radar.appPeers" -}}
