@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from app import create_app
-from tests.conftest import build_stack, new_browser, session_id
+from tests.support.stack import build_stack, new_browser, session_id
 
 REDIS_SERVER = shutil.which("redis-server")
 

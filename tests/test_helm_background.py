@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests import test_helm as base
-from tests.test_helm import FIXTURES, FULLNAME, config, find, run_helm
-from tests.test_helm_screen import SCREEN, render, screen_pod, validate
+from tests.support import helm as base
+from tests.support.helm import FIXTURES, FULLNAME, SCREEN, config, find, run_helm, screen_pod, validate
+from tests.support.helm import template as render
 
-helm = base.helm
 CM = ["--set", "background.configMap=radar-background"]
 
 

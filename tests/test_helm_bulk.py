@@ -7,11 +7,9 @@ import json
 
 from app.config import BulkLimits, load_settings
 from app.smart.keys import generate_keys
-from tests import test_helm as base
-from tests.test_helm import env_of, run_helm
-from tests.test_helm_screen import EPIC, SCREEN, render, screen_container, validate
+from tests.support.helm import EPIC, SCREEN, env_of, run_helm, screen_container, validate
+from tests.support.helm import template as render
 
-helm = base.helm
 MIB = 1 << 20
 STORAGE = "https://bulk-files.hospital.example"
 

@@ -6,10 +6,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests import test_helm as base
-from tests.test_helm import CHART, FULLNAME, KUBE_VERSION, RELEASE, container, find, run_helm, template
+from tests.support.helm import CHART, FULLNAME, KUBE_VERSION, RELEASE, container, find, run_helm, template
 
-helm = base.helm
 HOST = ["--set", "ingress.host=radar.example"]
 NAME = f"{FULLNAME}-redis"
 

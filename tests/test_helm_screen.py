@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 import re
 
-import kubernetes_validate
 import pytest
 
 from app.config import load_settings
 from app.config.ehrs import BACKEND_SCOPES, BACKEND_SCOPES_V1
-from tests import test_helm as base
-from tests.test_helm import CHART, FIXTURES, FULLNAME, KUBE_VERSION, RELEASE, config, env_of, find, run_helm, \
-    secret_data
+from tests.support.helm import CHART, EPIC, FIXTURES, FULLNAME, RELEASE, SCREEN, config, env_of, find, run_helm, \
+    screen_container, screen_pod, secret_data, validate, web_container
+from tests.support.helm import SCREEN_NAME as NAME
+from tests.support.helm import template as render
 
-helm = base.helm
-jwks_file = base.jwks_file
-NAME = f"{FULLNAME}-screen"
-SCREEN = ["-f", str(FIXTURES / "screen.yaml")]
-EPIC = "https://fhir.hospital.example/api/FHIR/R4"
 ORACLE = "https://fhir-ehr.cerner.com/r4/ec2458f2-1e24-41c8-b71b-0e701af7583d"
 SPARK = ["--set", "screen.sparkMaster=spark://spark-master.spark:7077",
          "--set-json", 'screen.sparkPeers=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"spark"}}}]']
@@ -34,32 +29,6 @@ def ehrs(epic_backend: bool = True, oracle_backend: bool = True, epic_auth: str 
     if oracle_backend:
         oracle["backendClientId"] = "7c3d-oracle-backend"
     return ["--set-json", f"ehrs={json.dumps([epic, oracle])}"]
-
-
-def render(helm: str, *args: str) -> list[dict]:
-    return base.template(helm, *args)
-
-
-def screen_pod(objects: list[dict]) -> dict:
-    return find(objects, "CronJob", NAME)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-
-
-def screen_container(objects: list[dict]) -> dict:
-    spec = screen_pod(objects)
-    assert len(spec["containers"]) == 1
-    return spec["containers"][0]
-
-
-def web_container(objects: list[dict]) -> dict:
-    return find(objects, "Deployment", f"{FULLNAME}-web")["spec"]["template"]["spec"]["containers"][0]
-
-
-def validate(objects: list[dict]) -> None:
-    for obj in objects:
-        try:
-            kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} at {'.'.join(map(str, exc.path))}: {exc.message}")
 
 
 def test_disabled_by_default_renders_nothing(helm):

@@ -25,8 +25,11 @@ from .store import PatientData, read_bundles
 log = logging.getLogger(__name__)
 
 
-def create_sandbox(config: dict | None = None) -> Flask:
-    """Build the sandbox EHR app; ``config`` overrides ``SANDBOX_*`` env vars, which override defaults."""
+def create_sandbox(config: dict | None = None, *, sleep=time.sleep) -> Flask:
+    """Build the sandbox EHR app; ``config`` overrides ``SANDBOX_*`` env vars, which override defaults.
+
+    ``sleep`` is how a FHIR request waits out ``LATENCY_MS``.
+    """
     settings = resolve(config)
     app = Flask(__name__)
     app.config["SANDBOX"] = settings
@@ -46,6 +49,7 @@ def create_sandbox(config: dict | None = None) -> Flask:
         tenants=tenants,
         signing_key=RSAKey.generate_key(2048, parameters={"kid": f"sandbox-{int(time.time())}"}),
         exports=Exports(settings),
+        sleep=sleep,
     )
     sandbox.servers = {name: SandboxAuthorizationServer(tenant, settings["CLIENTS"], sandbox.data,
                                                         sandbox.state, sandbox.signing_key, settings)
@@ -62,7 +66,7 @@ def _fhir_latency() -> None:
     parts = request.path.split("/")
     latency_ms = current().state.latency_ms
     if len(parts) > 2 and parts[2] == "fhir" and latency_ms > 0:
-        time.sleep(latency_ms / 1000)
+        current().sleep(latency_ms / 1000)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,9 @@
 authorization servers, kept in ``app.extensions["sandbox"]``."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from flask import abort, current_app
 from joserfc.jwk import RSAKey
@@ -24,6 +26,7 @@ class Sandbox:
     signing_key: RSAKey
     exports: Exports
     servers: dict = field(default_factory=dict)
+    sleep: Callable[[float], None] = time.sleep  # how a slow EHR waits (tests pass a recorder)
 
     @property
     def app_launch_url(self) -> str:

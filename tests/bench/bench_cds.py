@@ -17,7 +17,7 @@ import time
 import httpx
 
 from tests.servers import free_port, start_gunicorn, wait_ready
-from tests.cds.test_service import SANDBOX_ISS, Signer, hook_body
+from tests.support.cds import SANDBOX_ISS, Signer, hook_body
 from tests.fhir_data import BUNDLES, prefetch_for
 
 CALLERS = 20

@@ -10,7 +10,7 @@ import time
 
 from app.fetch.fhir import FhirClient, fetch_record
 from app.smart.sessions import SessionTokens
-from tests.conftest import build_stack, new_browser, session_id
+from tests.support.stack import build_stack, new_browser, session_id
 
 PATIENT = "edge-busy"
 LATENCY_MS = 50

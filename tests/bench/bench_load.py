@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.cds.test_service import SANDBOX_ISS, Signer, hook_body
+from tests.support.cds import SANDBOX_ISS, Signer, hook_body
 from tests.fhir_data import BUNDLES, prefetch_for
 from tests.servers import free_port, serve, start_gunicorn, wait_ready
-from tests.test_gunicorn import epic_tenant
+from tests.support.stack import epic_tenant
 
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 CLINICIANS = int(os.environ.get("BENCH_LOAD_CLINICIANS", "50"))

@@ -22,7 +22,7 @@ from app.knowledge.ontology import ontology
 from app.phenotype import ancestors
 from app.pipeline import analyse
 
-from .bench_ranker import _demographics
+from .scoring import demographics
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -75,7 +75,7 @@ def test_pipeline_on_dev_cases():
         diagnoses = [d["id"] for d in packet["diagnoses"]]
         r = hit_rank(analysis.suggestions, diagnoses, kb.orphanet)
         ranks.append(r)
-        sex, age = _demographics(packet)
+        sex, age = demographics(packet)
         own = kb.ranker.assess([o["id"] for o in packet["observed"]], [o["id"] for o in packet["excluded"]],
                                top=10, sex=sex, age_years=age, evidence_for=0)
         perfect.append(hit_rank(own.suggestions, diagnoses, kb.orphanet))

@@ -29,45 +29,13 @@ from app.pipeline import load_knowledge, reanalyse, signal
 from app.rank import background as background_mod
 
 from . import population
+from .scoring import auroc, hit, rank_of, reliability
 
 FOLDS = 5
 # mix_population.py leaves the copied notes' Binary URLs pointing at the old ids (population.repaired);
 # 0 measures the population as the tool writes it, with those notes unreadable.
 REPAIR = os.environ.get("BENCH_POPULATION_REPAIR", "1") == "1"
 pytestmark = pytest.mark.skipif(not population.DATA.exists(), reason="../shared/data is not available")
-
-
-def auroc(labels, scores) -> float:
-    """Mann–Whitney AUROC, ties counted half."""
-    from scipy.stats import rankdata
-
-    y = np.asarray(labels, bool)
-    r = rankdata(scores)
-    n1, n0 = y.sum(), (~y).sum()
-    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def reliability(conf, correct, bins=10) -> tuple[float, list[tuple[float, float, float, int]]]:
-    """Expected calibration error and the table (bin low, mean confidence, accuracy, n)."""
-    conf, correct = np.asarray(conf, float), np.asarray(correct, float)
-    edges = np.linspace(0, 1, bins + 1)
-    table, ece = [], 0.0
-    for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
-        m = (conf >= lo) & ((conf < hi) if k < bins - 1 else (conf <= hi))
-        if m.any():
-            table.append((lo, conf[m].mean(), correct[m].mean(), int(m.sum())))
-            ece += m.mean() * abs(conf[m].mean() - correct[m].mean())
-    return ece, table
-
-
-def hit(suggestion, diagnoses, orphanet) -> bool:
-    omim = {d["id"] for d in diagnoses}
-    orpha = {f"ORPHA:{o}" for d in omim for o in orphanet.by_omim(d.split(":")[1])}
-    return bool(omim & set(suggestion.omim)) or (suggestion.orpha in orpha)
-
-
-def rank_of(suggestions, diagnoses, orphanet) -> int | None:
-    return next((s.rank for s in suggestions if hit(s, diagnoses, orphanet)), None)
 
 
 def test_population_screen(tmp_path):

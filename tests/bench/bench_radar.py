@@ -25,7 +25,7 @@ from app.inference.grounding import ground_answer
 from app.pipeline import load_knowledge
 from app.phenotype import extract
 from dev.vllm_stub import create_stub
-from tests.conftest import build_stack, new_browser, session_id
+from tests.support.stack import build_stack, new_browser, session_id
 from tests.servers import serve
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .scoring import demographics
+
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "phenopackets-dev.jsonl.gz"
 
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason="../shared/data is not available")
@@ -76,16 +78,6 @@ def _rank_of(ranker, present, targets, absent=(), sex=None, age=None) -> float:
     return 1 + int((scores > best).sum()) + 0.5 * (int((scores == best).sum()) - 1)
 
 
-def _demographics(case) -> tuple[str | None, float | None]:
-    """(sex, age in years) of a phenopacket, as the EHR path gives them (``female``/``male``)."""
-    import re
-
-    sex = {"FEMALE": "female", "MALE": "male"}.get(case.get("sex"))
-    m = re.match(r"P(?:(\d+)Y)?(?:(\d+)M)?", case.get("age") or "")
-    age = int(m.group(1) or 0) + int(m.group(2) or 0) / 12 if m and (m.group(1) or m.group(2)) else None
-    return sex, age
-
-
 def _report(name, ranks):
     r = np.array(ranks)
     print(f"  {name:24s} n={len(r):5d}  top1={100 * (r <= 1).mean():5.1f}  top3={100 * (r <= 3).mean():5.1f}"
@@ -123,7 +115,7 @@ def test_bench_ranker():
         t = time.perf_counter()
         ranker.rank(present, [t["id"] for t in case["excluded"]], top=10)
         latencies.append(time.perf_counter() - t)
-        rank = _rank_of(ranker, present, targets, [t["id"] for t in case["excluded"]], *_demographics(case))
+        rank = _rank_of(ranker, present, targets, [t["id"] for t in case["excluded"]], *demographics(case))
         views["all (incl. unknown)"].append(rank)
         views["all"].append(rank)
         imprecise = _rank_of(ranker, _imprecise(ranker, present, rng), targets)

@@ -21,7 +21,7 @@ import pytest
 from app.batch import rank_stream
 from app.pipeline import load_knowledge
 from app.screen import sources, spark
-from tests.screen.conftest import write_per_type
+from tests.support.exports import write_per_type
 
 from . import population
 

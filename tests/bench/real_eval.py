@@ -40,7 +40,7 @@ from app.pipeline import extract, load_knowledge, reanalyse, signal
 
 from . import common_problems, population
 
-from .bench_population import auroc, hit, rank_of, reliability  # the population benchmark's scoring
+from .scoring import auroc, hit, rank_of, reliability  # the population benchmark's scoring
 
 BASE_RATE = 0.04  # P(rare) of a record with nothing telling in it (README, "The rare-disease signal")
 _PROFILES: dict[tuple, object] = {}  # (id(kb), population, patient) → extracted Profile

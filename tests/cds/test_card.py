@@ -9,27 +9,11 @@ import pytest
 from app.cds.card import decide, markdown_text, render_card
 from app.cds.hook import BadRequest, parse_feedback, parse_request
 from app.config.cds import CdsThresholds
-from app.phenotype import PRESENT, Phenotype, Profile
-from app.pipeline import Analysis, signal
+from app.pipeline import signal
 from app.present import percent
-from app.rank.ranker import Suggestion
+from tests.support.analyses import BASE, analysis
 
-BASE = "https://radar.hospital.example"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def analysis(n_present: int, matching: list[int], rare: float | None = 0.62,
-             probabilities: list[float] | None = None) -> Analysis:
-    """A plain-data analysis: ``n_present`` findings, one suggestion per ``matching`` count, P(rare) ``rare``."""
-    present = [Phenotype(hpo=f"HP:{i:07d}", label=f"finding {i}", status=PRESENT, source=f"Condition/{i}",
-                         origin="condition") for i in range(n_present)]
-    probabilities = probabilities or [(rare or 0.0) / 2 ** r for r in range(1, len(matching) + 1)]
-    suggestions = [Suggestion(rank=r, name=f"Disease [{r}]", orpha=f"ORPHA:{r}", omim=[], score=1.0 / r,
-                              url=f"https://www.orpha.net/en/disease/detail/{r}", probability=p,
-                              matching=[{"hpo": ph.hpo, "label": ph.label} for ph in present[:m]])
-                   for r, (m, p) in enumerate(zip(matching, probabilities), 1)]
-    return Analysis(profile=Profile(present=present), suggestions=suggestions, rare_probability=rare,
-                    findings=n_present)
 
 
 @pytest.mark.parametrize("rare, expected", [

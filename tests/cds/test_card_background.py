@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from app.cds.card import render_card
-
-from .test_card import BASE, analysis
+from tests.support.analyses import BASE, analysis
 
 SITE = "General Hospital 3f2a9c1d0b7e (12,345 records)"
 

@@ -16,41 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 from flask import Flask, request
-from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from dev.vllm_stub import create_stub
-from tests.conftest import build_stack, session_id
+from tests.support.cds import SANDBOX_ISS, Signer, hook_body
+from tests.support.stack import build_stack, session_id
 from tests.fhir_data import prefetch_for
 from tests.servers import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "radar-patient-view"
-SANDBOX_ISS = "https://sandbox.cds-hooks.example"
-
-
-class Signer:
-    """A CDS client: its keys served as a JWKS on loopback, and JWTs signed the way it would."""
-
-    def __init__(self, iss: str, alg: str):
-        self.iss, self.alg = iss, alg
-        key = (RSAKey.generate_key(2048, private=True) if alg == "RS384" else ECKey.generate_key("P-384", private=True))
-        self.kid = uuid.uuid4().hex
-        self.key = key
-        jwks = KeySet([RSAKey.import_key(key.as_dict(private=False)) if alg == "RS384"
-                       else ECKey.import_key(key.as_dict(private=False))]).as_dict()
-        jwks["keys"][0].update(kid=self.kid, alg=alg, use="sig")
-        app = Flask("jwks")
-        app.get("/jwks.json")(lambda: jwks)
-        self.served = serve(app)
-        self.jwks_url = f"{self.served.url}/jwks.json"
-
-    def token(self, aud: str, **claims) -> str:
-        now = int(time.time())
-        payload = {"iss": self.iss, "aud": aud, "exp": now + 300, "iat": now, "jti": uuid.uuid4().hex,
-                   **({"sub": "epic-client", "nbf": now - 300} if self.alg == "RS384" else {}), **claims}
-        header = {"alg": self.alg, "kid": self.kid, "typ": "JWT", "jku": self.jwks_url}
-        return jwt.encode(header, payload, self.key, algorithms=[self.alg])
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +57,6 @@ def call(cds, body: dict, *, signer="sandbox", token: str | None = None, path: s
     token = token if token is not None else cds[signer].token(url)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.post(url, json=body, headers=headers, timeout=30)
-
-
-def hook_body(pid: str, **extra) -> dict:
-    return {"hook": "patient-view", "hookInstance": str(uuid.uuid4()),
-            "context": {"userId": "Practitioner/123", "patientId": pid}, **extra}
 
 
 def test_discovery(cds):

@@ -10,7 +10,7 @@ from app.fetch.files import record_from_bundle
 from app.fetch.prefetch import record_from_hook
 from app.pipeline import analyse
 from app.smart.sessions import SessionTokens
-from tests.conftest import session_id
+from tests.support.stack import session_id
 from tests.fhir_data import BUNDLES, prefetch_for
 
 

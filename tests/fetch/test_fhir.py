@@ -7,7 +7,7 @@ import pytest
 
 from app.fetch.fhir import FhirClient, fetch_record
 from app.smart.sessions import SessionTokens
-from tests.conftest import new_browser, session_id
+from tests.support.stack import new_browser, session_id
 
 
 def record_for(stack, tenant="epic", patient="rd-001", concurrent=True, faults=(), timeout=3.0):

@@ -7,18 +7,12 @@ import pytest
 from flask import Flask, jsonify
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from dev.sandbox import create_sandbox
 from dev.sandbox.store import read_bundles
-from tests.servers import free_port, serve
+from tests.servers import serve
 
-from .smart import REDIRECT, SECRET
+from .smart import SECRET, registration, start_sandbox
 
 FIXTURE = Path(__file__).with_name("patients.ndjson")
-FULL_SCOPE = ("launch launch/patient launch/encounter openid fhirUser online_access offline_access "
-              "patient/*.read patient/*.rs patient/Patient.r patient/Condition.rs patient/Observation.rs "
-              "patient/DocumentReference.rs patient/DiagnosticReport.rs patient/Binary.r "
-              "patient/Encounter.r user/Practitioner.r user/*.rs patient/Observation.read "
-              "patient/Condition.read patient/Patient.read")
 
 
 @pytest.fixture(scope="session")
@@ -48,49 +42,23 @@ def jwks_server(keys):
     served.stop()
 
 
-def _reg(client_id: str, tenant: str, method: str, **extra) -> dict:
-    return {"client_id": client_id, "tenant": tenant, "token_endpoint_auth_method": method,
-            "redirect_uris": [REDIRECT, "http://localhost:8000/callback"], "scope": FULL_SCOPE, **extra}
-
-
 @pytest.fixture(scope="session")
 def clients(keys, jwks_server) -> dict:
     """Test client registrations, keyed by a short name, with what each needs to authenticate."""
     jwks_url = f"{jwks_server.url}/jwks.json"
     return {
-        "epic-public": _reg("radar-public", "epic", "none"),
-        "cerner-public": _reg("radar-public", "cerner", "none"),
-        "epic-basic": _reg("epic-basic", "epic", "client_secret_basic", client_secret=SECRET),
-        "epic-post": _reg("epic-post", "epic", "client_secret_post", client_secret=SECRET),
-        "epic-rs384": {**_reg("epic-jwt", "epic", "private_key_jwt", jwks_url=jwks_url),
+        "epic-public": registration("radar-public", "epic", "none"),
+        "cerner-public": registration("radar-public", "cerner", "none"),
+        "epic-basic": registration("epic-basic", "epic", "client_secret_basic", client_secret=SECRET),
+        "epic-post": registration("epic-post", "epic", "client_secret_post", client_secret=SECRET),
+        "epic-rs384": {**registration("epic-jwt", "epic", "private_key_jwt", jwks_url=jwks_url),
                        "key": keys["RS384"], "alg": "RS384"},
-        "epic-es384": {**_reg("epic-jwt", "epic", "private_key_jwt", jwks_url=jwks_url),
+        "epic-es384": {**registration("epic-jwt", "epic", "private_key_jwt", jwks_url=jwks_url),
                        "key": keys["ES384"], "alg": "ES384"},
-        "cerner-basic": _reg("cerner-basic", "cerner", "client_secret_basic", client_secret=SECRET),
-        "cerner-narrow": _reg("cerner-narrow", "cerner", "none",
+        "cerner-basic": registration("cerner-basic", "cerner", "client_secret_basic", client_secret=SECRET),
+        "cerner-narrow": registration("cerner-narrow", "cerner", "none",
                               scope="launch openid fhirUser patient/Patient.read patient/Condition.read"),
     }
-
-
-def registrations(clients: dict) -> list[dict]:
-    """The registrations to hand to ``create_sandbox`` (one per client id and tenant)."""
-    keep = ("client_id", "tenant", "token_endpoint_auth_method", "redirect_uris", "scope",
-            "client_secret", "jwks_url")
-    seen, regs = set(), []
-    for client in clients.values():
-        if (client["client_id"], client["tenant"]) not in seen:
-            seen.add((client["client_id"], client["tenant"]))
-            regs.append({k: client[k] for k in keep if k in client})
-    return regs
-
-
-def start_sandbox(bundles, clients, **config):
-    """Serve a fresh sandbox whose BASE_URL is its real address."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = create_sandbox({"BASE_URL": base, "PATIENTS": None, "BUNDLES": bundles,
-                          "CLIENTS": registrations(clients), **config})
-    return serve(app, port)
 
 
 @pytest.fixture(scope="session")

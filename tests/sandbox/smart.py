@@ -9,11 +9,19 @@ import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 
+from dev.sandbox import create_sandbox
+from tests.servers import Served, free_port, serve
+
 REDIRECT = "http://127.0.0.1:8000/callback"
 SCOPE = ("launch openid fhirUser offline_access patient/Patient.r patient/Condition.rs "
          "patient/Observation.rs patient/DocumentReference.rs patient/DiagnosticReport.rs "
          "patient/Binary.r patient/Encounter.r user/Practitioner.r")
 SECRET = "sandbox-test-secret"
+FULL_SCOPE = ("launch launch/patient launch/encounter openid fhirUser online_access offline_access "
+              "patient/*.read patient/*.rs patient/Patient.r patient/Condition.rs patient/Observation.rs "
+              "patient/DocumentReference.rs patient/DiagnosticReport.rs patient/Binary.r "
+              "patient/Encounter.r user/Practitioner.r user/*.rs patient/Observation.read "
+              "patient/Condition.read patient/Patient.read")
 
 
 def pkce() -> tuple[str, str]:
@@ -101,3 +109,30 @@ def fhir(base: str, tenant: str, token: str, path: str, **kw) -> httpx.Response:
     """GET a FHIR path of one tenant with a bearer token."""
     headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
     return httpx.get(f"{base}/{tenant}/fhir/{path}", headers=headers, **kw)
+
+
+def registration(client_id: str, tenant: str, method: str, **extra) -> dict:
+    """A client registration with the sandbox (every scope, both redirect URIs) plus ``extra``."""
+    return {"client_id": client_id, "tenant": tenant, "token_endpoint_auth_method": method,
+            "redirect_uris": [REDIRECT, "http://localhost:8000/callback"], "scope": FULL_SCOPE, **extra}
+
+
+def registrations(clients: dict) -> list[dict]:
+    """The registrations to hand to ``create_sandbox`` (one per client id and tenant)."""
+    keep = ("client_id", "tenant", "token_endpoint_auth_method", "redirect_uris", "scope",
+            "client_secret", "jwks_url")
+    seen, regs = set(), []
+    for client in clients.values():
+        if (client["client_id"], client["tenant"]) not in seen:
+            seen.add((client["client_id"], client["tenant"]))
+            regs.append({k: client[k] for k in keep if k in client})
+    return regs
+
+
+def start_sandbox(bundles, clients, *, sleep=time.sleep, **config) -> Served:
+    """Serve a fresh sandbox whose BASE_URL is its real address (``sleep``: how it waits out its latency)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = create_sandbox({"BASE_URL": base, "PATIENTS": None, "BUNDLES": bundles,
+                          "CLIENTS": registrations(clients), **config}, sleep=sleep)
+    return serve(app, port)

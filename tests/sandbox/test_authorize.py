@@ -8,8 +8,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .conftest import start_sandbox
-from .smart import (REDIRECT, SCOPE, assertion, authorize, launch, mint_launch, pkce, redirect_params,
+from .smart import (REDIRECT, SCOPE, assertion, authorize, launch, mint_launch, pkce, redirect_params, start_sandbox,
                     token_request)
 
 

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
 
-from .conftest import start_sandbox
-from .smart import fhir, launch
+from .smart import fhir, launch, start_sandbox
 
 APP_LAUNCH = "http://127.0.0.1:8000/launch"
 
@@ -101,14 +99,15 @@ def test_request_counters(base, clients):
 
 
 def test_latency(bundles, clients):
-    served = start_sandbox(bundles, clients, LATENCY_MS=300)
+    slept = []
+    served = start_sandbox(bundles, clients, sleep=slept.append, LATENCY_MS=300)
     try:
-        start = time.monotonic()
         assert httpx.get(f"{served.url}/epic/fhir/metadata").status_code == 200
-        assert time.monotonic() - start >= 0.3
+        assert slept == [0.3]  # each FHIR request waits LATENCY_MS
+        assert httpx.get(f"{served.url}/").status_code == 200
+        assert slept == [0.3]  # the launcher is no FHIR request
         httpx.post(f"{served.url}/_sandbox/latency", json={"ms": 0})
-        start = time.monotonic()
         httpx.get(f"{served.url}/epic/fhir/metadata")
-        assert time.monotonic() - start < 0.3
+        assert slept == [0.3]  # latency switched off at run time
     finally:
         served.stop()

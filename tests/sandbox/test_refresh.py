@@ -4,8 +4,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .conftest import start_sandbox
-from .smart import fhir, launch, token_request
+from .smart import fhir, launch, start_sandbox, token_request
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ from app.batch import rank_stream
 from app.pipeline import load_knowledge
 from app.screen import spark
 from tests.servers import free_port
-
-from .conftest import PATIENTS
+from tests.support.exports import PATIENTS
 
 
 def _spark_class() -> Path:

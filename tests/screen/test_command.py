@@ -12,8 +12,7 @@ from app.cli import main
 from app.screen import handoff
 from app.store import connect
 from tests.backend_sandbox import backend_sandbox
-
-from .conftest import PATIENTS
+from tests.support.exports import PATIENTS
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -136,4 +135,4 @@ def test_the_actor_falls_back_to_the_uid_for_a_user_without_a_passwd_entry(monke
         raise KeyError("getpwuid(): uid not found: 10001")
 
     monkeypatch.setattr(getpass, "getuser", no_entry)
-    assert command._os_user() == f"uid {os.getuid()}"
+    assert command.os_user() == f"uid {os.getuid()}"

@@ -17,8 +17,7 @@ from app.config.background import read
 from app.rank import background as bg
 from app.screen.spark import session
 from tests.backend_sandbox import backend_sandbox
-
-from .conftest import PATIENTS, bundles
+from tests.support.exports import PATIENTS, bundles
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = "local[1]"  # its own master: the next module's local[2] session starts fresh Python workers

@@ -11,8 +11,7 @@ from app.config import CdsThresholds
 from app.fetch.build import INVALID, NOT_A_RESOURCE
 from app.pipeline import load_knowledge
 from app.screen import sources, spark, worklist
-
-from .conftest import bundles, write_per_type
+from tests.support.exports import bundles, write_per_type
 
 PATIENT = {"resourceType": "Patient", "id": "p1"}
 NOTE = {"resourceType": "DocumentReference", "id": "d1", "subject": {"reference": "Patient/p1"},

@@ -12,8 +12,7 @@ from app.batch import rank_stream
 from app.pipeline import load_knowledge
 from app.screen import sources, spark, worklist
 from app.screen.progress import Bar, line as progress_line
-
-from .conftest import PATIENTS, bundles, write_per_type
+from tests.support.exports import PATIENTS, bundles, write_per_type
 
 
 @pytest.fixture(scope="module")

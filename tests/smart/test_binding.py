@@ -9,8 +9,7 @@ import http.cookiejar
 import httpx
 import pytest
 
-from tests.conftest import build_stack, new_browser, session_id
-from tests.smart.test_launch import patient_name, start
+from tests.support.stack import build_stack, new_browser, patient_name, session_id, start
 
 
 def blocked_browser() -> tuple[httpx.Client, http.cookiejar.CookieJar]:

@@ -11,24 +11,7 @@ import httpx
 import pytest
 
 from app import audit
-from tests.conftest import PATIENT, TENANTS, new_browser, session_id
-
-
-def patient_name(stack, patient=PATIENT) -> str:
-    rows = stack.control("GET", "patients").json()
-    return next(r["name"] for r in rows if r["id"] == patient)
-
-
-def start(stack, browser: httpx.Client, tenant="epic", patient=PATIENT) -> str:
-    """Run the launch up to the EHR's redirect back to the app; return the callback URL (not visited)."""
-    resp = browser.get(stack.mint(tenant, patient), follow_redirects=False)
-    assert resp.status_code == 302, resp.text
-    authorize = resp.headers["location"]
-    resp = browser.get(authorize, follow_redirects=False)
-    assert resp.status_code == 302, resp.text
-    callback = resp.headers["location"]
-    assert callback.startswith(f"{stack.app_url}/callback?")
-    return callback
+from tests.support.stack import PATIENT, TENANTS, new_browser, patient_name, session_id, start
 
 
 @pytest.mark.parametrize("tenant", list(TENANTS))

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from app.knowledge.ontology import ontology
-from tests.conftest import new_browser, session_id
+from tests.support.stack import new_browser, session_id
 
 
 def csrf_of(stack, resp):

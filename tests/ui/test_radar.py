@@ -15,7 +15,7 @@ import pytest
 
 from app.inference import jobs
 from dev.vllm_stub import create_stub
-from tests.conftest import build_stack, new_browser, session_id
+from tests.support.stack import build_stack, new_browser, session_id
 from tests.servers import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import re
 
 from app.screen import handoff
 from app.ui.chart import screening_flag
-from tests.conftest import new_browser, session_id
+from tests.support.stack import new_browser, session_id
 
 PATIENT = "rd-030"
 

@@ -8,14 +8,20 @@ import html
 import re
 from dataclasses import replace
 
+import pytest
+
 from app.inference import jobs
 from app.pipeline import analyse, narrate
 from app.screen import handoff
-from tests.conftest import new_browser, session_id
-from tests.screen import test_handoff
-from tests.screen.test_handoff import SCREENED_AT, line, narrative_of, screened, stub_requests, wait_done
+from tests.support.handoff import SCREENED_AT, line, narrative_of, radar_rig, screened, stub_requests, wait_done
+from tests.support.stack import new_browser, session_id
 
-rig = test_handoff.rig  # the sandbox, the app with RaDaR on the stub, a worker (this module's own)
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    """The sandbox, the app with RaDaR on the stub, a worker (this module's own)."""
+    yield from radar_rig(tmp_path_factory)
+
 
 DAYS = 24 * 3600
 LABEL = ("RaDaR analysis from population screening on {day} — the record may have changed since; "

@@ -7,23 +7,18 @@ knowledge base) from a fabricated Analysis.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from flask import Flask, g
+from flask import g
 from jinja2_fragments.flask import render_block
 
 from app.config.cds import CdsThresholds
-from app.knowledge.diseases import allowed_link, omim_url, orpha_code, orpha_url
-from app.phenotype import Phenotype, Profile
 from app.pipeline import Analysis
 from app.present import percent
-from app.rank.ranker import Suggestion
 from app.ui import chart, signal
 from app.ui.signal import HALF, LABEL_W, bar_rows, finding_anchor, lr_text, odds_phrase
+from tests.support.analyses import EVIDENCE, THRESHOLDS, analysis_of, flagged, suggestion
 
-ROOT = Path(__file__).resolve().parents[2]
-THRESHOLDS = CdsThresholds()  # flag at 0.5, warning at 0.9
 ZERO = LABEL_W + HALF
 
 
@@ -100,50 +95,10 @@ def test_bar_geometry_survives_odd_data():
 # -- the panel, rendered -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def app():
-    """The chart's templates and filters, without services: the analysis block renders from plain data."""
-    flask_app = Flask("panel-test", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
-    flask_app.jinja_env.filters.update(allowed_link=allowed_link, orpha_code=orpha_code, orpha_url=orpha_url,
-                                       omim_url=omim_url)
-    flask_app.register_blueprint(chart.bp)
-    return flask_app
-
-
 def render(app, analysis: Analysis, thresholds=THRESHOLDS) -> str:
     with app.test_request_context("/"):
         g.sid = "sid-1"
         return render_block("chart.html", "analysis", csrf="t", **chart.analysis_context(analysis, thresholds))
-
-
-def finding(hpo, label, source):
-    return Phenotype(hpo=hpo, label=label, status="present", source=source, origin="note", evidence=label)
-
-
-PRESENT = [finding("HP:0001083", "Ectopia lentis", "DocumentReference/4"),
-           finding("HP:0001166", "Arachnodactyly", "Condition/123"),
-           finding("HP:0002616", "<script>alert(1)</script> root dilatation", "Observation/9")]
-EVIDENCE = [{"hpo": "HP:0001083", "label": "Ectopia lentis", "log10_lr": 0.11},
-            {"hpo": "HP:0001166", "label": "Arachnodactyly", "log10_lr": 1.4},
-            {"hpo": "HP:0002616", "label": "<script>alert(1)</script> root dilatation", "log10_lr": -0.3}]
-
-
-def suggestion(rank, name, probability, score, evidence=()):
-    return Suggestion(rank=rank, name=name, orpha=f"ORPHA:{558 + rank}", omim=[], url=orpha_url(558 + rank),
-                      score=score, probability=probability, evidence=list(evidence),
-                      matching=[{"hpo": "HP:0001166", "label": "Arachnodactyly"}])
-
-
-def analysis_of(rare, suggestions, **extra):
-    return Analysis(profile=Profile(present=list(PRESENT)), suggestions=suggestions, rare_probability=rare,
-                    findings=14, **extra)
-
-
-def flagged():
-    return analysis_of(0.62, [suggestion(1, "Marfan syndrome", 0.123, 1.0, EVIDENCE),
-                              suggestion(2, "Loeys-Dietz syndrome", 0.0004, 0.8137, EVIDENCE[:2]),
-                              suggestion(3, "Homocystinuria", 0.05, 0.7, EVIDENCE[1:]),
-                              suggestion(4, "Weill-Marchesani syndrome", 0.02, 0.6)])
 
 
 def test_flagged_panel_says_p_rare_and_each_probability(app):
