@@ -173,10 +173,6 @@ class Store:
         ms, seq = oldest[-1][0].split("-")
         return int(self.redis.xtrim(name, minid=f"{ms}-{int(seq) + 1}", approximate=False))
 
-    def stream_length(self, stream: str) -> int:
-        """How many events a stream holds."""
-        return int(self.redis.xlen(f"{PREFIX}{stream}"))
-
     def stream_cursor(self, name: str) -> str | None:
         """The stream id a reader has reached (``advance_cursor``), or None."""
         return self.redis.get(f"{PREFIX}cursor:{name}")
