@@ -6,7 +6,6 @@ import os
 import secrets
 
 from flask import Flask, g, jsonify, request
-from htmx_flask import Htmx
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from . import services
@@ -45,7 +44,6 @@ def create_app(config: dict | None = None) -> Flask:
     ctx = services.init_app(app, settings)  # before gunicorn forks its workers
     warm_up(ctx.knowledge)
 
-    Htmx(app)
     app.jinja_env.filters.update(allowed_link=allowed_link, orpha_code=orpha_code, orpha_url=orpha_url,
                                  omim_url=omim_url)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
