@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from ..config.bulk import MIB, SETTING, BulkLimits
-from ..smart.client import SmartError
+from ..errors import SignInError
 
 TRIES = 5  # per request: a flaky EHR gets four more chances, a dead one fails within minutes
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -159,7 +159,10 @@ def refused(what: str, resp: httpx.Response) -> BulkError:
 
 class Transfer:
     """Requests to one EHR's Bulk API with the backend token: retried, re-authenticated once on 401, the
-    token sent to ``base``'s origin only, and every limit of ``limits`` held until ``deadline`` (by ``clock``)."""
+    token sent to ``base``'s origin only, and every limit of ``limits`` held until ``deadline`` (by ``clock``).
+
+    ``auth`` gives ``headers()`` (the ``Authorization`` header) and ``renew()``; both raise
+    ``app.errors.SignInError`` when the EHR will not sign the app in (``app.smart.backend.BackendAuth``)."""
 
     def __init__(self, http: httpx.Client, auth, base: str, *, sleep: Callable[[float], None], tries: int = TRIES,
                  limits: BulkLimits | None = None, file_hosts: Iterable[str] = (),
@@ -307,13 +310,13 @@ class Transfer:
     def _auth_headers(self) -> dict:
         try:
             return self.auth.headers()
-        except SmartError as exc:
+        except SignInError as exc:
             raise BulkError(_sign_in_failed(exc)) from None
 
     def _renew(self, what: str) -> None:
         try:
             self.auth.renew()
-        except SmartError as exc:
+        except SignInError as exc:
             raise BulkError(f"{what}: {_sign_in_failed(exc)}") from None
 
     def to_file(self, what: str, path: Path) -> Sink:
@@ -362,5 +365,5 @@ def _why(exc: httpx.TransportError, limits: BulkLimits) -> str:
     return type(exc).__name__
 
 
-def _sign_in_failed(exc: SmartError) -> str:
+def _sign_in_failed(exc: SignInError) -> str:
     return exc.message + (f" ({exc.detail})" if exc.detail else "")

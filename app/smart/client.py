@@ -21,6 +21,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
 from ..config import Ehr
+from ..errors import SignInError
 from .keys import signing_key
 
 DISCOVERY_TTL = 3600
@@ -28,14 +29,8 @@ JWKS_TTL = 3600
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 
-class SmartError(Exception):
+class SmartError(SignInError):
     """A launch step failed; ``message`` is safe to show to the clinician."""
-
-    def __init__(self, message: str, detail: str = "", status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
-        self.status = status
 
 
 @dataclass(frozen=True)
