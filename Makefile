@@ -8,7 +8,7 @@ LOCK   := requirements/lock.txt
 # The tool that writes LOCK (`make lock`), pinned so that the same pyproject.toml gives the same file.
 UV     := uv==0.13.8
 
-.PHONY: demo test check lock bench chromium java clean
+.PHONY: demo test check lock helm-docs bench chromium java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ lock: $(BIN)/python  ## pin every dependency (runtime, [test], [screen]) from py
 	$(BIN)/pip install --quiet $(UV)
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --extra test --extra screen \
 		--custom-compile-command 'make lock' -o $(LOCK) pyproject.toml
+
+helm-docs: $(VENV)/.test  ## helm/README.md's values tables and templates/_defaults.tpl, from helm/values.schema.json
+	$(BIN)/python tools/helm_docs.py
 
 bench: $(VENV)/.test java  ## benchmarks; they print numbers
 	$(BIN)/python -m pytest -q -s -o python_files='bench_*.py' tests/bench

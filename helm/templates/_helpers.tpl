@@ -1,5 +1,24 @@
 {{/* Names, labels and the settings shared by the web and worker pods. */}}
 
+{{/* Fill in the defaults of the rarely changed keys that values.yaml leaves out (radar.hiddenDefaults in
+     _defaults.tpl, generated from values.schema.json). A key the admin set is kept, false, 0 and ""
+     included, which sprig's `default` would replace; maps are filled key by key, as Helm merges
+     values.yaml. Every template starts with it, so no template depends on the order Helm renders them. */}}
+{{- define "radar.applyDefaults" -}}
+{{- include "radar.fill" (list .Values (fromYaml (include "radar.hiddenDefaults" .))) -}}
+{{- end -}}
+
+{{- define "radar.fill" -}}
+{{- $values := index . 0 -}}
+{{- range $key, $default := index . 1 -}}
+{{- if not (hasKey $values $key) -}}
+{{- $_ := set $values $key $default -}}
+{{- else if and (kindIs "map" $default) (kindIs "map" (index $values $key)) -}}
+{{- include "radar.fill" (list (index $values $key) $default) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "radar.name" -}}
 {{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
