@@ -47,11 +47,10 @@ def screen(ctx: Services, hook: dict, claims: dict, base_url: str) -> list[dict]
         # The narrative only when a card fires: most calls end above with no card.
         narrative = narrate(record, analysis, ctx.case_options)
         # The case belongs to the patient of a server this client may speak for, never to one it merely named.
-        owner = f"{(server or claims['iss']).rstrip('/')}|{hook['context']['patientId']}"
+        owner = jobs.owner(server or claims["iss"], hook["context"]["patientId"])
         profile = analysis.profile
-        case_id = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, narrative.text, owner=owner,
-                              present=[p.hpo for p in profile.present], absent=[p.hpo for p in profile.absent],
-                              grace=ctx.settings.job_stale_grace)
+        case_id = jobs.submit_for(ctx, narrative.text, owner=owner, present=[p.hpo for p in profile.present],
+                                  absent=[p.hpo for p in profile.absent])
     return [render_card(decision, analysis, case_id, base_url, gaps=record.gaps(),
                         background=ctx.knowledge.ranker.background_name)]
 

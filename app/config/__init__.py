@@ -25,9 +25,11 @@ from .cds import CdsClient, CdsThresholds, parse_clients, require_public_url
 from .ehrs import Ehr, load_ehrs, load_keys
 from .model import ModelSettings
 from .parse import ConfigError, boolean, json_list, normalize_iss, one_of, positive_int, require_url
+from .process import ScreenSettings, WebServer, data_dir as data_dir_setting
 
 __all__ = ["Settings", "load_settings", "ConfigError", "Ehr", "ModelSettings", "CdsClient", "CdsThresholds",
-           "normalize_iss", "json_list", "SiteBackground", "background_setting", "BulkLimits", "AuditSettings"]
+           "normalize_iss", "json_list", "SiteBackground", "background_setting", "BulkLimits", "ScreenSettings",
+           "WebServer", "web_server", "AuditSettings"]
 
 LOG_LEVELS = tuple(logging.getLevelNamesMapping())
 
@@ -53,6 +55,8 @@ class Settings:
     cds_clients: tuple[CdsClient, ...] = ()
     cds_thresholds: CdsThresholds = field(default_factory=CdsThresholds)
     log_level: str = "INFO"
+    screen: ScreenSettings = field(default_factory=ScreenSettings)  # RADAR_SPARK_MASTER, RADAR_SCREEN_ACTOR
+    web: WebServer = field(default_factory=WebServer)  # RADAR_BIND, RADAR_WEB_*: gunicorn's (web_server)
     background: SiteBackground | None = None  # RADAR_BACKGROUND; None: the shipped background
     bulk: BulkLimits = field(default_factory=BulkLimits)  # RADAR_BULK_*: what a Bulk export may take
     audit: AuditSettings = field(default_factory=AuditSettings)  # RADAR_AUDIT_*: the sink beyond Redis
@@ -69,7 +73,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, chart_secrets: bool =
     EHR whose chart client secret is not in this environment is still read (``load_ehrs``).
     """
     env = dict(os.environ if env is None else env)
-    data_dir = Path(env.get("RADAR_DATA_DIR") or ".radar")
+    data_dir = data_dir_setting(env)
     keys = load_keys(env)
     ehrs = load_ehrs(env, keys, chart_secrets=chart_secrets)
     public_url = env.get("RADAR_PUBLIC_URL") or None
@@ -98,6 +102,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, chart_secrets: bool =
         cds_clients=cds_clients,
         cds_thresholds=CdsThresholds.from_env(env),
         log_level=one_of(env, "RADAR_LOG_LEVEL", "INFO", LOG_LEVELS),
+        screen=ScreenSettings.from_env(env),
+        web=WebServer.from_env(env),
         background=site_background(env),
         bulk=BulkLimits.from_env(env),
         audit=AuditSettings.from_env(env, data_dir),
@@ -108,6 +114,12 @@ def background_setting(env: Mapping[str, str] | None = None) -> SiteBackground |
     """``RADAR_BACKGROUND`` alone, checked (``os.environ`` by default): for the knowledge loader, which
     also runs in Spark executors where the other settings (EHR secrets) need not be present."""
     return site_background(os.environ if env is None else env)
+
+
+def web_server(env: Mapping[str, str] | None = None) -> WebServer:
+    """gunicorn's settings alone, checked (``os.environ`` by default): ``launch/gunicorn.conf.py`` reads
+    them before the app, and so the rest of the settings, is loaded."""
+    return WebServer.from_env(os.environ if env is None else env)
 
 
 def frame_ancestors(ehrs: dict[str, Ehr], extra: str) -> str:

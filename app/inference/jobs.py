@@ -96,6 +96,28 @@ def submit(store, rq: Redis, model, narrative: str, *, present: list[str], absen
     return cid
 
 
+def owner(iss: str, patient: str) -> str:
+    """Whose a case is: one patient at one EHR, ``iss|patient id`` (``iss`` without a trailing slash).
+
+    The access rule of every case: the chart, the CDS card and the population screen write it when
+    they start one, and a chart session opens a case only when it names the session's EHR and patient.
+    """
+    return f"{iss.rstrip('/')}|{patient}"
+
+
+def belongs(store, cid: str, iss: str, patient: str) -> bool:
+    """True when the case ``cid`` is kept and is ``patient``'s at ``iss`` (:func:`owner`)."""
+    return len(cid) == 32 and (store.get("case", cid) or {}).get("owner") == owner(iss, patient)
+
+
+def submit_for(ctx, narrative: str, *, owner: str | None, present: list[str], absent: list[str],
+               edited: bool = False, force: bool = False, ttl: int | None = None) -> str:
+    """Queue RaDaR for a case owned by ``owner`` (:func:`owner`) with this process's model and stale
+    grace (``ctx``: ``app.services.Services``); every door starts its cases here. Returns the case id."""
+    return submit(ctx.store, ctx.rq, ctx.settings.model, narrative, present=present, absent=absent, edited=edited,
+                  force=force, grace=ctx.settings.job_stale_grace, owner=owner, ttl=ttl)
+
+
 def _keep(store, cid: str, ttl: int) -> None:
     # The worker reads the record's ttl when it writes the final texts.
     _update(store, cid, ttl=ttl)

@@ -21,10 +21,11 @@ __all__ = ["DATA_DIR", "Knowledge", "Scorer", "load_compiled"]
 class Scorer(Protocol):
     """What the pipeline and grounding ask of a ranker."""
 
-    def rank(self, present: list[str], absent: list[str] = ..., **options) -> list:
-        """Diseases ranked against the present (and absent) HPO terms."""
+    background_name: str  # which general-population background P(rare) is judged against, in words
 
-    def assess(self, present: list[str], absent: list[str] = ..., **options):
+    def assess(self, present: list[str], absent: list[str] = ..., *, documented: list[str] = ..., top: int = ...,
+               exclude_orpha: set[str] = ..., exclude_omim: set[str] = ..., evidence_for: int = ...,
+               sex: str | None = ..., age_years: float | None = ..., chance: dict[str, float] | None = ...):
         """P(rare), the ranked suggestions with their probabilities, and the findings used."""
 
     def explain(self, orpha: str, present: list[str], absent: list[str] = ...) -> tuple[list[dict], list[dict]]:

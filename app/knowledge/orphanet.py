@@ -126,7 +126,8 @@ def main_build(source_dir: str | Path, path: str | Path = DEFAULT_PATH) -> Path:
     return path
 
 
-def _bare_orpha(code: str | int) -> str:
+def bare_orpha(code: str | int) -> str:
+    """An ORPHAcode in any spelling (``ORPHA:558``, ``Orphanet_558``, ``558``) → ``"558"``."""
     return re.sub(r"^(ORPHA|Orphanet)[:_]", "", str(code).strip(), flags=re.IGNORECASE)
 
 
@@ -153,7 +154,7 @@ class OrphanetKB:
 
     def disease(self, orpha: str | int) -> dict | None:
         """The compiled record of an ORPHAcode (``"558"``, ``"ORPHA:558"``), or None."""
-        return self.disorders.get(_bare_orpha(orpha))
+        return self.disorders.get(bare_orpha(orpha))
 
     def by_icd10(self, code: str) -> list[str]:
         """ORPHAcodes (bare) for an ICD-10 or ICD-10-CM code.
@@ -173,10 +174,6 @@ class OrphanetKB:
     def by_omim(self, omim: str | int, relations: set[str] | None = None) -> list[str]:
         """ORPHAcodes cross-referenced to an OMIM number, optionally only under ``relations``."""
         return [c for c, rel in self._omim.get(_bare_omim(omim), []) if relations is None or rel in relations]
-
-    def omim_relations(self, omim: str | int) -> list[tuple[str, str]]:
-        """``(ORPHAcode, relation)`` pairs for an OMIM number."""
-        return list(self._omim.get(_bare_omim(omim), []))
 
     def names(self, orpha: str | int) -> list[str]:
         """Preferred name first, then synonyms (for name grounding)."""

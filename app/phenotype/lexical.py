@@ -38,10 +38,11 @@ SHORTHAND = {
     "dev": "developmental",
 }
 
-_TOKEN = re.compile(r"[^\W_]+(?:'s)?|b/l|[.,;:!?()\[\]\n•]")
-_BREAKS = frozenset(".,;:!?()[]\n•")
-_CONJUNCTION_WORD = re.compile(r"\b(?:and|or)\b", re.IGNORECASE)
-_INNER_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+# The matcher's tokens: words (with a possessive 's), "b/l", and the punctuation that ends a phrase (BREAKS).
+TOKEN = re.compile(r"[^\W_]+(?:'s)?|b/l|[.,;:!?()\[\]\n•]")
+BREAKS = frozenset(".,;:!?()[]\n•")
+CONJUNCTION_WORD = re.compile(r"\b(?:and|or)\b", re.IGNORECASE)
+INNER_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 
 
 # Words with one meaning for matching: irregular plurals, anomaly/abnormality, and the
@@ -92,7 +93,7 @@ def _stem(word: str) -> str:
 
 
 @lru_cache(maxsize=200_000)
-def _norm(word: str) -> str:
+def norm(word: str) -> str:
     """Normalised form of one word (lower case, shorthand expanded, canonical, stemmed)."""
     w = word.lower()
     w = w.removesuffix("'s")
@@ -100,7 +101,7 @@ def _norm(word: str) -> str:
     return CANONICAL.get(w) or _stem(w)
 
 
-def _is_plural(word: str, stem: str) -> bool:
+def is_plural(word: str, stem: str) -> bool:
     """Whether a lower-case word is a plural of its stem ("lipomas", "nevi", "vertebrae")."""
     if stem == word:
         return False
@@ -138,7 +139,7 @@ def derived_map(counts: dict[str, int]) -> dict[str, str]:
     claims: dict[str, set[str]] = {}
     for noun in counts:
         for adj in derived_forms(noun):
-            if _norm(adj) != noun:
-                claims.setdefault(_norm(adj), set()).add(noun)
+            if norm(adj) != noun:
+                claims.setdefault(norm(adj), set()).add(noun)
     return {adj: min(nouns, key=lambda n: (-counts[n], len(n), n))
             for adj, nouns in claims.items() if adj not in nouns}

@@ -51,16 +51,16 @@ from collections import Counter
 from functools import lru_cache
 
 from ..knowledge.hpo import Lexicon, load_lexicon
-from .lexical import (_BREAKS, _CONJUNCTION_WORD, _INNER_HYPHEN, _TOKEN, CONJUNCTIONS, MIN_ABBREVIATION,
-                      MIN_WORD_LABEL, SHORTHAND, STOP_WORDS, WEAK_SINGLE_WORDS, _is_plural, _norm, derived_map)
+from .lexical import (BREAKS, CONJUNCTION_WORD, CONJUNCTIONS, INNER_HYPHEN, MIN_ABBREVIATION, MIN_WORD_LABEL,
+                      SHORTHAND, STOP_WORDS, TOKEN, WEAK_SINGLE_WORDS, derived_map, is_plural, norm)
 
 __all__ = ["Matcher", "SHORTHAND", "get_matcher"]
 
 
 def _label_key(label: str) -> tuple[str, ...] | None:
     """The sorted bag of content stems of a label, or None when it is too weak to match on."""
-    words = [t for t in _TOKEN.findall(label) if t not in _BREAKS]
-    stems = [_norm(w) for w in words if w.lower() not in STOP_WORDS]
+    words = [t for t in TOKEN.findall(label) if t not in BREAKS]
+    stems = [norm(w) for w in words if w.lower() not in STOP_WORDS]
     if not stems:
         return None
     if len(stems) == 1 and (len(stems[0]) < MIN_WORD_LABEL or stems[0] in WEAK_SINGLE_WORDS):
@@ -81,7 +81,7 @@ def _label_keys(label: str, prio: int) -> list[tuple[tuple[str, ...], int]]:
         return []
     out = [(key, prio)]
     if "-" in label:
-        joined = _label_key(_INNER_HYPHEN.sub("", label))
+        joined = _label_key(INNER_HYPHEN.sub("", label))
         if joined and joined != key:
             out.append((joined, prio))
     if "abnormal" in key:
@@ -121,7 +121,7 @@ class Matcher:
                 if _is_stray_gerund(label, kind):
                     continue
                 prio = LABEL_PRIORITY[kind.split()[0]]
-                if _CONJUNCTION_WORD.search(label):
+                if CONJUNCTION_WORD.search(label):
                     self.coordinated_keys.update(k for k, _ in _label_keys(label, prio))
                 for key, variant_prio in _label_keys(label, prio):
                     held = best.get(key)
@@ -151,9 +151,9 @@ class Matcher:
         conjunctions: list[int] = []
         chain: list[list] = []  # the comma-separated segments before this one
         local = self.defined_abbreviations(text)
-        for m in _TOKEN.finditer(text):
+        for m in TOKEN.finditer(text):
             tok = m.group()
-            if tok in _BREAKS:
+            if tok in BREAKS:
                 self._match_run(run, candidates)
                 self._match_coordination(run, conjunctions, coordinated)
                 if chain and conjunctions:
@@ -176,9 +176,9 @@ class Matcher:
                 if low in CONJUNCTIONS and (run or chain):  # ", and" ends a list
                     conjunctions.append(len(run))
                 continue
-            stem = _norm(tok)
+            stem = norm(tok)
             if run and run[-1][1] == m.start() - 1 and text[run[-1][1]] == "-":
-                joined = _norm(text[run[-1][0]:run[-1][1]] + tok)
+                joined = norm(text[run[-1][0]:run[-1][1]] + tok)
                 joined = self.derived.get(joined, joined)
                 if joined in self.vocab:  # "pre-auricular" is written "preauricular" in HPO
                     run[-1] = (run[-1][0], m.end(), joined, run[-1][3], run[-1][4])
@@ -187,7 +187,7 @@ class Matcher:
             # folded on both sides); "-ness" nouns are not derived, so "double-blind" stays blind.
             stem = self.derived.get(stem, stem)
             after_conjunction = bool(conjunctions) and conjunctions[-1] == len(run)
-            run.append((m.start(), m.end(), stem, _is_plural(low, stem), after_conjunction))
+            run.append((m.start(), m.end(), stem, is_plural(low, stem), after_conjunction))
         self._match_run(run, candidates)
         self._match_coordination(run, conjunctions, coordinated)
         if chain and conjunctions:

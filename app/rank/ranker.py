@@ -327,8 +327,8 @@ class Ranker:
 
     def assess(self, present: list[str], absent: list[str] = (), *, documented: list[str] = (),
                top: int = 10, exclude_orpha: set[str] = (), exclude_omim: set[str] = (), evidence_for: int = 3,
-               sex: str | None = None, age_years: float | None = None, chance: dict[str, float] | None = None,
-               **_ignored) -> Assessment:
+               sex: str | None = None, age_years: float | None = None,
+               chance: dict[str, float] | None = None) -> Assessment:
         """P(rare), the ranked suggestions with P(disease | findings), and per-finding bars for the first few.
 
         ``documented`` are the present terms that come from the problem list (documented
@@ -344,7 +344,7 @@ class Ranker:
         view = self._view(cols, {c for c in (self._term_col(t) for t in absent) if c is not None})
         lrs, hyp = self._hypotheses(cols, documented, sex, age_years,
                                     view.mica.max(axis=0) if cols else None, self._floors(cols, chance))
-        excluded = {orphanet._bare_orpha(c) for c in exclude_orpha}
+        excluded = {orphanet.bare_orpha(c) for c in exclude_orpha}
         exclude_omim = set(exclude_omim)
         known = np.zeros(len(self._entities), bool)
         if excluded or exclude_omim:
@@ -372,8 +372,7 @@ class Ranker:
         return Assessment(rare_probability=rare, suggestions=out, findings=len(cols), known_probability=p_known)
 
     def rank(self, present: list[str], absent: list[str] = (), *, top: int = 10, exclude_orpha: set[str] = (),
-             documented: list[str] = (), sex: str | None = None, age_years: float | None = None,
-             **options) -> list[Suggestion]:
+             documented: list[str] = (), sex: str | None = None, age_years: float | None = None) -> list[Suggestion]:
         """The suggestions of :meth:`assess` (ordered by posterior); no usable present term gives ``[]``.
 
         ``sex`` (``"female"``/``"male"``) and ``age_years`` adjust the priors (``posterior.demographic_log_prior``).
@@ -456,7 +455,7 @@ class Ranker:
 
     def explain(self, orpha: str, present: list[str], absent: list[str] = ()) -> tuple[list[dict], list[dict]]:
         """(matching, look_for) of an Orphanet disorder for these terms, as in ``Suggestion``; ([], []) if unknown."""
-        code = orphanet._bare_orpha(orpha)
+        code = orphanet.bare_orpha(orpha)
         if not hasattr(self, "_by_orpha"):
             self._by_orpha = {e.orpha: e for e in self._entities if e.orpha}
         e = self._by_orpha.get(code)

@@ -26,11 +26,11 @@ def screen_command(args, settings, *, log=None) -> int:
         log.write(f"radar screen: {problem}\n")
         return 2
     options = Options(out=Path(args.out), report=Path(args.report) if args.report else None,
-                      master=args.master or os.environ.get("RADAR_SPARK_MASTER") or None,
+                      master=args.master or settings.screen.spark_master,
                       radar_top=args.radar_top, partitions=args.partitions, group=args.group, since=args.since,
                       workdir=Path(args.workdir) if args.workdir else None,
                       iss=normalize_iss(args.iss) if args.iss else None,
-                      actor=args.actor or os.environ.get("RADAR_SCREEN_ACTOR") or _os_user(),
+                      actor=args.actor or settings.screen.actor or os_user(),
                       progress=not args.no_progress, inputs=list(args.inputs))
     if options.master and not MASTER.match(options.master):
         log.write(f"radar screen: {options.master!r} is not a Spark master URL (local[*], spark://host:port, k8s://…)\n")
@@ -38,12 +38,12 @@ def screen_command(args, settings, *, log=None) -> int:
     store = http = None
     try:
         if args.ehr:
-            ehr = _ehr(settings, args.ehr)
-            store, http = _clients(settings)
+            ehr = registered_ehr(settings, args.ehr)
+            store, http = clients(settings)
             screen_ehr(options, settings, ehr, settings.keys, store, http, log=log)
         else:
             if options.iss:
-                store, http = _clients(settings)
+                store, http = clients(settings)
             screen_files(options, settings, store=store, log=log)
     except ScreenError as exc:
         log.write(f"radar screen: {exc}\n")
@@ -89,14 +89,17 @@ def source_problem(args) -> str | None:
     return None
 
 
-def _os_user() -> str:
+def os_user() -> str:
+    """Who runs the command, for the audit trail: the OS user, or the uid where it has no name."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # a container user with no passwd entry
         return f"uid {os.getuid()}"
 
 
-def _ehr(settings, name: str):
+def registered_ehr(settings, name: str):
+    """The registered EHR named ``name`` (its ``iss`` or its registry name) with a Backend Services
+    registration; ``ScreenError`` saying which names there are otherwise."""
     ehr = (settings.ehr_for(name) if "://" in name else None) or \
         next((e for e in settings.ehrs.values() if e.name == name), None)
     if ehr is not None:
@@ -107,7 +110,8 @@ def _ehr(settings, name: str):
                       f"{', '.join(e.name for e in settings.ehrs.values()) or 'none'})")
 
 
-def _clients(settings):
+def clients(settings):
+    """(store, HTTP client) of a population command, to be closed by the caller."""
     import httpx
 
     from ..services import USER_AGENT

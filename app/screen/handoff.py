@@ -4,7 +4,7 @@ waiting for the most probable of them, and audit the bulk read.
 A flag is kept per EHR and patient for ``FLAG_TTL`` (30 days) under a hash of ``iss|patient id``
 (store keys never carry a patient id); the chart reads it with :func:`flag_for`. A newer screen
 that has the patient and does not flag them removes the old flag. RaDaR is queued through the
-chart's own jobs (``app.inference.jobs.submit``) with the narrative the chart would write
+chart's own jobs (``app.inference.jobs.submit_for``) with the narrative the chart would write
 (``app.pipeline.narrate`` with the deployment's case options), so the case id, a hash of what
 the model is asked, is the one the chart looks up when a clinician launches the patient.
 """
@@ -28,7 +28,7 @@ BATCH = 1000  # flags written per round trip to Redis
 
 def flag_key(iss: str, patient: str) -> str:
     """The store key of a patient's flag: a hash of ``iss|patient id``, never the id itself."""
-    return hashlib.sha256(f"{normalize_iss(iss)}|{patient}".encode()).hexdigest()[:32]
+    return hashlib.sha256(jobs.owner(normalize_iss(iss), patient).encode()).hexdigest()[:32]
 
 
 def remember(store, iss: str, lines: Iterable[dict], *, screened_at: str, group: str | None) -> int:
@@ -76,9 +76,9 @@ def queue_radar(ctx, iss: str, records_and_analyses: Iterable[tuple], n: int) ->
     for record, analysis in top:
         narrative = narrate(record, analysis, ctx.case_options)
         profile = analysis.profile
-        cid = jobs.submit(ctx.store, ctx.rq, model, narrative.text, owner=f"{iss.rstrip('/')}|{record.patient_id}",
-                          present=[p.hpo for p in profile.present], absent=[p.hpo for p in profile.absent],
-                          grace=ctx.settings.job_stale_grace, ttl=FLAG_TTL)  # kept as long as the flag
+        cid = jobs.submit_for(ctx, narrative.text, owner=jobs.owner(iss, record.patient_id),
+                              present=[p.hpo for p in profile.present], absent=[p.hpo for p in profile.absent],
+                              ttl=FLAG_TTL)  # kept as long as the flag
         key = flag_key(iss, record.patient_id)
         flag = ctx.store.get(FLAG_KIND, key)
         if flag is not None:

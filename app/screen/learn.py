@@ -21,7 +21,6 @@ A second pass over the persisted per-record term sets, not a second extraction.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections import Counter
@@ -70,7 +69,7 @@ def learn(spark, files: list[str], *, min_count: int = bg.MIN_COUNT, partitions:
     """Count every patient of ``files`` on Spark (see the module docstring)."""
     from . import spark as plan
 
-    with plan._pyspark_sockets():
+    with plan.pyspark_sockets():
         return _learn(spark, files, min_count, partitions)
 
 
@@ -210,12 +209,12 @@ def _first_line(exc: Exception) -> str:
 
 def learn_command(args, settings, *, log=None) -> int:
     """Run ``radar learn-background``; 2 for a usage mistake, 1 when nothing was learned, 0 when the file was written."""
-    from .command import MASTER, _clients, _ehr, _os_user
+    from .command import MASTER, clients, os_user, registered_ehr
     from .handoff import audit_screen
     from .run import Options, ScreenError, export_group, export_summary
 
     log = log or sys.stderr
-    master = args.master or os.environ.get("RADAR_SPARK_MASTER") or None
+    master = args.master or settings.screen.spark_master
     problem = _problem(args) or (master and not MASTER.match(master) and
                                  f"{master!r} is not a Spark master URL (local[*], spark://host:port, k8s://…)")
     if problem:
@@ -227,15 +226,15 @@ def learn_command(args, settings, *, log=None) -> int:
     store = http = None
     try:
         if args.ehr:
-            ehr = _ehr(settings, args.ehr)
-            store, http = _clients(settings)
+            ehr = registered_ehr(settings, args.ehr)
+            store, http = clients(settings)
             export = Options(out=options.out, group=args.group, since=args.since,
                              workdir=Path(args.workdir) if args.workdir else None)
             exported, since = export_group(export, ehr, settings.keys, store, http, log=log,
                                                limits=settings.bulk)
             options.inputs, options.iss = export.inputs, ehr.iss
             summary = learn_files(options, log=log, export=export_summary(exported, since))
-            audit_screen(store, actor=args.actor or _os_user(), iss=ehr.iss, group=args.group,
+            audit_screen(store, actor=args.actor or os_user(), iss=ehr.iss, group=args.group,
                          patients=summary["records"], flagged=0, since=args.since)
         else:
             learn_files(options, log=log)

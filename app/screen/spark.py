@@ -94,7 +94,7 @@ def screen(spark, files: list[str], *, thresholds: CdsThresholds | None = None, 
     if background == DRIVERS:
         site = background_setting()
         background = str(site.path) if site else None
-    with _pyspark_sockets():
+    with pyspark_sockets():
         return _screen(spark, files, thresholds or CdsThresholds(), top, partitions, progress, background)
 
 
@@ -159,18 +159,19 @@ def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int |
 def resources_of(result: Result, patients: list[str]) -> dict[str, list]:
     """The grouped resource items of ``patients`` from a screen's input, on the driver (a handful: the hand-off's)."""
     wanted = set(patients)
-    with _pyspark_sockets():
+    with pyspark_sockets():
         return dict(result.grouped.filter(lambda kv: kv[0] in wanted).mapValues(list).collect())
 
 
 def _streamed(rdd) -> Iterator[dict]:
     """The RDD's items on the driver one partition at a time."""
-    with _pyspark_sockets():
+    with pyspark_sockets():
         yield from rdd.toLocalIterator()
 
 
 @contextmanager
-def _pyspark_sockets():
+def pyspark_sockets():
+    """Around PySpark actions: silence the ResourceWarning of the sockets PySpark leaves open."""
     # PySpark 3.5 drops the local socket of every collect()/take()/toLocalIterator() without
     # closing it (py4j's _load_from_socket closes only the file wrapped around it), so CPython
     # warns "unclosed socket" inside PySpark's own frames. Those sockets are drained and gone;

@@ -81,9 +81,9 @@ def start_case(sid: str, session: dict, narrative: str, *, force: bool = False) 
     if ctx.settings.deidentify:
         # Whatever the clinician typed (or a client posted) is scrubbed again before it leaves.
         text = Scrubber(saved.get("patient"), date.today(), people=saved.get("people") or ()).scrub(text)
-    cid = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, text, owner=owner_of(session),
-                      present=saved.get("present", []), absent=saved.get("absent", []),
-                      edited=text != saved.get("text"), force=force, grace=ctx.settings.job_stale_grace)
+    cid = jobs.submit_for(ctx, text, owner=jobs.owner(session["iss"], session["patient"]),
+                          present=saved.get("present", []), absent=saved.get("absent", []),
+                          edited=text != saved.get("text"), force=force)
     ctx.store.add_member(SESSION_CASES, sid, cid, OWNER_TTL)
     return cid
 
@@ -98,17 +98,11 @@ def run_again(sid: str, session: dict, cid: str) -> str:
     saved = ctx.store.get("narrative", sid) or {}
     if _screened_in(saved, cid):
         existing = {"narrative": saved["text"], "present": saved.get("present", []),
-                    "absent": saved.get("absent", []), "owner": owner_of(session)}
-    new = jobs.submit(ctx.store, ctx.rq, ctx.settings.model, existing["narrative"], present=existing["present"],
-                      absent=existing["absent"], edited=existing.get("edited", False), force=True,
-                      grace=ctx.settings.job_stale_grace, owner=existing.get("owner"))
+                    "absent": saved.get("absent", []), "owner": jobs.owner(session["iss"], session["patient"])}
+    new = jobs.submit_for(ctx, existing["narrative"], owner=existing.get("owner"), present=existing["present"],
+                          absent=existing["absent"], edited=existing.get("edited", False), force=True)
     ctx.store.add_member(SESSION_CASES, sid, new, OWNER_TTL)
     return new
-
-
-def owner_of(session: dict) -> str:
-    """The patient a case belongs to: ``iss|patient id`` (the same key a CDS-started case carries)."""
-    return f"{session['iss'].rstrip('/')}|{session['patient']}"
 
 
 def _owned(cid: str) -> str:
@@ -137,17 +131,12 @@ def _screened_in(saved: dict, cid: str) -> bool:
     return (saved.get("screened") or {}).get("case") == cid
 
 
-def _belongs(store, cid: str, session: dict) -> bool:
-    """True when the case ``cid`` is kept and its owner is this session's EHR and patient."""
-    return len(cid) == 32 and (store.get("case", cid) or {}).get("owner") == owner_of(session)
-
-
 def screened_case(store, session: dict) -> dict | None:
     """The analysis the population screen queued for this session's patient (``app.screen.handoff``)
     while it is kept and belongs to this EHR and patient: ``{"case": id, "day": "YYYY-MM-DD" or None}``."""
     flag = handoff.flag_for(store, session["iss"], session["patient"]) or {}
     cid = str(flag.get("case") or "")
-    if not _belongs(store, cid, session):
+    if not jobs.belongs(store, cid, session["iss"], session["patient"]):
         return None
     day = re.match(r"\d{4}-\d{2}-\d{2}", str(flag.get("screened_at") or ""))
     return {"case": cid, "day": day.group(0) if day else None}
@@ -169,7 +158,7 @@ def panel_context(sid: str, session: dict, narrative: Narrative, present: list[s
         found = store.get("case", cid) is not None
         # A case started by the CDS hook (its card's appContext) is shown when this launch has none.
         linked = str((session.get("app_context") or {}).get("case", ""))
-        if not found and _belongs(store, linked, session):
+        if not found and jobs.belongs(store, linked, session["iss"], session["patient"]):
             cid, found = linked, True
         # Else the population screen's analysis, written from the record as it was then (labelled so).
         if not found and (screened := screened_case(store, session)):
