@@ -14,6 +14,17 @@ from app.smart.keys import generate_keys
 from tests.support.helm import extract_helm
 from tests.support.stack import BUILT, CHROMIUM, CHROMIUM_ARGS, build_stack
 
+# A test that takes one of these fixtures is slow (`make check` leaves it out): the helm binary and
+# its renders, a real browser, a local Spark.
+SLOW_FIXTURES = {"helm", "chromium", "spark_local"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests that use a slow fixture as ``slow``."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="module", autouse=True)
 def _stop_module_stores():

@@ -130,6 +130,7 @@ for i in range(40):
 """
 
 
+@pytest.mark.slow  # new Python processes import the app
 def test_two_processes_export_each_event_once_in_stream_order(stores, data_dir, tmp_path):
     sink = tmp_path / "audit.jsonl"
     store = stores(AuditSettings("file", sink, stream_max=10))  # owns the server the writers join
@@ -159,6 +160,7 @@ def test_stdout_sink_writes_one_json_line_per_event(stores, capfd):
     assert json.loads(out[-1])["event"] == "bulk-data-read"
 
 
+@pytest.mark.slow  # new Python processes import the app
 def test_radar_audit_flush_moves_what_is_left(stores, data_dir, tmp_path):
     left = [read(stores(None), f"p-{i}") for i in range(3)]
     sink = tmp_path / "flushed" / "audit.jsonl"

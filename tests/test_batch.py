@@ -54,6 +54,7 @@ def run(args, stdin=None) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
+@pytest.mark.slow  # a new Python process loads the knowledge
 def test_console_entry_point():
     result = subprocess.run(RADAR + ["rank", "-"], input=bundles(["rd-003"])[0], capture_output=True, text=True,
                             cwd=ROOT, timeout=120)

@@ -9,6 +9,9 @@ import pytest
 from tests.servers import free_port, serve, start_gunicorn, wait_ready
 from tests.support.stack import epic_tenant
 
+# Slow: the app under a real gunicorn (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def gunicorn_stack(tmp_path_factory):

@@ -12,6 +12,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+# Slow: builds the wheel and starts Python processes that import the app (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 CONTAINERFILE = ROOT / "launch" / "Containerfile"
 DEV_WORDS = ("sandbox", "synth", "vllm_stub", "demo", "patients.ndjson", "truth.json", "ehrs.json", "clients.json")

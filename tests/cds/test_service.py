@@ -23,6 +23,9 @@ from tests.support.stack import build_stack, session_id
 from tests.fhir_data import prefetch_for
 from tests.servers import serve
 
+# Slow: its own sandbox + app stack, the vLLM stub and a radar worker process (make check leaves it out; tests/cds/test_card.py and test_auth.py are the pure part).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "radar-patient-view"
 

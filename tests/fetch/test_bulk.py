@@ -25,6 +25,9 @@ from app.store import connect
 from tests.servers import free_port, serve
 from tests.backend_sandbox import backend_sandbox
 
+# Slow: live Bulk exports from the sandbox, polled to completion (make check leaves it out; test_bulk_hostile.py stays).
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 

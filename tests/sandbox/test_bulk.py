@@ -12,6 +12,9 @@ from dev.sandbox.store import parse_instant
 from . import backend_kit as kit
 from .smart import launch
 
+# Slow: the sandbox's Bulk exports, polled to completion (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 LAB = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 
 

@@ -19,6 +19,9 @@ from app.screen import spark
 from tests.servers import free_port
 from tests.support.exports import PATIENTS
 
+# Slow: a standalone Spark master and two workers (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 
 def _spark_class() -> Path:
     import pyspark

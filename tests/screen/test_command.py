@@ -14,6 +14,9 @@ from app.store import connect
 from tests.backend_sandbox import backend_sandbox
 from tests.support.exports import PATIENTS
 
+# Slow: radar screen end to end on a local Spark (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("argv, message", [
     ([], "give input files"),

@@ -18,6 +18,9 @@ from tests.fhir_data import BUNDLES
 from tests.support.handoff import SCREENED_AT, line, narrative_of, radar_rig, screened, stub_requests, wait_done
 from tests.support.stack import new_browser, session_id
 
+# Slow: a real radar worker process and the vLLM stub (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -19,6 +19,9 @@ from app.screen.spark import session
 from tests.backend_sandbox import backend_sandbox
 from tests.support.exports import PATIENTS, bundles
 
+# Slow: radar learn-background on a local Spark and live exports (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = "local[1]"  # its own master: the next module's local[2] session starts fresh Python workers
 NAME = "Test General"

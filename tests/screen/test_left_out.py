@@ -13,6 +13,9 @@ from app.pipeline import load_knowledge
 from app.screen import sources, spark, worklist
 from tests.support.exports import bundles, write_per_type
 
+# Slow: local Spark jobs (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 PATIENT = {"resourceType": "Patient", "id": "p1"}
 NOTE = {"resourceType": "DocumentReference", "id": "d1", "subject": {"reference": "Patient/p1"},
         "category": [{"coding": [{"code": "clinical-note"}]}],

@@ -14,6 +14,9 @@ from app.screen import sources, spark, worklist
 from app.screen.progress import Bar, line as progress_line
 from tests.support.exports import PATIENTS, bundles, write_per_type
 
+# Slow: each test runs a local Spark job (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def from_bundles():

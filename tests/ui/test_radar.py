@@ -18,6 +18,9 @@ from dev.vllm_stub import create_stub
 from tests.support.stack import build_stack, new_browser, session_id
 from tests.servers import free_port, serve
 
+# Slow: real radar worker processes, killed and restarted (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "sczzz/RaDaR-32B"
 

@@ -16,6 +16,9 @@ from app.screen import handoff
 from tests.support.handoff import SCREENED_AT, line, narrative_of, radar_rig, screened, stub_requests, wait_done
 from tests.support.stack import new_browser, session_id
 
+# Slow: a real radar worker process and the vLLM stub (make check leaves it out).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
