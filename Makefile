@@ -30,10 +30,12 @@ $(VENV)/.test: $(VENV)/.app
 demo: $(VENV)/.app java  ## sandbox EHR :8001 + app :8000 + worker; Ctrl-C stops
 	$(BIN)/python -m dev.demo
 
-test: $(VENV)/.test chromium java  ## the whole suite, browser tests included
+test: $(VENV)/.test chromium java  ## ruff, then the whole suite, browser tests included
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-check: $(VENV)/.test  ## the fast tests only (no test marked slow: Spark, worker processes, Chromium, gunicorn, helm)
+check: $(VENV)/.test  ## ruff, then the fast tests only (no test marked slow: Spark, worker processes, Chromium, gunicorn, helm)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lock: $(BIN)/python  ## pin every dependency (runtime, [test], [screen]) from pyproject.toml into LOCK

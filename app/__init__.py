@@ -6,7 +6,8 @@ import os
 import secrets
 
 from flask import Flask, g, jsonify, request
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import services
 from .cds import views as cds
@@ -15,7 +16,8 @@ from .health import bp as health
 from .inference import service
 from .knowledge.diseases import allowed_link, omim_url, orpha_code, orpha_url
 from .pipeline import warm_up
-from .smart import binding, views as launch
+from .smart import binding
+from .smart import views as launch
 from .ui import chart
 from .ui.pages import message, relaunch_page
 

@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 
@@ -69,7 +69,7 @@ def record_bulk_read(store, *, actor: str | None, iss: str, group: str | None, p
 
 
 def _append(store, name: str, *, user, iss, patient, session, client, detail: dict | None = None, **fields) -> str:
-    event = {"event": name, "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+    event = {"event": name, "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
              "user": user or "", "iss": iss, "patient": patient, "session": session_ref(session),
              "client": client or "", **fields}
     if detail:

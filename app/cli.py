@@ -229,7 +229,10 @@ def _without_spark(command: str) -> bool:
     return problem is not None
 
 
-COMMANDS = {"screen": cmd_screen, "learn-background": cmd_learn_background, "worker": cmd_worker, "worker-check": cmd_worker_check, "feedback": cmd_feedback, "rank": cmd_rank, "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys, "audit": cmd_audit}
+COMMANDS = {"screen": cmd_screen, "learn-background": cmd_learn_background, "worker": cmd_worker,
+            "worker-check": cmd_worker_check, "feedback": cmd_feedback, "rank": cmd_rank,
+            "build-knowledge": cmd_build_knowledge, "check-config": cmd_check_config, "keys": cmd_keys,
+            "audit": cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())

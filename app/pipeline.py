@@ -17,7 +17,8 @@ from functools import lru_cache
 from .case.narrative import Narrative, build_narrative
 from .knowledge import Knowledge, load_compiled
 from .knowledge.names import name_index, omim_names, orpha_names
-from .phenotype import Phenotype, Profile, edits as edits_mod, extract
+from .phenotype import Phenotype, Profile, extract
+from .phenotype import edits as edits_mod
 from .phenotype.text import get_matcher
 from .rank.ranker import Ranker
 from .record import PatientRecord

@@ -47,7 +47,9 @@ def prefetch_for(pid: str, *, inline_notes: bool = True, reports: bool = False) 
                 if ref in binaries:
                     att["data"] = binaries[ref]["data"]
                     att.pop("url", None)
-    is_lab = lambda o: any(c.get("code") == "laboratory" for cat in o.get("category", []) for c in cat.get("coding", []))
+
+    def is_lab(o):
+        return any(c.get("code") == "laboratory" for cat in o.get("category", []) for c in cat.get("coding", []))
     out = {"patient": next(r for r in resources if r["resourceType"] == "Patient"),
            "conditions": search("Condition"), "labs": search("Observation", is_lab), "notes": docs}
     if reports:

@@ -13,8 +13,8 @@ import gzip
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from flask import Flask, Response, jsonify, request
 

@@ -30,9 +30,9 @@ import bisect
 import difflib
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Callable
 
 FIRST_F = ("Maeve Olivia Emma Ava Sophia Mia Amelia Harper Evelyn Aaliyah Priya Yuki Lucía Chloé Zoë Siobhán "
            "Fatima Anh Ingrid Renée Anne-Marie Mary Patricia Linda Susan Karen Nancy Betty Keisha Mei Aisha "
@@ -167,16 +167,16 @@ class _Writer:
         self.size = 0
 
     # --- writing -------------------------------------------------------------------------------
-    def t(self, *texts: str) -> "_Writer":
+    def t(self, *texts: str) -> _Writer:
         self.parts.extend(texts)
         self.size += sum(map(len, texts))
         return self
 
-    def phi(self, category: str, text: str, secrets: tuple[str, ...] | None = None) -> "_Writer":
+    def phi(self, category: str, text: str, secrets: tuple[str, ...] | None = None) -> _Writer:
         self.plants.append(Plant(category, text, secrets or _secrets(category, text), self.size))
         return self.t(text)
 
-    def fact(self, text: str) -> "_Writer":
+    def fact(self, text: str) -> _Writer:
         self.facts.append(text)
         return self.t(text)
 

@@ -146,7 +146,7 @@ def test_flagged_is_the_cds_decision(screened):
     from app.pipeline import analyse, load_knowledge, signal
 
     kb = load_knowledge()
-    for pid, raw in zip(SCREENED, bundles(SCREENED)):
+    for pid, raw in zip(SCREENED, bundles(SCREENED), strict=False):
         analysis = analyse(record_from_bundle(json.loads(raw)), kb, top=10)
         line = screened[pid]
         assert line["flagged"] == (decide(analysis, CdsThresholds()) is not None) == (

@@ -15,8 +15,24 @@ import pytest
 import yaml
 
 from app.config import CdsThresholds, load_settings
-from tests.support.helm import CHART, FIXTURES, FULLNAME, KUBE_VERSION, RELEASE, config, container, env_of, find, \
-    fixture_args, kinds, pod_environment, pod_specs, run_helm, secret_data, template
+from tests.support.helm import (
+    CHART,
+    FIXTURES,
+    FULLNAME,
+    KUBE_VERSION,
+    RELEASE,
+    config,
+    container,
+    env_of,
+    find,
+    fixture_args,
+    kinds,
+    pod_environment,
+    pod_specs,
+    run_helm,
+    secret_data,
+    template,
+)
 
 SECRET_VALUES = ("s3cr3t-oracle-8f7e6d", "redis-pass-2c9b7a", "vllm-key-5b1e0c")
 
@@ -241,7 +257,7 @@ def test_gpu_vllm(rendered):
     vllm = spec["containers"][0]
     assert vllm["image"].startswith("vllm/vllm-openai:")
     args = vllm["args"]
-    pairs = dict(zip(args[::2], args[1::2]))
+    pairs = dict(zip(args[::2], args[1::2], strict=False))
     assert pairs["--model"] == pairs["--served-model-name"] == "sczzz/RaDaR-32B"
     assert pairs["--reasoning-parser"] == "deepseek_r1"
     assert pairs["--tensor-parallel-size"] == "2" and pairs["--max-model-len"] == "16384"

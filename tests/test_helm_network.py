@@ -8,8 +8,21 @@ from pathlib import Path
 import pytest
 
 from app.config import AuditSettings
-from tests.support.helm import (CHART, FIXTURES, FULLNAME, RELEASE, SCREEN, config, container, find,
-                                run_helm, screen_container, screen_pod, template, validate)
+from tests.support.helm import (
+    CHART,
+    FIXTURES,
+    FULLNAME,
+    RELEASE,
+    SCREEN,
+    config,
+    container,
+    find,
+    run_helm,
+    screen_container,
+    screen_pod,
+    template,
+    validate,
+)
 
 MINIMAL = ["-f", str(FIXTURES / "minimal.yaml")]
 DNS = {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
@@ -89,7 +102,8 @@ def test_audit_goes_to_stdout_in_the_cluster_by_default(helm):
     assert audit_settings(cfg) == AuditSettings("stdout", None, 1_000_000)
     assert not [o for o in objects if o["kind"] == "PersistentVolumeClaim" and "audit" in o["metadata"]["name"]]
     for workload in ("web", "worker"):
-        assert "/var/lib/radar/audit" not in [m["mountPath"] for m in container(objects, f"{FULLNAME}-{workload}")["volumeMounts"]]
+        mounts = container(objects, f"{FULLNAME}-{workload}")["volumeMounts"]
+        assert "/var/lib/radar/audit" not in [m["mountPath"] for m in mounts]
 
 
 def test_audit_file_sink_on_a_shared_volume(helm):

@@ -9,8 +9,23 @@ import pytest
 
 from app.config import load_settings
 from app.config.ehrs import BACKEND_SCOPES, BACKEND_SCOPES_V1
-from tests.support.helm import CHART, EPIC, FIXTURES, FULLNAME, RELEASE, SCREEN, config, env_of, find, run_helm, \
-    screen_container, screen_pod, secret_data, validate, web_container
+from tests.support.helm import (
+    CHART,
+    EPIC,
+    FIXTURES,
+    FULLNAME,
+    RELEASE,
+    SCREEN,
+    config,
+    env_of,
+    find,
+    run_helm,
+    screen_container,
+    screen_pod,
+    secret_data,
+    validate,
+    web_container,
+)
 from tests.support.helm import SCREEN_NAME as NAME
 from tests.support.helm import template as render
 
@@ -248,7 +263,8 @@ def test_the_screen_runs_its_own_image_with_java_and_spark(helm):
     objects = render(helm, *SCREEN, "--set", "image.tag=1.2.3", "--set", "screen.learnBackground=true")
     assert web_container(objects)["image"] == "ghcr.io/radar-in-the-chart/radar:1.2.3"
     pod = screen_pod(objects)
-    assert [c["image"] for c in pod["initContainers"] + pod["containers"]] == ["ghcr.io/radar-in-the-chart/radar:1.2.3-screen"] * 2
+    images = [c["image"] for c in pod["initContainers"] + pod["containers"]]
+    assert images == ["ghcr.io/radar-in-the-chart/radar:1.2.3-screen"] * 2
     objects = render(helm, *SCREEN, "--set", "screen.image=registry.example/radar-screen:7")
     validate(objects)
     assert screen_container(objects)["image"] == "registry.example/radar-screen:7"

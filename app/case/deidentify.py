@@ -41,7 +41,8 @@ Measured (`make bench`, tests/bench/bench_deidentify.py), before = this module a
   and changes 3.5% of the real notes' words ("Apgar", "NICU", "G4P2"), at 2 notes/s; its name
   filters need NLTK's tagger data, which cannot be downloaded here, so a stand-in tagger (capitalised
   = proper noun) was used. Presidio 2.2.366 runs without its spaCy NER model (spaCy publishes models
-  outside PyPI; unofficial re-uploads were not used), so only its patterns: 27.8% / 20.4% removed, 95.7% / 96.0% of facts kept, 0.11% of real words changed.
+  outside PyPI; unofficial re-uploads were not used), so only its patterns: 27.8% / 20.4% removed,
+  95.7% / 96.0% of facts kept, 0.11% of real words changed.
   Neither finds a kind that this module misses, so nothing is combined.
 
 Corpus, probes and patterns share an author, so these figures bound recall on the shapes they

@@ -10,7 +10,7 @@ client cannot aim the app, and the token it hands over, at an arbitrary URL.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .. import audit
 from ..fetch.prefetch import record_from_hook
@@ -57,7 +57,7 @@ def screen(ctx: Services, hook: dict, claims: dict, base_url: str) -> list[dict]
 
 def store_feedback(ctx: Services, service_id: str, client: str, entries: list[dict]) -> None:
     """Keep validated feedback entries until ``radar feedback export`` writes them out."""
-    received = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    received = datetime.now(UTC).isoformat(timespec="seconds")
     for entry in entries:
         ctx.store.push(FEEDBACK, {**entry, "service": service_id, "client": client, "received": received})
 

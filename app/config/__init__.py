@@ -25,7 +25,8 @@ from .cds import CdsClient, CdsThresholds, parse_clients, require_public_url
 from .ehrs import Ehr, load_ehrs, load_keys
 from .model import ModelSettings
 from .parse import ConfigError, boolean, json_list, normalize_iss, one_of, positive_int, require_url
-from .process import ScreenSettings, WebServer, data_dir as data_dir_setting
+from .process import ScreenSettings, WebServer
+from .process import data_dir as data_dir_setting
 
 __all__ = ["Settings", "load_settings", "ConfigError", "Ehr", "ModelSettings", "CdsClient", "CdsThresholds",
            "normalize_iss", "json_list", "SiteBackground", "background_setting", "BulkLimits", "ScreenSettings",

@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-from fhirclient.models import (condition, diagnosticreport, documentreference, fhirabstractbase, observation,
-                               patient)
+from fhirclient.models import condition, diagnosticreport, documentreference, fhirabstractbase, observation, patient
 
 from ..record import EXCLUDED_STATUSES, Note, PatientRecord, effective, onset, text_of
 from . import notes as notes_mod

@@ -12,9 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import httpx
 

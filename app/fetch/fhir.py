@@ -7,16 +7,17 @@ would look like "no data". An expired token is refreshed once; a refused refresh
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from ..record import PatientRecord
 from . import notes as notes_mod
-from .build import LeftOut, add_left_out, bundle_resources, build_record, valid_resources
+from .build import LeftOut, add_left_out, build_record, bundle_resources, valid_resources
 
 PAGE_SIZE = 100
 MAX_PAGES = 50
@@ -192,7 +193,7 @@ def fetch_conditions(client: FhirClient, patient_id: str, pool: ThreadPoolExecut
     if len(errors) == len(results):
         raise errors[0]
     found = SearchResult()
-    for cat, r in zip(CONDITION_CATEGORIES, results):
+    for cat, r in zip(CONDITION_CATEGORIES, results, strict=False):
         if isinstance(r, FhirError):
             found.warnings.append(f"{CATEGORY_LABELS[cat]} not available: {r}")
             found.failed.append(f"{CATEGORY_LABELS[cat]}: {r}")

@@ -6,7 +6,8 @@ A file is one Bundle (JSON) or NDJSON with one Bundle per line. Attachments are 
 from __future__ import annotations
 
 import itertools
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from ..record import PatientRecord
 from . import lines

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from itertools import accumulate
-from typing import IO, Iterator
+from typing import IO
 
 # A Binary holding a 20 MiB attachment (notes.MAX_ATTACHMENT_BYTES) is about 27 MiB of base64.
 MAX_CHARS = 64 * 1024 * 1024

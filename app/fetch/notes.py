@@ -7,7 +7,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig

@@ -25,7 +25,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError, RedisError, TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry, Worker, get_current_job
 from rq.exceptions import NoSuchJobError, StopRequested
 from rq.job import Job
@@ -79,7 +81,8 @@ def submit(store, rq: Redis, model, narrative: str, *, present: list[str], absen
             _keep(store, cid, ttl)
         return cid
     now = time.time()
-    store.set("case", cid, {"id": cid, "owner": owner, "narrative": narrative, "edited": edited, "present": present, "absent": absent,
+    store.set("case", cid, {"id": cid, "owner": owner, "narrative": narrative, "edited": edited, "present": present,
+                            "absent": absent,
                             "status": "queued", "model": model.model, "created": now, "heartbeat": now,
                             "error": None, "diagnoses": [], "finish_reason": None, "ttl": ttl or CASE_TTL},
               ttl or CASE_TTL)

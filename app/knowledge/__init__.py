@@ -12,7 +12,8 @@ from typing import Protocol
 
 from .hpo import Lexicon, load_lexicon
 from .loinc import load as load_loinc
-from .orphanet import OrphanetKB, load as load_orphanet
+from .orphanet import OrphanetKB
+from .orphanet import load as load_orphanet
 from .paths import DATA_DIR
 
 __all__ = ["DATA_DIR", "Knowledge", "Scorer", "load_compiled"]

@@ -6,7 +6,6 @@ from pathlib import Path
 from .paths import DEFAULT_SOURCE
 
 
-
 def build_all(source_dir: Path = DEFAULT_SOURCE) -> list[Path]:
     """Rebuild every knowledge file from ``source_dir``; returns the files written."""
     from . import frequencies, hpo, hpoa, icd, loinc, orphanet

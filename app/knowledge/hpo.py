@@ -228,8 +228,9 @@ class Lexicon:
     def search(self, query: str, limit: int = 10) -> list[tuple[str, str]]:
         """Autocomplete: ``[(hpo, label)]`` whose name or a synonym has a word starting with each query word.
 
-        The label is the one that matched (the name, or the synonym the user was typing). Best first: a label equal to the query, then labels starting with it, then names before
-        synonyms, then shorter labels. Each term appears once, with its best-matching label.
+        The label is the one that matched (the name, or the synonym the user was typing). Best first:
+        a label equal to the query, then labels starting with it, then names before synonyms, then
+        shorter labels. Each term appears once, with its best-matching label.
         """
         qwords = _words(query)
         if not qwords:

@@ -54,7 +54,7 @@ class Profile:
                 "warnings": self.warnings}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Profile":
+    def from_dict(cls, d: dict) -> Profile:
         """Rebuild from ``to_dict`` output."""
         return cls(present=[Phenotype.from_dict(p) for p in d["present"]],
                    absent=[Phenotype.from_dict(p) for p in d["absent"]], known_diseases=d["known_diseases"],

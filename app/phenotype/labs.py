@@ -95,7 +95,7 @@ def acute(abnormal_days: list[date], measured_days: set[date]) -> bool:
     if (max(abnormal_days) - min(abnormal_days)).days >= PERSISTENT_DAYS:
         return False
     days = sorted(measured_days)
-    monitored = {d for a, b in zip(days, days[1:]) if (b - a).days <= EPISODE_DAYS for d in (a, b)}
+    monitored = {d for a, b in zip(days, days[1:], strict=False) if (b - a).days <= EPISODE_DAYS for d in (a, b)}
     return all(d in monitored for d in abnormal_days)
 
 

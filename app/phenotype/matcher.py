@@ -2,21 +2,21 @@
 
 Text and every HPO name/synonym are cut into words and normalised by :mod:`app.phenotype.lexical`
 (light stemmer: plurals -ies/-es/-s, Latin -i/-ae, participles and gerunds -ed/-ing, so "bridging"
-finds "Bridged ..."; stop words dropped; anatomical adjectives become their nouns, "renal",
-"otic", "ophthalmic"). Adjectives a lexicon noun is written as in prose fold onto that noun on both
-sides ("hypotonic" → hypotonia, "microcephalic", "spastic", "deaf", "hypermobile joints"), after a
-hyphen as well, as the labels fold them ("CD4-positive T cells"); "enlarged" reads as "large" and "dilatation" as
-"dilated", as HPO's own synonyms use them interchangeably. A window of consecutive content words matches a label when both hold the
-same *bag* of stems, so "hyperplasia of the coronoid processes" finds "Coronoid process
-hyperplasia". Windows never cross sentence punctuation; among overlapping candidates the longest
-wins. Lookups are a dict probe per window, and windows only grow over words that occur in some
-label, so the cost is linear in the text length. Coordinations share their head: "palmar and
-plantar pits" and comma lists such as "branchial, otic and renal anomalies" or "cysts of the
-kidney, liver, and pancreas" yield one match per conjunct. Upper-case abbreviations (``GERD``,
-``VSD``) match case-sensitively and only when unambiguous and at least three letters long.
-Abbreviations a text defines itself, "basal cell carcinomas (BCCs)", are found as Schwartz &
-Hearst (2003) do and later mean what their long form matches; one defined as something that is no
-HPO term ("Stickler syndrome (STL)") silences the lexicon's reading of that spelling.
+finds "Bridged ..."; stop words dropped; anatomical adjectives become their nouns, "renal", "otic",
+"ophthalmic"). Adjectives a lexicon noun is written as in prose fold onto that noun on both sides
+("hypotonic" → hypotonia, "microcephalic", "spastic", "deaf", "hypermobile joints"), after a hyphen
+as well, as the labels fold them ("CD4-positive T cells"); "enlarged" reads as "large" and
+"dilatation" as "dilated", as HPO's own synonyms use them interchangeably. A window of consecutive
+content words matches a label when both hold the same *bag* of stems, so "hyperplasia of the
+coronoid processes" finds "Coronoid process hyperplasia". Windows never cross sentence punctuation;
+among overlapping candidates the longest wins. Lookups are a dict probe per window, and windows only
+grow over words that occur in some label, so the cost is linear in the text length. Coordinations
+share their head: "palmar and plantar pits" and comma lists such as "branchial, otic and renal
+anomalies" or "cysts of the kidney, liver, and pancreas" yield one match per conjunct. Upper-case
+abbreviations (``GERD``, ``VSD``) match case-sensitively and only when unambiguous and at least
+three letters long. Abbreviations a text defines itself, "basal cell carcinomas (BCCs)", are found
+as Schwartz & Hearst (2003) do and later mean what their long form matches; one defined as something
+that is no HPO term ("Stickler syndrome (STL)") silences the lexicon's reading of that spelling.
 
 FASTHPOCR_CHOICE: FastHPOCR 0.1.4 (PyPI ``fasthpocr``, Groza et al. 2024) was measured before
 writing more matching by hand. Its index was built from the same hp-2025-01-16.obo, restricted to
@@ -51,8 +51,21 @@ from collections import Counter
 from functools import lru_cache
 
 from ..knowledge.hpo import Lexicon, load_lexicon
-from .lexical import (BREAKS, CONJUNCTION_WORD, CONJUNCTIONS, INNER_HYPHEN, MIN_ABBREVIATION, MIN_WORD_LABEL,
-                      SHORTHAND, STOP_WORDS, TOKEN, WEAK_SINGLE_WORDS, derived_map, is_plural, norm)
+from .lexical import (
+    BREAKS,
+    CONJUNCTION_WORD,
+    CONJUNCTIONS,
+    INNER_HYPHEN,
+    MIN_ABBREVIATION,
+    MIN_WORD_LABEL,
+    SHORTHAND,
+    STOP_WORDS,
+    TOKEN,
+    WEAK_SINGLE_WORDS,
+    derived_map,
+    is_plural,
+    norm,
+)
 
 __all__ = ["Matcher", "SHORTHAND", "get_matcher"]
 

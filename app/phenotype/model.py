@@ -45,7 +45,7 @@ class Phenotype:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Phenotype":
+    def from_dict(cls, d: dict) -> Phenotype:
         """Rebuild from ``to_dict`` output."""
         d = dict(d)
         d["span"] = tuple(d["span"]) if d.get("span") else None

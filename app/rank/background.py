@@ -23,6 +23,7 @@ import gzip
 import json
 from collections import Counter
 from collections.abc import Iterable
+from datetime import UTC
 from functools import lru_cache
 from pathlib import Path
 
@@ -166,7 +167,7 @@ def site(counts: dict[str, int], pairs: dict[str, dict[str, int]], records: int,
     """A site background (``radar learn-background``) from counts over ``records`` records: counts
     only, every count (and pair) below ``min_count`` dropped, so a missing term reads "fewer than
     ``min_count``"; ``version`` is a hash of the content, so an identical rebuild keeps its version."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     from hashlib import sha256
 
     kept = {t: int(n) for t, n in sorted(counts.items()) if n >= min_count}
@@ -177,7 +178,7 @@ def site(counts: dict[str, int], pairs: dict[str, dict[str, int]], records: int,
                 kept_pairs.setdefault(a, {})[b] = int(n)
     digest = sha256(json.dumps([records, min_count, kept, kept_pairs], sort_keys=True).encode()).hexdigest()[:12]
     return {"format": SITE_FORMAT, "version": digest, "name": name, "site": True,
-            "created": created or datetime.now(timezone.utc).date().isoformat(), "records": int(records),
+            "created": created or datetime.now(UTC).date().isoformat(), "records": int(records),
             "min_count": int(min_count), "counts": kept, "pairs": kept_pairs, "source": source or {}}
 
 

@@ -270,4 +270,4 @@ def bars(hyp: Hypotheses, disease: int, term_lrs: np.ndarray, cols: list[int], i
     scaled = hyp.temperature * term_lrs  # findings x diseases
     mine = scaled[:, disease]
     others = np.log(np.exp(scaled[:, alt]) @ weights[:-1] + weights[-1])  # "none" has log LR 0
-    return [Bar(hpo=ids[q], label=labels[q], log_lr=float(m - o)) for q, m, o in zip(cols, mine, others)]
+    return [Bar(hpo=ids[q], label=labels[q], log_lr=float(m - o)) for q, m, o in zip(cols, mine, others, strict=False)]

@@ -48,10 +48,11 @@ import numpy as np
 from scipy import sparse
 
 from ..knowledge import hpoa, loinc, orphanet
-from . import background as background_mod, entities, posterior
-from .entities import Entity
 from ..knowledge.diseases import Disease, omim_url, orpha_code, orpha_url
 from ..knowledge.ontology import ontology
+from . import background as background_mod
+from . import entities, posterior
+from .entities import Entity
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 
@@ -423,7 +424,7 @@ class Ranker:
         ann, freq = ann[order], freq[order]
         out = []
         llrs = (1.0 + SPECIFICITY) * view.mica[:, ann] + np.log(freq)
-        for q, llr in zip(view.cols, llrs):
+        for q, llr in zip(view.cols, llrs, strict=False):
             llr = llr - SPECIFICITY * self._ic[q]
             best = int(np.argmax(llr))  # first maximum: the most frequent annotation
             if llr[best] <= 0.0:
@@ -443,7 +444,7 @@ class Ranker:
         order = np.lexsort((ann, -self._ic[ann], -freq))[:LOOK_FOR_MAX]
         return [{"hpo": self._ids[b], "label": self._labels[b],
                  "frequency": _frequency_label(None if b in e.unknown_frequency else f)}
-                for b, f in zip(ann[order].tolist(), freq[order].tolist())]
+                for b, f in zip(ann[order].tolist(), freq[order].tolist(), strict=False)]
 
     def _suggestion(self, rank: int, e: Entity, score: float, view: _RecordView) -> Suggestion:
         url = orpha_url(e.orpha) if e.orpha else omim_url(e.omim[0])

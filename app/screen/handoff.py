@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from collections.abc import Iterable
 from itertools import islice
-from typing import Iterable
 
 from .. import audit
 from ..config import normalize_iss

@@ -24,11 +24,11 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import add
 from pathlib import Path
-from typing import Iterator
 
 from ..rank import background as bg
 from . import sources

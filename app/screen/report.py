@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import Iterable
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup

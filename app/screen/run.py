@@ -21,7 +21,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -95,7 +95,7 @@ def screen_files(options: Options, settings, *, store=None, log=None, export: di
         "patients": result.patients, "flagged": result.flagged, "warning": result.warning,
         "seconds": round(time.monotonic() - started, 1), "bad_input": result.bad_input,
         "bad_examples": result.bad_examples, "skipped": result.skipped, "inputs": options.inputs,
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "thresholds": {"min_probability": settings.cds_thresholds.min_probability,
                        "warning_probability": settings.cds_thresholds.warning_probability},
         "engine": "phenotype", "ehr": options.iss, "group": options.group, "master": session.sparkContext.master,
@@ -177,7 +177,7 @@ def export_group(options: Options, ehr, keys, store, http, *, log=None, limits=N
 def _keep(workdir: Path) -> Path:
     """Move the finished export out of ``pending`` into a folder named from this tool's own sequence and clock."""
     taken = [int(m.group(1)) for p in workdir.iterdir() if (m := EXPORT_NAME.fullmatch(p.name))]
-    done = workdir / f"export-{max(taken, default=0) + 1:06d}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    done = workdir / f"export-{max(taken, default=0) + 1:06d}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     (workdir / PENDING).rename(done)  # a new sequence number: nothing is there to replace
     return done
 

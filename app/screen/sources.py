@@ -187,7 +187,7 @@ def _searched(resource: dict, kind: str) -> bool:
 def _bundle(bundle: dict, origin: str) -> list[tuple]:
     found = entries(bundle)
     problems = [entry_problem(e) for e in found]
-    resources = [e["resource"] for e, why in zip(found, problems) if why is None]
+    resources = [e["resource"] for e, why in zip(found, problems, strict=False) if why is None]
     patients = [r for r in resources if r["resourceType"] == "Patient"]
     if len(patients) != 1 or not isinstance(patients[0].get("id"), str) or not patients[0]["id"]:
         return [("bad", BAD_BUNDLE, _example(origin, f"{len(patients)} Patient resources"))]

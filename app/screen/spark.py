@@ -18,9 +18,9 @@ import os
 import resource
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from ..config import CdsThresholds, background_setting
 from . import sources, worklist
@@ -151,7 +151,8 @@ def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int |
     processes = screened.filter(lambda i: i[0] == "stats").map(lambda i: i[1]).collect()
     ordered = screened.filter(lambda i: i[0] == "line").map(lambda i: i[1]).sortBy(worklist.sort_key, numPartitions=n)
     items.unpersist()
-    return Result(patients=sum(v for k, v in counts.items() if k.split(":")[0] == "line"), flagged=counts.get("line:info", 0) + counts.get("line:warning", 0),
+    return Result(patients=sum(v for k, v in counts.items() if k.split(":")[0] == "line"),
+                  flagged=counts.get("line:info", 0) + counts.get("line:warning", 0),
                   warning=counts.get("line:warning", 0), bad_input=bad, bad_examples=examples[:10], skipped=skipped,
                   processes=_merge(processes), lines=lambda: _streamed(ordered), grouped=grouped)
 

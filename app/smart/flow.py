@@ -13,7 +13,8 @@ from flask import redirect, request, url_for
 
 from .. import services
 from ..fetch.fhir import valid_id
-from . import binding, client as smart, sessions
+from . import binding, sessions
+from . import client as smart
 
 log = logging.getLogger("radar.launch")
 STATE_TTL = 600

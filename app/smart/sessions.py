@@ -1,19 +1,20 @@
 """Launch sessions: one per EHR launch, kept server-side in Redis, addressed by an opaque id.
 
-The browser only ever holds the session id (in the URL) and a binding cookie; tokens stay here. Several launches in one browser (Epic opens one per patient tab) are separate sessions.
+The browser only ever holds the session id (in the URL) and a binding cookie; tokens stay here.
+Several launches in one browser (Epic opens one per patient tab) are separate sessions.
 """
 from __future__ import annotations
 
 import json
 import secrets
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 
-from . import client as smart
 from ..config import Settings
 from ..fetch.fhir import RelaunchRequired
+from . import client as smart
 
 REFRESH_MARGIN = 60  # refresh this many seconds before expiry
 

@@ -18,8 +18,8 @@ from .auth import SandboxAuthorizationServer
 from .exports import Exports
 from .flavours import FLAVOURS, Tenant
 from .runtime import Sandbox, current
-from .settings import resolve
 from .session import State
+from .settings import resolve
 from .store import PatientData, read_bundles
 
 log = logging.getLogger(__name__)

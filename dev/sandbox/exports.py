@@ -13,10 +13,10 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import parse_qsl
 
 from .store import now_instant, parse_instant

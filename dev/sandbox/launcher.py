@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from flask import Blueprint, abort, jsonify, render_template, request
 
 from .runtime import Sandbox, current, tenant_or_404
-from .settings import app_base
 from .session import Fault
+from .settings import app_base
 from .store import age, display_name
 
 bp = Blueprint("sandbox_launcher", __name__)

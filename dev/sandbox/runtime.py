@@ -3,8 +3,8 @@ authorization servers, kept in ``app.extensions["sandbox"]``."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from flask import abort, current_app
 from joserfc.jwk import RSAKey

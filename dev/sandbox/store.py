@@ -9,7 +9,7 @@ import gzip
 import json
 import logging
 import threading
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def read_bundles(path: str | Path) -> list[dict]:
 
 def now_instant() -> str:
     """The current time as a FHIR instant in UTC, to the microsecond."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_instant(value: str) -> datetime | None:

@@ -7,7 +7,7 @@ import base64
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from . import text as words
 from .knowledge import LAB_TESTS, ORD_TESTS, Term
@@ -62,7 +62,7 @@ class Chart:
         span = max(0, min(days_back_max, (self.visit - self.birth).days - 1))
         day = self.visit - timedelta(days=self.rng.randint(0, span))
         return datetime(day.year, day.month, day.day, self.rng.randint(7, 17), self.rng.choice([0, 15, 30, 45]),
-                        tzinfo=timezone.utc)
+                        tzinfo=UTC)
 
 
 def iso(moment: datetime) -> str:
@@ -110,7 +110,7 @@ def add_header(chart: Chart) -> None:
         "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": str(rng.randint(1000000000, 1999999999))}],
         "name": [{"family": last, "given": [first], "suffix": [suffix], "text": f"{first} {last}, {suffix}"}],
     })
-    start = datetime(chart.visit.year, chart.visit.month, chart.visit.day, 9, 0, tzinfo=timezone.utc)
+    start = datetime(chart.visit.year, chart.visit.month, chart.visit.day, 9, 0, tzinfo=UTC)
     chart.resources.append({
         "resourceType": "Encounter", "id": f"{chart.pid}-enc-1", "status": "finished",
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB", "display": "ambulatory"},
@@ -225,7 +225,7 @@ def note_sections(chart: Chart, findings: list[Term], negatives: list[Term], fam
                 ("History of Present Illness", hpi), ("Review of Systems", ros)]
     if family:
         sections.append(("Family History", [f"{rel} has {phrase}." for rel, (_, phrase) in
-                                            zip(rng.sample(words.RELATIVES, len(family)), family)]))
+                                            zip(rng.sample(words.RELATIVES, len(family)), family, strict=False)]))
     sections.append(("Social History", [rng.choice(words.SOCIAL[who]), "No tobacco exposure."]))
     sections.append(("Medications", ["; ".join(rng.sample(words.MEDS, 2)) + "."]))
     if vitals:

@@ -2,11 +2,22 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from . import text as words
-from .chart import (TODAY, Chart, abnormal_value, add_document, add_header, add_note, attachment, lab_observation,
-                    normal_value, note_sections, to_bundle)
+from .chart import (
+    TODAY,
+    Chart,
+    abnormal_value,
+    add_document,
+    add_header,
+    add_note,
+    attachment,
+    lab_observation,
+    normal_value,
+    note_sections,
+    to_bundle,
+)
 from .knowledge import Knowledge
 from .patient import noise_codes, synthesize
 
@@ -83,7 +94,7 @@ def many_labs_patient(rng: random.Random) -> tuple[dict, dict]:
     """edge-manylabs: 3,000 lab results over five years; CK is always high and platelets always low."""
     chart = blank_chart("edge-manylabs", rng)
     codes = ["2157-6", "777-3", "718-7", "6690-2", "2951-2", "2823-3", "2075-0", "3094-0", "2160-0", "2345-7"]
-    start = datetime(chart.visit.year - 5, chart.visit.month, 1, 8, tzinfo=timezone.utc)
+    start = datetime(chart.visit.year - 5, chart.visit.month, 1, 8, tzinfo=UTC)
     draws = MANY_LABS // len(codes)
     for draw in range(draws):
         moment = start + timedelta(days=draw * (5 * 365) // draws, hours=rng.randint(0, 9))

@@ -12,8 +12,23 @@ import re
 from datetime import timedelta
 
 from . import text as words
-from .chart import (LOINC, SNOMED, TODAY, Chart, add_condition, add_header, add_note, abnormal_value, b64,
-                    duration_days, iso, lab_observation, normal_value, note_sections, to_bundle)
+from .chart import (
+    LOINC,
+    SNOMED,
+    TODAY,
+    Chart,
+    abnormal_value,
+    add_condition,
+    add_header,
+    add_note,
+    b64,
+    duration_days,
+    iso,
+    lab_observation,
+    normal_value,
+    note_sections,
+    to_bundle,
+)
 from .knowledge import ROUTINE_CODES, Knowledge, Term
 
 # (ancestor HPO id, study name) for imaging reports that can carry a finding.
@@ -280,7 +295,8 @@ def select_packets(packets: list[dict], count: int, rng: random.Random, knowledg
     rng.shuffle(cohorts)
     with_labs = [c for c in cohorts if any(labs(p) for p in by_cohort[c])]
     without = [c for c in cohorts if c not in with_labs]
-    order = [c for pair in zip(with_labs, without) for c in pair] + with_labs[len(without):] + without[len(with_labs):]
+    order = [c for pair in zip(with_labs, without, strict=False) for c in pair]
+    order += with_labs[len(without):] + without[len(with_labs):]
     chosen, diseases = [], set()
     for cohort in order:
         candidates = [p for p in sorted(by_cohort[cohort], key=lambda p: p["id"])

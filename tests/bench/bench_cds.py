@@ -16,9 +16,9 @@ import time
 
 import httpx
 
+from tests.fhir_data import BUNDLES, prefetch_for
 from tests.servers import free_port, start_gunicorn, wait_ready
 from tests.support.cds import SANDBOX_ISS, Signer, hook_body
-from tests.fhir_data import BUNDLES, prefetch_for
 
 CALLERS = 20
 CALLS = int(os.environ.get("BENCH_CDS_CALLS", "600"))

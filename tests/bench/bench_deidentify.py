@@ -138,8 +138,9 @@ TOKEN = re.compile(r"\w+|[^\w\s]")
 def test_overscrubbing_of_real_clinical_notes(systems):
     if not REAL_NOTES.exists():
         pytest.skip(f"{REAL_NOTES} not present")
-    from tests.phi_corpus import Note
     from datetime import date
+
+    from tests.phi_corpus import Note
 
     rows = [json.loads(line) for line in gzip.open(REAL_NOTES, "rt")]
     notes = [Note(seed=i, text=r["text"], patient={}, today=date(2026, 11, 1)) for i, r in enumerate(rows)]

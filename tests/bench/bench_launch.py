@@ -36,7 +36,7 @@ def test_launch_to_chart(tmp_path):
     try:
         print(f"\nlaunch-to-chart, patient {PATIENT}, sandbox latency {LATENCY_MS} ms per request")
         for tenant in ("epic", "cerner"):
-            def launch():
+            def launch(tenant=tenant):
                 resp = stack.launch(tenant, PATIENT, browser=new_browser())
                 assert resp.status_code == 200 and "Not available" not in resp.text
                 return resp
@@ -48,10 +48,10 @@ def test_launch_to_chart(tmp_path):
                                 SessionTokens(stack.store, app.extensions["radar"].http,
                                               app.extensions["radar"].settings, session_id(resp)), timeout=20)
             stack.control("DELETE", "requests")
-            conc, record = timed(lambda: fetch_record(client, PATIENT, concurrent=True), 3)
+            conc, record = timed(lambda client=client: fetch_record(client, PATIENT, concurrent=True), 3)
             requests = sum(sum(v.values()) if isinstance(v, dict) else v
                            for v in stack.control("GET", "requests").json().values()) // 3
-            seq, _ = timed(lambda: fetch_record(client, PATIENT, concurrent=False), 3)
+            seq, _ = timed(lambda client=client: fetch_record(client, PATIENT, concurrent=False), 3)
             summary(f"{tenant}: fetch only, concurrent", conc)
             summary(f"{tenant}: fetch only, sequential", seq)
             print(f"  {tenant}: {len(record.observations)} labs, {len(record.notes)} notes/reports, "

@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.support.cds import SANDBOX_ISS, Signer, hook_body
 from tests.fhir_data import BUNDLES, prefetch_for
 from tests.servers import free_port, serve, start_gunicorn, wait_ready
+from tests.support.cds import SANDBOX_ISS, Signer, hook_body
 from tests.support.stack import epic_tenant
 
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
@@ -123,7 +123,8 @@ def test_load_clinicians_and_cds(tmp_path):
         for t in threads:
             t.join()
         print(f"\nLoad for {SECONDS:.0f} s: {CLINICIANS} concurrent clinicians (launch + chart, think time "
-              f"{THINK:.0f} s on average) and {CDS_RATE:.0f} CDS calls/s, gunicorn {env['RADAR_WEB_WORKERS']} workers × 8 threads, sandbox EHR:")
+              f"{THINK:.0f} s on average) and {CDS_RATE:.0f} CDS calls/s, "
+              f"gunicorn {env['RADAR_WEB_WORKERS']} workers × 8 threads, sandbox EHR:")
         print(summary("launch → chart", chart, chart_errors[0]))
         print(summary("CDS patient-view", cds, cds_errors[0]))
         if reasons:

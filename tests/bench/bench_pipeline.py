@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from app.fetch.files import record_from_bundle
-from app.pipeline import load_knowledge
 from app.knowledge.ontology import ontology
 from app.phenotype import ancestors
-from app.pipeline import analyse
+from app.pipeline import analyse, load_knowledge
 
 from .scoring import demographics
 
@@ -67,7 +66,7 @@ def test_pipeline_on_dev_cases():
     refs = annotation_references()
     omim_known = {str(d.id) for d in ontology().omim_diseases}
     ranks, recall, times, rankable, no_leak, perfect = [], [], [], 0, [], []
-    for packet, bundle in zip(packets, bundles):
+    for packet, bundle in zip(packets, bundles, strict=False):
         start = time.perf_counter()
         analysis = analyse(record_from_bundle(bundle), kb, top=10)
         times.append(time.perf_counter() - start)

@@ -56,9 +56,9 @@ def test_population_screen(tmp_path):
     try:
         for f in range(FOLDS):
             train = [background_mod.closure(ont, [p.hpo for p in prof.weighed])
-                     for prof, t, k in zip(profiles, truth, folds) if not t["rare"] and k != f]
+                     for prof, t, k in zip(profiles, truth, folds, strict=False) if not t["rare"] and k != f]
             ranker.set_background(background_mod.count(train))
-            for prof, t, k in zip(profiles, truth, folds):
+            for prof, t, k in zip(profiles, truth, folds, strict=False):
                 if k == f:
                     a = reanalyse(prof, kb, top=10)
                     rows.append((t, a, signal(a, thresholds) is not None))

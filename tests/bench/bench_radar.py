@@ -19,14 +19,14 @@ from pathlib import Path
 
 import httpx
 
-from app.fetch.files import record_from_bundle
 from app.case.narrative import build_narrative
+from app.fetch.files import record_from_bundle
 from app.inference.grounding import ground_answer
-from app.pipeline import load_knowledge
 from app.phenotype import extract
+from app.pipeline import load_knowledge
 from dev.vllm_stub import create_stub
-from tests.support.stack import build_stack, new_browser, session_id
 from tests.servers import serve
+from tests.support.stack import build_stack, new_browser, session_id
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "sczzz/RaDaR-32B"
@@ -49,7 +49,7 @@ def test_overhead_per_inference():
     profiles = [extract(r, kb) for r in records]
     ground_answer(ANSWER, kb, present=[], absent=[])  # builds the name index once, as the worker does at start
     times = []
-    for record, profile in zip(records, profiles):
+    for record, profile in zip(records, profiles, strict=False):
         start = time.perf_counter()
         build_narrative(record, profile)
         ground_answer(ANSWER, kb, present=[p.hpo for p in profile.present], absent=[p.hpo for p in profile.absent])

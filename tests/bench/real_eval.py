@@ -39,7 +39,6 @@ from app.fetch.files import record_from_bundle
 from app.pipeline import extract, load_knowledge, reanalyse, signal
 
 from . import common_problems, population
-
 from .scoring import auroc, hit, rank_of, reliability  # the population benchmark's scoring
 
 BASE_RATE = 0.04  # P(rare) of a record with nothing telling in it (README, "The rare-disease signal")
@@ -96,9 +95,9 @@ def _ranking(rows, orphanet) -> dict:
 def _mixed(name, path, truth, kb, thresholds, reuse, times, progress) -> tuple[list, list]:
     """Score a mixed population file: [(truth, analysis, flagged)] for its ordinary and its rare records."""
     ordinary, rare = [], []
-    for i, (bundle, t) in enumerate(zip(population.read_ndjson(path), truth)):
+    for i, (bundle, t) in enumerate(zip(population.read_ndjson(path), truth, strict=False)):
         assert population.patient_id(bundle) == t["patient"]
-        prof = _profile(kb, name, t["patient"], lambda: bundle, reuse)
+        prof = _profile(kb, name, t["patient"], lambda bundle=bundle: bundle, reuse)
         a, fl = _score(prof, kb, thresholds, times)
         (rare if t["rare"] else ordinary).append((t, a, fl))
         if progress and (i + 1) % 100 == 0:
@@ -164,7 +163,7 @@ def evaluate(kb=None, cases: int = 600, seed: int = 5, thresholds: CdsThresholds
         rows = {h: [] for h in population.HALVES}
         for b in mimic:
             pid = population.patient_id(b)
-            prof = _profile(kb, f"mimic-{view}", pid, lambda: _strip(b, drop), reuse)
+            prof = _profile(kb, f"mimic-{view}", pid, lambda b=b, drop=drop: _strip(b, drop), reuse)
             rows[population.half(pid)].append(_score(prof, kb, thresholds))
         rows["all"] = rows["tune"] + rows["report"]
         inp[view] = {h: _screen(r) for h, r in rows.items()}
@@ -189,14 +188,14 @@ def evaluate(kb=None, cases: int = 600, seed: int = 5, thresholds: CdsThresholds
     plain = []
     for b in population.read_ndjson(population.SYNTHEA):
         pid = population.patient_id(b)
-        plain.append(_score(_profile(kb, "synthea-as-is", pid, lambda: b, reuse), kb, thresholds))
+        plain.append(_score(_profile(kb, "synthea-as-is", pid, lambda b=b: b, reuse), kb, thresholds))
     fig["synthetic_general_as_is"] = _screen(plain)
 
     # ordinary people with common problems
     for key, people in (("common_adults", common_problems.adults()), ("common_children", common_problems.children())):
         rows, named, single = [], {}, []
         for bundle, info in people:
-            prof = _profile(kb, key, info["patient"], lambda: bundle, reuse)
+            prof = _profile(kb, key, info["patient"], lambda bundle=bundle: bundle, reuse)
             a, fl = _score(prof, kb, thresholds)
             rows.append((a, fl))
             entry = {"p_rare": a.rare_probability, "flagged": fl, "problems": info["problems"], "age": info["age"],
@@ -208,7 +207,7 @@ def evaluate(kb=None, cases: int = 600, seed: int = 5, thresholds: CdsThresholds
                 single.append(entry)
         d = _screen(rows)
         d["flagged_people"] = [{"problems": info["problems"], "age": info["age"], "p_rare": a.rare_probability}
-                               for (a, fl), (_, info) in zip(rows, people) if fl][:20]
+                               for (a, fl), (_, info) in zip(rows, people, strict=False) if fl][:20]
         if named:
             d["named"] = named
         if single:
@@ -349,7 +348,9 @@ def summary(fig: dict) -> str:
             rows.append((f"synthetic {name}", "P(rare)", "", "", f"{e['p_rare']:.3f}"))
     rows.append(("all scored records", "reanalyse p50 ms", "", "", f"{fig['timing']['reanalyse_p50_ms']:.1f}"))
     widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+
+    def line(r):
+        return "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip()
     return "\n".join([line(rows[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in rows[1:]])
 
 

@@ -21,7 +21,7 @@ def reliability(conf, correct, bins=10) -> tuple[float, list[tuple[float, float,
     conf, correct = np.asarray(conf, float), np.asarray(correct, float)
     edges = np.linspace(0, 1, bins + 1)
     table, ece = [], 0.0
-    for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+    for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=False)):
         m = (conf >= lo) & ((conf < hi) if k < bins - 1 else (conf <= hi))
         if m.any():
             table.append((lo, conf[m].mean(), correct[m].mean(), int(m.sum())))

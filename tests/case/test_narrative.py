@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from app.fetch.files import record_from_bundle
 from app.case.deidentify import deidentify
 from app.case.narrative import DEFAULT_BUDGET, LAB_REPEATS, build_narrative, estimate_tokens
-from app.pipeline import load_knowledge
+from app.fetch.files import record_from_bundle
 from app.phenotype import extract
+from app.pipeline import load_knowledge
 from app.record import Note, PatientRecord
 
 DATA = Path(__file__).resolve().parents[2] / "dev" / "data" / "patients.ndjson.gz"

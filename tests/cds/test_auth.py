@@ -17,8 +17,8 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from app.cds import auth as cds_auth
 from app.cds.auth import CdsAuthError, verify
-from app.config.cds import CdsClient, parse_clients
 from app.config import ConfigError
+from app.config.cds import CdsClient, parse_clients
 from app.store import connect
 from tests.servers import serve
 
@@ -409,11 +409,13 @@ def test_parse_clients_ok():
     ('{"iss": "https://a.example"}', "RADAR_CDS_CLIENTS: must be a JSON list"),
     ('["x"]', "RADAR_CDS_CLIENTS[0]: must be an object"),
     ('[{"iss": "https://a.example"}]', "RADAR_CDS_CLIENTS[0].jwks_url: required"),
-    ('[{"iss": "https://a.example", "jwks_url": "ftp://a.example/k"}]', "RADAR_CDS_CLIENTS[0].jwks_url: 'ftp://a.example/k' is not"),
+    ('[{"iss": "https://a.example", "jwks_url": "ftp://a.example/k"}]',
+     "RADAR_CDS_CLIENTS[0].jwks_url: 'ftp://a.example/k' is not"),
     ('[{"iss": "https://a.example", "jwks_url": "https://a.example/k"}, {"iss": "", "jwks_url": "https://b.example/k"}]',
      "RADAR_CDS_CLIENTS[1].iss: required"),
     ('[{"iss": "a.example", "jwks_url": "https://a.example/k"}]', "RADAR_CDS_CLIENTS[0].iss: 'a.example' is not"),
-    ('[{"iss": "https://a.example", "jwks_url": "https://a.example/k", "alg": "RS384"}]', "RADAR_CDS_CLIENTS[0]: unknown field(s) alg"),
+    ('[{"iss": "https://a.example", "jwks_url": "https://a.example/k", "alg": "RS384"}]',
+     "RADAR_CDS_CLIENTS[0]: unknown field(s) alg"),
     ('[{"iss": "https://a.example", "jwks_url": "https://a.example/k"}, {"iss": "https://a.example/", "jwks_url": "https://a.example/j"}]',
      "RADAR_CDS_CLIENTS[1].iss: https://a.example is registered twice"),
 ])

@@ -18,12 +18,13 @@ import pytest
 from flask import Flask, request
 
 from dev.vllm_stub import create_stub
-from tests.support.cds import SANDBOX_ISS, Signer, hook_body
-from tests.support.stack import build_stack, session_id
 from tests.fhir_data import prefetch_for
 from tests.servers import serve
+from tests.support.cds import SANDBOX_ISS, Signer, hook_body
+from tests.support.stack import build_stack, session_id
 
-# Slow: its own sandbox + app stack, the vLLM stub and a radar worker process (make check leaves it out; tests/cds/test_card.py and test_auth.py are the pure part).
+# Slow: its own sandbox + app stack, the vLLM stub and a radar worker process (make check leaves it
+# out; tests/cds/test_card.py and test_auth.py are the pure part).
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +148,8 @@ def test_bad_fhir_authorization_is_412(cds):
 @pytest.mark.parametrize("body, reason", [
     ({"hook": "order-sign"}, "hook must be patient-view"),
     ({"hook": "patient-view", "hookInstance": "x", "context": {"userId": "Practitioner/1"}}, "context.patientId"),
-    ({**hook_body("rd-008"), "prefetch": {**prefetch_for("rd-008"), "conditions": "oops"}}, "prefetch.conditions must be a Bundle"),
+    ({**hook_body("rd-008"), "prefetch": {**prefetch_for("rd-008"), "conditions": "oops"}},
+     "prefetch.conditions must be a Bundle"),
     ({**hook_body("rd-008"), "prefetch": {**prefetch_for("rd-008"), "patient": prefetch_for("rd-002")["patient"]}},
      "does not match"),
     ({**hook_body("rd-008"), "fhirAuthorization": {"access_token": "t"}}, "fhirServer is required"),

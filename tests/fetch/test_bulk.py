@@ -6,7 +6,7 @@ import base64
 import json
 import time
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,13 +22,13 @@ from app.fetch.bulk_http import Transfer, backoff, retry_after
 from app.smart.backend import BackendAuth
 from app.smart.keys import generate_keys
 from app.store import connect
-from tests.servers import free_port, serve
 from tests.backend_sandbox import backend_sandbox
+from tests.servers import free_port, serve
 
 # Slow: live Bulk exports from the sandbox, polled to completion (make check leaves it out; test_bulk_hostile.py stays).
 pytestmark = pytest.mark.slow
 
-NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
 # --- pure parts ---------------------------------------------------------------------------------

@@ -17,8 +17,7 @@ from app.fetch.bulk_binary import attachment_ids
 from app.smart.backend import BackendAuth
 from app.smart.keys import generate_keys
 from app.store import connect
-from tests.hostile_bulk import (PATIENT, TOKEN, Clock, HostileBulk, binary, drip, endless, giant_line, gzip_bomb,
-                                ndjson, redirect)
+from tests.hostile_bulk import PATIENT, TOKEN, Clock, HostileBulk, binary, drip, endless, giant_line, gzip_bomb, ndjson, redirect
 
 MIB = 1 << 20
 NOTE = {"resourceType": "DocumentReference", "id": "n-{}", "status": "current",

@@ -10,8 +10,8 @@ from app.fetch.files import record_from_bundle
 from app.fetch.prefetch import record_from_hook
 from app.pipeline import analyse
 from app.smart.sessions import SessionTokens
-from tests.support.stack import session_id
 from tests.fhir_data import BUNDLES, prefetch_for
+from tests.support.stack import session_id
 
 # Slow: its own stack, each patient read through three doors (make check leaves it out).
 pytestmark = pytest.mark.slow

@@ -23,7 +23,8 @@ def kb():
     "#1 Marfan syndrome - long bones\n#2 Loeys-Dietz syndrome - aneurysm",
     "- **Marfan syndrome**: long bones\n- *Loeys-Dietz syndrome*: aneurysm",
     "* __Marfan syndrome__ – long bones\n* Loeys-Dietz syndrome – aneurysm",
-    "Reasoning first. Tall, lens dislocation.\n\nFinal answer:\n1. Marfan syndrome - long bones\n2. Loeys-Dietz syndrome - aneurysm",
+    "Reasoning first. Tall, lens dislocation.\n\nFinal answer:\n1. Marfan syndrome - long bones\n"
+    "2. Loeys-Dietz syndrome - aneurysm",
     "**Final answer:**\n- Marfan syndrome: long bones\n- Loeys-Dietz syndrome: aneurysm",
 ])
 def test_parses_every_list_style(content):

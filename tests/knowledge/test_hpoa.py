@@ -5,7 +5,8 @@ import pytest
 
 from app.knowledge import hpoa
 
-HEADER = "#description: test\ndatabase_id\tdisease_name\tqualifier\thpo_id\treference\tevidence\tonset\tfrequency\tsex\tmodifier\taspect\tbiocuration\n"
+HEADER = ("#description: test\ndatabase_id\tdisease_name\tqualifier\thpo_id\treference\tevidence\tonset\t"
+          "frequency\tsex\tmodifier\taspect\tbiocuration\n")
 
 
 def row(db, hpo, freq="", qualifier="", aspect="P"):

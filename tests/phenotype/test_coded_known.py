@@ -104,9 +104,9 @@ def test_icd9_entries_give_phenotypes_from_their_text_as_icd10_ones_do(kb):
 
 
 def test_the_terms_of_a_known_diagnosis_are_shown_not_weighed():
-    from app.record import PatientRecord
     from app.knowledge import Knowledge, hpo, loinc, orphanet
     from app.phenotype import extract
+    from app.record import PatientRecord
 
     kb = Knowledge(lexicon=hpo.load_lexicon(), orphanet=orphanet.load(), loinc=loinc.load(), ranker=None)
     aml = {"resourceType": "Condition", "id": "c1",

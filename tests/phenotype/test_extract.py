@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.knowledge import Knowledge
-from app.knowledge import hpo, loinc, orphanet
+from app.knowledge import Knowledge, hpo, loinc, orphanet
 from app.phenotype import ABSENT, PRESENT, edits, extract
 from app.record import Note, PatientRecord
 
@@ -77,7 +76,8 @@ def test_refuted_problem_is_absent(kb):
 
 
 def test_entered_in_error_ignored(kb):
-    profile = extract(PatientRecord(patient_id="p", conditions=[condition("c4", text="Seizure", verification="entered-in-error")]), kb)
+    record = PatientRecord(patient_id="p", conditions=[condition("c4", text="Seizure", verification="entered-in-error")])
+    profile = extract(record, kb)
     assert profile.all == []
 
 
@@ -129,7 +129,8 @@ def test_duplicates_merged_with_all_sources(kb):
 def test_ancestor_kept_beside_descendant(kb):
     # Focal-onset seizure (HP:0007359) is a descendant of Seizure (HP:0001250): the record names
     # both, so the profile lists both, once each (the ranker collapses to the specific one itself).
-    record = PatientRecord(patient_id="p", conditions=[condition("c6", text="Seizure"), condition("c7", text="Focal-onset seizure")],
+    record = PatientRecord(patient_id="p",
+                           conditions=[condition("c6", text="Seizure"), condition("c7", text="Focal-onset seizure")],
                            notes=[note("DocumentReference/n9", "Seizures since infancy.")])
     present = [p.hpo for p in extract(record, kb).present]
     assert sorted(present) == ["HP:0001250", "HP:0007359"]

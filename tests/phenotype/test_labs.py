@@ -46,7 +46,7 @@ def test_a_derangement_during_daily_monitoring_is_shown_not_weighed(kb, analyte)
     code, high = analyte
     days = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
     values = [15, 30, 28, 16, 14]  # high on two days of one admission, normal around them
-    obs = [result(i, code, v, d) for i, (v, d) in enumerate(zip(values, days))]
+    obs = [result(i, code, v, d) for i, (v, d) in enumerate(zip(values, days, strict=False))]
     profile = extract(PatientRecord(patient_id="p", observations=obs), kb)
     shown = [p for p in profile.present if p.hpo == high]
     assert shown and shown[0].acute

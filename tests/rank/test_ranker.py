@@ -6,7 +6,8 @@ import pytest
 from app.knowledge import orphanet
 from app.rank.ranker import Ranker
 
-MARFAN = ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000098"]  # arachnodactyly, ectopia lentis, aortic root aneurysm, tall stature
+# arachnodactyly, ectopia lentis, aortic root aneurysm, tall stature
+MARFAN = ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000098"]
 
 
 @pytest.fixture(scope="module")

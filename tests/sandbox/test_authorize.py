@@ -8,8 +8,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .smart import (REDIRECT, SCOPE, assertion, authorize, launch, mint_launch, pkce, redirect_params, start_sandbox,
-                    token_request)
+from .smart import REDIRECT, SCOPE, assertion, authorize, launch, mint_launch, pkce, redirect_params, start_sandbox, token_request
 
 
 @pytest.mark.parametrize("name", ["epic-public", "epic-basic", "epic-post", "epic-rs384",

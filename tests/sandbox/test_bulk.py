@@ -126,7 +126,8 @@ def test_type_filter_keeps_lab_observations(base, bundles, epic):
     every = kit.expected(bundles, kit.MEMBERS["all"], "Observation")
     assert len(observations) < len(every)
     assert {c["category"][0]["coding"][0]["code"] for c in found["Condition"]} == {"problem-list-item"}
-    with_system = kit.export(base, "epic", epic, "Group/all", [("_type", "Observation"), ("_typeFilter", f"Observation?category={LAB}")])
+    with_system = kit.export(base, "epic", epic, "Group/all",
+                             [("_type", "Observation"), ("_typeFilter", f"Observation?category={LAB}")])
     assert _ids(kit.resources(with_system, epic), "Observation") == _ids(found, "Observation")
 
 

@@ -113,7 +113,8 @@ def test_a_newer_screen_that_does_not_flag_removes_the_old_flag(store):
     assert handoff.remember(store, iss, [line("p1", 0.1, False), line("p2", 0.75)], screened_at=later,
                             group="all") == 1
     assert handoff.flag_for(store, iss, "p1") is None
-    assert handoff.flag_for(store, iss, "p2")["screened_at"] == later and handoff.flag_for(store, iss, "p2")["probability"] == 0.75
+    flag = handoff.flag_for(store, iss, "p2")
+    assert flag["screened_at"] == later and flag["probability"] == 0.75
     assert handoff.flag_for(store, iss, "p3")["screened_at"] == SCREENED_AT
 
 

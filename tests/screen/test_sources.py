@@ -6,7 +6,6 @@ import pytest
 from app.fetch.build import NOT_A_RESOURCE
 from app.screen import sources
 
-
 PROBLEM = [{"coding": [{"code": "problem-list-item"}]}]
 LAB = [{"coding": [{"code": "laboratory"}]}]
 NOTE = [{"coding": [{"code": "clinical-note"}]}]

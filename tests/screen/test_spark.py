@@ -11,7 +11,8 @@ import pytest
 from app.batch import rank_stream
 from app.pipeline import load_knowledge
 from app.screen import sources, spark, worklist
-from app.screen.progress import Bar, line as progress_line
+from app.screen.progress import Bar
+from app.screen.progress import line as progress_line
 from tests.support.exports import PATIENTS, bundles, write_per_type
 
 # Slow: each test runs a local Spark job (make check leaves it out).

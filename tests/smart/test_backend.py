@@ -17,6 +17,7 @@ from app.store import connect
 from tests.backend_sandbox import backend_sandbox
 from tests.servers import free_port
 
+
 @pytest.fixture(scope="module")
 def ehr_sandbox(tmp_path_factory):
     s = backend_sandbox(tmp_path_factory.mktemp("backend"))

@@ -6,8 +6,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from app.smart import client as smart
 from app.config import Ehr
+from app.smart import client as smart
 from app.store import connect
 
 ISS = "https://ehr.example/fhir"

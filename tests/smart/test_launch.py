@@ -227,11 +227,11 @@ def test_two_launches_in_one_browser_do_not_collide(stack):
     with ThreadPoolExecutor(2) as pool:
         pages = list(pool.map(lambda p: stack.launch("epic", p, browser=browser), ids))
     names = [patient_name(stack, p) for p in ids]
-    for page, name, other in zip(pages, names, reversed(names)):
+    for page, name, other in zip(pages, names, reversed(names), strict=False):
         assert page.status_code == 200 and name in page.text and other not in page.text
     assert session_id(pages[0]) != session_id(pages[1])
     # Each tab keeps its own patient on reload.
-    for page, name in zip(pages, names):
+    for page, name in zip(pages, names, strict=False):
         assert name in browser.get(str(page.url)).text
 
 

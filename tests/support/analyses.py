@@ -20,7 +20,7 @@ def analysis(n_present: int, matching: list[int], rare: float | None = 0.62,
     suggestions = [Suggestion(rank=r, name=f"Disease [{r}]", orpha=f"ORPHA:{r}", omim=[], score=1.0 / r,
                               url=f"https://www.orpha.net/en/disease/detail/{r}", probability=p,
                               matching=[{"hpo": ph.hpo, "label": ph.label} for ph in present[:m]])
-                   for r, (m, p) in enumerate(zip(matching, probabilities), 1)]
+                   for r, (m, p) in enumerate(zip(matching, probabilities, strict=False), 1)]
     return Analysis(profile=Profile(present=present), suggestions=suggestions, rare_probability=rare,
                     findings=n_present)
 

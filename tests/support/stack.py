@@ -12,8 +12,8 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -124,7 +124,7 @@ def build_stack(tmp_path, *, latency_ms: float = 0, fhir_timeout: int = 3,
     keys = generate_keys()
     client_secrets = {t: secrets.token_urlsafe(16) for t, (_, _, auth, _) in TENANTS.items() if auth.startswith("client_secret")}
     clients, registry, env = [], [], {}
-    for tenant, (flavour, client_id, auth, alg) in TENANTS.items():
+    for tenant, (_flavour, client_id, auth, alg) in TENANTS.items():
         client = {"client_id": client_id, "tenant": tenant, "token_endpoint_auth_method": auth,
                   "redirect_uris": [f"{app_url}/callback"], "scope": SCOPES + " offline_access"}
         entry = {"name": f"{tenant} sandbox", "iss": f"{sandbox_url}/{tenant}/fhir", "client_id": client_id,

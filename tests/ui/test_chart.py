@@ -21,7 +21,8 @@ def test_chart_shows_profile_and_ranked_suggestions(stack):
     assert "Phenotype match (HPO/Orphanet)" in html
     assert 'id="profile"' in html and 'class="ddx"' in html
     links = re.findall(r'<a class="name" href="([^"]+)"', html)
-    assert links and all(l.startswith(("https://www.orpha.net/en/disease/detail/", "https://omim.org/entry/")) for l in links)
+    known = ("https://www.orpha.net/en/disease/detail/", "https://omim.org/entry/")
+    assert links and all(link.startswith(known) for link in links)
     assert 'rel="noopener noreferrer"' in html
     # every phenotype shows where it came from
     sources = re.findall(r"— ((?:Condition|Observation|DocumentReference|DiagnosticReport)/[^\s<(]+)", html)

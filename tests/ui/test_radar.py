@@ -15,8 +15,8 @@ import pytest
 
 from app.inference import jobs
 from dev.vllm_stub import create_stub
-from tests.support.stack import build_stack, new_browser, session_id
 from tests.servers import free_port, serve
+from tests.support.stack import build_stack, new_browser, session_id
 
 # Slow: real radar worker processes, killed and restarted (make check leaves it out).
 pytestmark = pytest.mark.slow
@@ -106,7 +106,8 @@ def test_run_streams_and_grounds(radar):
     assert 'data-status="done"' in page
     assert "Reasoning" in page
     links = re.findall(r'<a class="name" href="([^"]+)"', page)
-    assert links and all(l.startswith(("https://www.orpha.net/en/disease/detail/", "https://omim.org/entry/")) for l in links)
+    known = ("https://www.orpha.net/en/disease/detail/", "https://omim.org/entry/")
+    assert links and all(link.startswith(known) for link in links)
     sent = stub_requests(radar)
     assert any(text in (m.get("content") or "") for r in sent for m in r["messages"])
     # A second launch of the same patient finds the finished analysis at once.
