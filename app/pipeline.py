@@ -20,6 +20,8 @@ from .knowledge.names import name_index, omim_names, orpha_names
 from .phenotype import Phenotype, Profile, extract
 from .phenotype import edits as edits_mod
 from .phenotype.text import get_matcher
+from .rank.documented import Documented, explained_terms
+from .rank.documented import explain as explain_documented
 from .rank.ranker import Ranker
 from .record import PatientRecord
 
@@ -33,6 +35,10 @@ MIN_PRESENT = 1
 # screen's worklist) on fewer than this many weighed findings, whatever P(rare) says. One finding,
 # however unusual, is a question for the clinician who recorded it, not a rare-disease pattern.
 MIN_FLAG_FINDINGS = 2
+# A rare diagnosis already on the problem list that explains at least this share of the weighed
+# findings (app.rank.documented) leaves no flag for another rare disease, whatever the rest say: three
+# in four. Below it, P(rare) of another rare disease is judged on the unexplained findings alone.
+MOSTLY_EXPLAINED = 0.75
 
 
 @dataclass(frozen=True)
@@ -55,20 +61,37 @@ class Analysis:
     narrative: Narrative | None = None
     rare_probability: float | None = None  # P(a rare disease not on the problem list | findings); None: not assessed
     known_probability: float = 0.0  # P(a rare disease already on the problem list | findings)
-    findings: int = 0  # present findings the model used
+    findings: int = 0  # present findings the model used (those no documented diagnosis explains)
+    documented: list[Documented] = field(default_factory=list)  # rare diagnoses on the problem list, what each explains
+
+    @property
+    def explained_share(self) -> float:
+        """Share of the weighed findings a documented diagnosis explains (0.0 without one)."""
+        weighed = {p.hpo for p in self.profile.weighed}
+        return len(explained_terms(self.documented) & weighed) / len(weighed) if weighed else 0.0
 
 
 def signal(analysis: Analysis, thresholds) -> str | None:
     """The screening decision every door shares (CDS card, ``radar rank`` ``flagged``, population screen):
-    ``"warning"`` or ``"info"`` when P(rare) passes the thresholds (``CdsThresholds``), else None.
+    ``"warning"``, ``"info"`` or None, from the thresholds (``CdsThresholds``).
 
-    Fewer than ``MIN_FLAG_FINDINGS`` weighed findings never flag.
+    Fewer than ``MIN_FLAG_FINDINGS`` weighed findings never flag. A flag from ``min_probability`` on is
+    ``info``; it is a ``warning`` (an interruption) only from ``warning_probability`` on and when
+    :func:`actionable`.
     """
     p = analysis.rare_probability
     if p is None or analysis.too_few or analysis.findings < MIN_FLAG_FINDINGS or not analysis.suggestions \
             or p < thresholds.min_probability:
         return None
-    return "warning" if p >= thresholds.warning_probability else "info"
+    return "warning" if p >= thresholds.warning_probability and actionable(analysis, thresholds) else "info"
+
+
+def actionable(analysis: Analysis, thresholds) -> bool:
+    """Whether a flag names something to do: its top candidate reaches ``thresholds.warning_candidate``,
+    so there is a disease to refer for or test. A high P(rare) spread thin over many candidates is
+    worth knowing (``info``), not worth interrupting for."""
+    top = analysis.suggestions[0].probability if analysis.suggestions else 0.0
+    return top >= thresholds.warning_candidate
 
 
 def analyse(record: PatientRecord, kb: Knowledge, *, edits: dict | None = None, top: int = 10,
@@ -91,14 +114,21 @@ def narrate(record: PatientRecord, analysis: Analysis, case: CaseOptions, today:
 
 
 def reanalyse(profile: Profile, kb: Knowledge, *, edits: dict | None = None, top: int = 10) -> Analysis:
-    """Apply the clinician's ``edits`` to an extracted profile and rank it; too few phenotypes → no list."""
+    """Apply the clinician's ``edits`` to an extracted profile and rank it; too few phenotypes → no list.
+
+    With rare diagnoses on the problem list, says first which findings each explains; P(rare) and the
+    suggestions are then another rare disease's, on the findings none of them explains.
+    """
     changes = edits or edits_mod.empty()
     edited = edits_mod.apply(profile, changes, kb.lexicon)
     removed = [p for p in profile.all if p.hpo in set(changes["removed"])]
     analysis = Analysis(profile=edited, extracted=profile, removed=removed)
+    analysis.documented = explain_documented(edited.known_diseases, edited.weighed, kb.orphanet)
+    explained = explained_terms(analysis.documented)
     present = [p.hpo for p in edited.weighed]
+    unexplained = [h for h in present if h not in explained]
     # Findings from the problem list are documented conditions: what they explain weighs less.
-    assessment = kb.ranker.assess(present, [p.hpo for p in edited.absent], top=top,
+    assessment = kb.ranker.assess(unexplained, [p.hpo for p in edited.absent], top=top,
                                   sex=edited.sex, age_years=edited.age_years,
                                   documented=[p.hpo for p in edited.weighed if p.origin == "condition"],
                                   chance={p.hpo: p.chance for p in edited.weighed if p.chance},

@@ -6,7 +6,7 @@ import pytest
 
 from app.config.cds import CdsThresholds
 from app.phenotype import Phenotype, Profile
-from app.pipeline import MIN_FLAG_FINDINGS, Analysis, load_knowledge, reanalyse, signal
+from app.pipeline import MIN_FLAG_FINDINGS, MOSTLY_EXPLAINED, Analysis, load_knowledge, reanalyse, signal
 from app.rank.posterior import RARE_SHARE
 
 # A Marfan-like picture: each finding rare in ordinary people and frequent in the disease.
@@ -102,3 +102,64 @@ def test_acute_and_diagnosis_terms_are_shown_but_not_weighed(kb):
 
 def test_no_assessment_means_no_flag():
     assert signal(Analysis(profile=Profile()), CdsThresholds()) is None
+
+
+def _flagged(p_rare: float, top: float, findings: int = 5) -> Analysis:
+    """A plain analysis: P(rare) ``p_rare`` and one candidate at ``top`` (no knowledge needed)."""
+    from app.rank.ranker import Suggestion
+
+    suggestion = Suggestion(rank=1, name="Some rare disease", orpha="1", omim=[], score=1.0, url="", probability=top)
+    return Analysis(profile=Profile(), suggestions=[suggestion], rare_probability=p_rare, findings=findings)
+
+
+def test_a_warning_needs_a_candidate_strong_enough_to_act_on():
+    # P(rare) 94% with the top candidate at 2%: nothing to do, so it does not interrupt.
+    assert signal(_flagged(0.94, 0.02), CdsThresholds()) == "info"
+    assert signal(_flagged(0.94, CdsThresholds().warning_candidate), CdsThresholds()) == "warning"
+
+
+def test_the_candidate_threshold_is_a_setting():
+    strict = CdsThresholds(warning_candidate=0.5)
+    assert signal(_flagged(0.94, 0.4), strict) == "info"
+    assert signal(_flagged(0.94, 0.5), strict) == "warning"
+    assert signal(_flagged(0.6, 0.5), strict) == "info"  # below the warning probability: info, however strong
+
+
+def test_a_weak_candidate_still_flags_as_info_never_hides_the_pattern():
+    assert signal(_flagged(0.6, 0.01), CdsThresholds()) == "info"
+    assert signal(_flagged(0.3, 0.3), CdsThresholds()) is None
+
+
+# Marfan syndrome (ORPHA:558) on the problem list; findings it does not have: hypsarrhythmia,
+# global developmental delay, abnormal extrapyramidal motor function.
+MARFAN_DOCUMENTED = [{"orpha": "ORPHA:558", "omim": None, "name": "Marfan syndrome", "source": "Condition/dx"}]
+NOT_MARFAN = ["HP:0002521", "HP:0001263", "HP:0002071"]
+
+
+def test_how_much_a_documented_diagnosis_must_explain_is_written_once_and_is_three_in_four():
+    assert MOSTLY_EXPLAINED == 0.75
+
+
+def test_a_documented_diagnosis_that_explains_every_finding_does_not_flag(kb):
+    a = reanalyse(profile(MARFAN, known=MARFAN_DOCUMENTED), kb)
+    [d] = a.documented
+    assert d.name == "Marfan syndrome" and len(d.explained) == len(MARFAN) and d.unexplained == []
+    assert a.findings == 0  # P(rare) of another rare disease rests on the unexplained findings only
+    assert a.rare_probability == pytest.approx(RARE_SHARE, abs=0.005)
+    assert signal(a, CdsThresholds(min_probability=0.0001, warning_probability=0.0001)) is None
+
+
+def test_strong_findings_the_documented_diagnosis_does_not_explain_flag_another_rare_disease(kb):
+    a = reanalyse(profile(MARFAN + NOT_MARFAN, known=MARFAN_DOCUMENTED, sex="male", age=4.0), kb)
+    [d] = a.documented
+    assert [f["hpo"] for f in d.unexplained] == NOT_MARFAN
+    assert {f["hpo"] for f in d.explained} == set(MARFAN)
+    assert a.findings == len(NOT_MARFAN)
+    assert signal(a, CdsThresholds()) is not None
+
+
+def test_a_documented_diagnosis_that_explains_most_findings_does_not_flag(kb):
+    # 6 of 8 findings (three in four) explained: the two left do not make another rare disease.
+    a = reanalyse(profile(MARFAN + NOT_MARFAN[:2], known=MARFAN_DOCUMENTED, sex="male", age=4.0), kb)
+    assert a.findings == 2
+    assert signal(a, CdsThresholds(min_probability=0.0001, warning_probability=0.0001)) is None

@@ -35,23 +35,29 @@ class CdsClient:
 class CdsThresholds:
     """When a record is flagged (a CDS card, ``radar rank``'s ``flagged``), and when as a warning.
 
-    Both are P(rare) thresholds (``app.rank.posterior``). The defaults come from development
+    The first two are P(rare) thresholds (``app.rank.posterior``). The defaults come from development
     data (tests/bench/bench_population.py): at 0.5, 0 of 297 ordinary records and about 86% of
     ordinary records carrying a rare case's findings are flagged (5-fold, background held out).
+    ``warning_candidate`` is what makes a warning actionable: the top candidate's probability must
+    reach it, else the card stays ``info`` (a high P(rare) spread over many diseases names nothing
+    to refer for or test; tests/bench/bench_card_mix.py measures the mix).
     """
 
     min_probability: float = 0.5
     warning_probability: float = 0.9
+    warning_candidate: float = 0.2
 
     @classmethod
     def from_env(cls, env: Env) -> CdsThresholds:
-        """Read ``RADAR_CDS_MIN_PROBABILITY`` and ``RADAR_CDS_WARNING_PROBABILITY`` (both in (0, 1])."""
+        """Read ``RADAR_CDS_MIN_PROBABILITY``, ``RADAR_CDS_WARNING_PROBABILITY`` and
+        ``RADAR_CDS_WARNING_CANDIDATE`` (each in (0, 1])."""
         defaults = cls()
+        candidate = probability(env, "RADAR_CDS_WARNING_CANDIDATE", defaults.warning_candidate)
         low = probability(env, "RADAR_CDS_MIN_PROBABILITY", defaults.min_probability)
         high = probability(env, "RADAR_CDS_WARNING_PROBABILITY", max(defaults.warning_probability, low))
         if high < low:
             raise ConfigError("RADAR_CDS_WARNING_PROBABILITY: must not be below RADAR_CDS_MIN_PROBABILITY")
-        return cls(min_probability=low, warning_probability=high)
+        return cls(min_probability=low, warning_probability=high, warning_candidate=candidate)
 
 
 def parse_clients(raw: str | None) -> list[CdsClient]:

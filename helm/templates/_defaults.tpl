@@ -14,6 +14,8 @@ app:
   narrativeTokens: 6000
   jobStaleGrace: 60
   extraEnv: []
+cds:
+  warningCandidate: 0.2
 inference:
   systemPrompt: ''
   promptPlacement: user

@@ -194,3 +194,11 @@ def test_module_receives_settings_and_reads_no_environment(module):
     source = (Path(__file__).resolve().parents[2] / module).read_text()
     for word in ("environ", "getenv", "from_env"):
         assert word not in source, f"{module} mentions {word}"
+
+
+def test_cds_warning_candidate_parsed_and_checked():
+    assert load_settings({}).cds_thresholds.warning_candidate == CdsThresholds().warning_candidate
+    assert load_settings({"RADAR_CDS_WARNING_CANDIDATE": "0.35"}).cds_thresholds.warning_candidate == 0.35
+    with pytest.raises(ConfigError) as err:
+        load_settings({"RADAR_CDS_WARNING_CANDIDATE": "1.5"})
+    assert str(err.value).startswith("RADAR_CDS_WARNING_CANDIDATE: ") and "probability" in str(err.value)

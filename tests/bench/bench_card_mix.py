@@ -1,0 +1,76 @@
+"""The card mix (none / info / warning) per development population, as ``app.pipeline.signal`` decides it.
+
+Populations (``population.py``, ``common_problems.py``): the real MIMIC-IV demo inpatients as they are,
+copies of them carrying a development rare case's findings, the Synthea general population with lab
+reference ranges restored, copies of it carrying rare cases, and ordinary made-up adults and children.
+A documented subset, to keep the run to minutes: BENCH_MIX_CASES (default 100, seed 5) rare cases are
+mixed into each host population and at most BENCH_MIX_N (default 100) records per population are
+scored, a seeded sample (seed 7) where a population is larger. Default thresholds (``CdsThresholds()``).
+
+    make bench                                  # with the other benchmarks
+    .venv/bin/python -m tests.bench.bench_card_mix   # this one alone
+"""
+from __future__ import annotations
+
+import os
+import random
+from collections import Counter
+
+import pytest
+
+from app.config.cds import CdsThresholds
+from app.fetch.files import record_from_bundle
+from app.pipeline import extract, load_knowledge, reanalyse, signal
+
+from . import common_problems, population
+
+CASES = int(os.environ.get("BENCH_MIX_CASES", "100"))
+N = int(os.environ.get("BENCH_MIX_N", "100"))
+SEED = 7
+LEVELS = ("none", "info", "warning")
+
+
+def _sample(items: list) -> list:
+    return items if len(items) <= N else random.Random(SEED).sample(items, N)
+
+
+def populations() -> dict[str, list[dict]]:
+    """Each population's Bundles (sampled)."""
+    out: dict[str, list[dict]] = {"real inpatients": _sample(population.mimic_records())}
+    for name, build in (("real + rare", population.mimic_mixed), ("synthetic + rare", population.synthea_labs_mixed)):
+        path, truth = build(CASES, 5)
+        rare = [b for b, t in zip(population.read_ndjson(path), truth, strict=True) if t["rare"]]
+        out[name] = _sample(rare)
+    out["synthetic general"] = _sample(population.synthea_labs())
+    out["common adults"] = _sample([b for b, _ in common_problems.adults()])
+    out["common children"] = _sample([b for b, _ in common_problems.children()])
+    return out
+
+
+def card_mix(bundles: list[dict], kb, thresholds: CdsThresholds) -> Counter:
+    """How many records get no card, an info card, a warning card."""
+    mix: Counter = Counter({level: 0 for level in LEVELS})
+    for bundle in bundles:
+        mix[signal(reanalyse(extract(record_from_bundle(bundle), kb), kb, top=10), thresholds) or "none"] += 1
+    return mix
+
+
+def report(thresholds: CdsThresholds | None = None) -> str:
+    """The mix per population as a table."""
+    kb, thresholds = load_knowledge(), thresholds or CdsThresholds()
+    lines = [f"card mix at {thresholds} (cases={CASES}, n<={N} per population)",
+             f"{'population':<20} {'n':>4} " + " ".join(f"{lv:>8}" for lv in LEVELS)]
+    for name, bundles in populations().items():
+        mix = card_mix(bundles, kb, thresholds)
+        lines.append(f"{name:<20} {len(bundles):>4} " + " ".join(f"{mix[lv]:>8}" for lv in LEVELS))
+    return "\n".join(lines)
+
+
+@pytest.mark.skipif(not population.MIMIC.exists() or not population.SYNTHEA.exists(),
+                    reason="../shared/data is not available")
+def test_card_mix():
+    print("\n" + report())
+
+
+if __name__ == "__main__":
+    print(report())
