@@ -77,11 +77,15 @@ def signal(analysis: Analysis, thresholds) -> str | None:
 
     Fewer than ``MIN_FLAG_FINDINGS`` weighed findings never flag. A flag from ``min_probability`` on is
     ``info``; it is a ``warning`` (an interruption) only from ``warning_probability`` on and when
-    :func:`actionable`.
+    :func:`actionable`. A record whose documented rare diagnoses explain ``MOSTLY_EXPLAINED`` of its
+    weighed findings or more never flags: its P(rare) is another rare disease's, judged on the findings
+    they leave unexplained, and it flags only when those call for it.
     """
     p = analysis.rare_probability
     if p is None or analysis.too_few or analysis.findings < MIN_FLAG_FINDINGS or not analysis.suggestions \
             or p < thresholds.min_probability:
+        return None
+    if analysis.documented and analysis.explained_share >= MOSTLY_EXPLAINED:
         return None
     return "warning" if p >= thresholds.warning_probability and actionable(analysis, thresholds) else "info"
 
