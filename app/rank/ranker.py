@@ -51,7 +51,7 @@ from ..knowledge import hpoa, loinc, orphanet
 from ..knowledge.diseases import Disease, omim_url, orpha_code, orpha_url
 from ..knowledge.ontology import ontology
 from . import background as background_mod
-from . import entities, posterior
+from . import entities, explain, posterior
 from .entities import Entity
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
@@ -76,7 +76,8 @@ class Suggestion(Disease):
     inheritance: list[str] = field(default_factory=list)
     onset: list[str] = field(default_factory=list)
     probability: float = 0.0  # P(this disease | the findings), calibrated (rank.posterior)
-    evidence: list[dict] = field(default_factory=list)  # per-finding log10 LR bars, top suggestions only
+    evidence: list[dict] = field(default_factory=list)  # per-finding log10 LR against the population (explain)
+    contrast: dict | None = None  # what tells it apart from the next candidate (explain), top suggestions only
 
 
 @dataclass
@@ -357,19 +358,18 @@ class Ranker:
             return Assessment(rare_probability=rare, suggestions=[], findings=0, known_probability=p_known)
         order = np.lexsort((np.arange(len(hyp.log_post)), -hyp.log_post))
         best = hyp.log_post[order[0]]
-        out = []
+        out, chosen = [], []
         for i in order:
             if known[i]:
                 continue
             relative = math.exp((hyp.log_post[i] - best) / len(cols))
             s = self._suggestion(len(out) + 1, self._entities[i], relative, view)
             s.probability = hyp.probability(i)
-            if len(out) < evidence_for:
-                same = self._group == self._group[i]
-                s.evidence = [b.to_dict() for b in posterior.bars(hyp, int(i), lrs, cols, self._ids, self._labels, same)]
             out.append(s)
+            chosen.append(int(i))
             if len(out) >= top:
                 break
+        self._explain(out[:evidence_for], chosen, lrs, cols)
         return Assessment(rare_probability=rare, suggestions=out, findings=len(cols), known_probability=p_known)
 
     def rank(self, present: list[str], absent: list[str] = (), *, top: int = 10, exclude_orpha: set[str] = (),
@@ -445,6 +445,21 @@ class Ranker:
         return [{"hpo": self._ids[b], "label": self._labels[b],
                  "frequency": _frequency_label(None if b in e.unknown_frequency else f)}
                 for b, f in zip(ann[order].tolist(), freq[order].tolist(), strict=False)]
+
+    def _explain(self, shown: list[Suggestion], chosen: list[int], lrs: np.ndarray, cols: list[int]) -> None:
+        """Set each ``shown`` suggestion's evidence (its findings against the population) and what tells it
+        apart from the best-ranked other candidate among ``chosen`` (entity indices, in rank order)."""
+        w = {}
+        for i in chosen[:len(shown) + 1]:
+            x = explain.excluded(self._entities[i].excluded, cols, self._ancestors)
+            w[i] = (explain.weights(lrs[:, i], x), x)
+        for s, i in zip(shown, chosen, strict=False):
+            s.evidence = explain.bars(*w[i], cols, self._ids, self._labels)
+            rival = next((j for j in chosen[:len(shown) + 1] if self._group[j] != self._group[i]), None)
+            if rival is not None:
+                e = self._entities[rival]
+                s.contrast = {"name": e.name, "orpha": orpha_code(e.orpha), "omim": list(e.omim),
+                              "findings": explain.contrast(w[i][0], w[rival][0], cols, self._ids, self._labels)}
 
     def _suggestion(self, rank: int, e: Entity, score: float, view: _RecordView) -> Suggestion:
         url = orpha_url(e.orpha) if e.orpha else omim_url(e.omim[0])
