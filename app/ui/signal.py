@@ -1,5 +1,7 @@
 """The suggestions panel in words and pictures (pure): P(rare) as a sentence, each suggestion's
-probability in plain words, and each finding's likelihood ratio as a bar drawn server-side (SVG).
+probability in plain words, each finding's likelihood ratio for it against the general population
+as a bar drawn server-side (SVG), and what tells it apart from the next candidate
+(``app.rank.explain``).
 
 Everything here is plain data for ``templates/chart.html`` and ``templates/macros.html``; the
 templates escape every label (they come from the record and the knowledge base).
@@ -84,7 +86,7 @@ class Bar:
     width: float
     y: float  # top of the row
     lr: str
-    text: str  # "Ectopia lentis: raises it, LR ×1.3"
+    text: str  # "Ectopia lentis: raises it, LR ×1.3"; against a rival "…: favours it over <rival>, LR ×20"
 
     @property
     def bar_y(self) -> float:
@@ -102,6 +104,9 @@ class Chart:
     """Per-finding likelihood-ratio bars of one suggestion, with its size and zero line."""
 
     bars: list[Bar]
+    left: str = "← lowers"  # axis words over the bars
+    right: str = "raises →"
+    kind: str = ""  # "lr-apart" for what tells a suggestion apart from another (a CSS class)
     width = LABEL_W + 2 * HALF + VALUE_W
     zero = LABEL_W + HALF
     label_x = LABEL_W - 6
@@ -116,12 +121,14 @@ class Chart:
         return HEAD + ROW * len(self.bars) + 2
 
 
-def bar_rows(evidence: list[dict], listed: set[str] = frozenset()) -> list[Bar]:
-    """Evidence (``{"hpo", "label", "log10_lr"}``) → bars, strongest raise first.
+def bar_rows(evidence: list[dict], listed: set[str] = frozenset(), rival: str | None = None) -> list[Bar]:
+    """Evidence (``{"hpo", "label", "log10_lr"}``, ``"excluded"`` where the disease is known not to
+    have the finding) → bars, strongest raise first.
 
     A bar runs right of the zero line (raises the disease) or left (lowers it), its length
     proportional to log10 LR, clipped at ±``CLIP``. ``listed`` are the hpo ids with a row in the
-    phenotype profile: those bars link to it.
+    phenotype profile: those bars link to it. With ``rival`` (another disease's name) the ratios are
+    between the two diseases and the words say which one each finding favours.
     """
     items = sorted(evidence, key=lambda e: -finite(e.get("log10_lr")))
     out = []
@@ -132,7 +139,13 @@ def bar_rows(evidence: list[dict], listed: set[str] = frozenset()) -> list[Bar]:
         zero = LABEL_W + HALF
         label = str(e.get("label") or e.get("hpo") or "")
         lr = lr_text(v)
-        words = {"raises": "raises it", "lowers": "lowers it", "neutral": "hardly changes it"}[direction]
+        if rival:
+            words = {"raises": f"favours it over {rival}", "lowers": f"favours {rival}",
+                     "neutral": f"fits it and {rival} alike"}[direction]
+        else:
+            words = {"raises": "raises it", "lowers": "lowers it", "neutral": "hardly changes it"}[direction]
+            if e.get("excluded"):
+                words = f"known not to occur with it, {words}"
         out.append(Bar(hpo=str(e.get("hpo", "")), label=label,
                        short=label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1].rstrip() + "…",
                        href=f"#{finding_anchor(e['hpo'])}" if e.get("hpo") in listed else None,
@@ -150,6 +163,8 @@ class Row:
     phrase: str
     chart: Chart | None
     open: bool = False  # its bars show without a click
+    rival: str | None = None  # the next candidate it is told apart from (``apart``: the findings that do)
+    apart: Chart | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +192,8 @@ def panel(analysis: Analysis, thresholds) -> Panel:
     listed = {p.hpo for p in analysis.profile.present}
     rows = [Row(s, percent(s.probability), odds_phrase(s.probability, n),
                 Chart(bar_rows(s.evidence, listed)) if s.evidence else None,
-                open=i == 0 and len(s.evidence) <= OPEN_MAX) for i, s in enumerate(analysis.suggestions)]
+                open=i == 0 and len(s.evidence) <= OPEN_MAX, **_apart(s, listed))
+            for i, s in enumerate(analysis.suggestions)]
     p = analysis.rare_probability
     if p is None:
         return Panel("unassessed", rows=rows)
@@ -185,6 +201,16 @@ def panel(analysis: Analysis, thresholds) -> Panel:
     if level:
         return Panel("flagged", level, f"Rare-disease pattern: probability {percent(p)} {_given(n)}", rows)
     return Panel("low", headline=_low_headline(analysis, thresholds), rows=rows)
+
+
+def _apart(s, listed: set[str]) -> dict:
+    """The ``rival`` and ``apart`` of a suggestion's :class:`Row` from its ``contrast`` (none without one)."""
+    contrast = getattr(s, "contrast", None)
+    if not contrast:
+        return {}
+    rival = str(contrast.get("name") or "the next candidate")
+    bars = bar_rows(contrast.get("findings") or [], listed, rival)
+    return {"rival": rival, "apart": Chart(bars, "← favours the other", "favours it →", "lr-apart") if bars else None}
 
 
 def _low_headline(analysis: Analysis, thresholds) -> str:

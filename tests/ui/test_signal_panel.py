@@ -184,3 +184,38 @@ def test_too_few_and_no_match_keep_todays_messages(app):
 def test_panel_state_without_p_rare_shows_the_list():
     p = signal.panel(analysis_of(None, flagged().suggestions), THRESHOLDS)
     assert p.state == "unassessed" and not p.headline and len(p.rows) == 4
+
+
+# -- against the population, and against the next candidate (issue 22) ---------------------------
+
+
+def test_a_finding_the_disease_is_known_not_to_have_says_so():
+    bars = bar_rows([{"hpo": "HP:0001249", "label": "Intellectual disability", "log10_lr": -3.0, "excluded": True},
+                     {"hpo": "HP:0003236", "label": "High CK", "log10_lr": 1.2, "excluded": False}])
+    assert [b.direction for b in bars] == ["raises", "lowers"]
+    assert bars[1].text == "Intellectual disability: known not to occur with it, lowers it, LR ×0.001"
+    assert bars[0].text == "High CK: raises it, LR ×16"
+
+
+def contrasted():
+    a = flagged()
+    a.suggestions[0].contrast = {"name": "Loeys-Dietz syndrome", "orpha": "ORPHA:60030", "omim": [],
+                                 "findings": [{"hpo": "HP:0001083", "label": "Ectopia lentis", "log10_lr": 2.5},
+                                              {"hpo": "HP:0002616", "label": "Aortic root", "log10_lr": -0.4}]}
+    a.suggestions[1].contrast = {"name": "Marfan syndrome", "orpha": "ORPHA:558", "omim": [], "findings": []}
+    return a
+
+
+def test_the_panel_says_the_bars_are_against_the_population_and_what_tells_it_apart(app):
+    html = render(app, contrasted())
+    assert html.count("against the general population") == 3  # one caption per chart of bars
+    assert "<summary>What tells it apart from Loeys-Dietz syndrome</summary>" in html
+    apart = re.findall(r'<svg class="lr-chart lr-apart".*?</svg>', html, re.S)
+    assert len(apart) == 1
+    assert re.findall(r'class="lr-bar (\w+)"', apart[0]) == ["raises", "lowers"]
+    assert "Ectopia lentis: favours it over Loeys-Dietz syndrome, LR ×316" in apart[0]
+    assert "Aortic root: favours Loeys-Dietz syndrome, LR ×0.4" in apart[0]
+    assert ">favours Loeys-Dietz syndrome<" not in apart[0]  # the axis words stay short: the summary names it
+    # Nothing tells the second apart from the first: said in words, no empty chart.
+    assert "<summary>What tells it apart from Marfan syndrome</summary>" in html
+    assert "None of the findings tells it apart from Marfan syndrome" in html
