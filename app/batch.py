@@ -36,8 +36,20 @@ def contract_line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds
                        for p in analysis.profile.all],
         "suggestions": [{"rank": s.rank, "name": s.name, "orpha": s.orpha, "omim": s.omim,
                          "score": round(float(s.score), 4), "probability": probability_value(s.probability),
-                         "url": s.url} for s in analysis.suggestions],
+                         "url": s.url} | _explanation(s) for s in analysis.suggestions],
     }
+
+
+def _explanation(s) -> dict:
+    """The chart's explanation of a top suggestion (``app.rank.explain``): ``evidence``, each finding's
+    log10 LR for it against the general population, and ``tells_apart``, the findings that tell it
+    apart from the next candidate; nothing for the others."""
+    out = {}
+    if s.evidence:
+        out["evidence"] = s.evidence
+    if s.contrast:
+        out["tells_apart"] = s.contrast
+    return out
 
 
 def radar_line(analysis: Analysis, patient_id: str, kb: Knowledge, model, *, top: int = 10,

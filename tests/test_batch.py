@@ -21,6 +21,7 @@ DATA = ROOT / "dev" / "data" / "patients.ndjson.gz"
 RADAR = [sys.executable, "-m", "app.cli"]
 KEYS = {"patient", "engine", "rare_disease_probability", "flagged", "phenotypes", "suggestions", "background"}
 SUGGESTION_KEYS = {"rank", "name", "orpha", "omim", "score", "probability", "url"}
+EXPLANATION_KEYS = {"evidence", "tells_apart"}
 
 
 def bundles(ids):
@@ -84,7 +85,8 @@ def test_contract_and_order(ndjson):
         assert all(p["status"] in ("present", "absent") and p["hpo"].startswith("HP:") for p in line["phenotypes"])
         assert 1 <= len(line["suggestions"]) <= 5
         for rank, s in enumerate(line["suggestions"], 1):
-            assert set(s) == SUGGESTION_KEYS and s["rank"] == rank
+            # The first three carry the chart's explanation (issue 22): evidence and what tells them apart.
+            assert set(s) == SUGGESTION_KEYS | (EXPLANATION_KEYS if rank <= 3 else set()) and s["rank"] == rank
             assert s["url"].startswith(("https://www.orpha.net/en/disease/detail/", "https://omim.org/entry/"))
             if s["orpha"]:
                 assert s["url"] == f"https://www.orpha.net/en/disease/detail/{s['orpha'].split(':')[1]}"

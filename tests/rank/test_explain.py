@@ -101,3 +101,18 @@ def test_ranking_and_p_rare_do_not_depend_on_the_explanations(ranker):
     assert plain.rare_probability == explained.rare_probability
     assert [(s.name, s.probability) for s in plain.suggestions] == [(s.name, s.probability) for s in explained.suggestions]
     assert not plain.suggestions[0].evidence and plain.suggestions[0].contrast is None
+
+
+def test_radar_rank_lines_carry_the_explanations(ranker):
+    from app.batch import contract_line
+    from app.phenotype import Profile
+    from app.pipeline import Analysis
+
+    a = ranker.assess(DIARRHOEA, age_years=0.5)
+    line = contract_line("p1", Analysis(profile=Profile(), suggestions=a.suggestions, rare_probability=a.rare_probability,
+                                        findings=a.findings))
+    first, fourth = line["suggestions"][0], line["suggestions"][3]
+    assert first["evidence"] == a.suggestions[0].evidence and all(b["log10_lr"] > 0 for b in first["evidence"])
+    assert first["tells_apart"]["name"] == a.suggestions[1].name
+    assert first["tells_apart"]["findings"] == a.suggestions[0].contrast["findings"]
+    assert "evidence" not in fourth and "tells_apart" not in fourth  # the first few only, as the chart
