@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..knowledge.diseases import orpha_code
+
 EXCLUDED_LR = 1e-3
 CONTRAST_MAX = 3
 CONTRAST_MIN_LR = 2.0
@@ -63,3 +65,23 @@ def contrast(mine: np.ndarray, theirs: np.ndarray, cols: list[int], ids: list[st
     order = sorted(range(len(cols)), key=lambda k: (-abs(ratio[k]), ids[cols[k]]))
     keep = [k for k in order if abs(ratio[k]) >= math.log(CONTRAST_MIN_LR)][:CONTRAST_MAX]
     return [_item(ids[cols[k]], labels[cols[k]], ratio[k]) for k in keep]
+
+
+def annotate(shown: list, chosen: list[int], lrs: np.ndarray, cols: list[int], entities: list, group: np.ndarray,
+             ancestors: Callable[[int], np.ndarray], ids: list[str], labels: list[str]) -> None:
+    """Set each ``shown`` suggestion's ``evidence`` (:func:`bars`) and ``contrast`` (the best-ranked other
+    candidate among ``chosen``, the ranked entity indices, and :func:`contrast` against it); ``lrs``:
+    findings x diseases, the ranker's natural-log LRs against the population; ``group``: one id per
+    disease (``entities.groups``), so a disease is never told apart from its own OMIM entries."""
+    considered = chosen[:len(shown) + 1]
+    w = {}
+    for i in considered:
+        x = excluded(entities[i].excluded, cols, ancestors)
+        w[i] = (weights(lrs[:, i], x), x)
+    for s, i in zip(shown, chosen, strict=False):
+        s.evidence = bars(*w[i], cols, ids, labels)
+        rival = next((j for j in considered if group[j] != group[i]), None)
+        if rival is not None:
+            e = entities[rival]
+            s.contrast = {"name": e.name, "orpha": orpha_code(e.orpha), "omim": list(e.omim),
+                          "findings": contrast(w[i][0], w[rival][0], cols, ids, labels)}

@@ -369,7 +369,8 @@ class Ranker:
             chosen.append(int(i))
             if len(out) >= top:
                 break
-        self._explain(out[:evidence_for], chosen, lrs, cols)
+        explain.annotate(out[:evidence_for], chosen, lrs, cols, self._entities, self._group, self._ancestors,
+                         self._ids, self._labels)
         return Assessment(rare_probability=rare, suggestions=out, findings=len(cols), known_probability=p_known)
 
     def rank(self, present: list[str], absent: list[str] = (), *, top: int = 10, exclude_orpha: set[str] = (),
@@ -445,21 +446,6 @@ class Ranker:
         return [{"hpo": self._ids[b], "label": self._labels[b],
                  "frequency": _frequency_label(None if b in e.unknown_frequency else f)}
                 for b, f in zip(ann[order].tolist(), freq[order].tolist(), strict=False)]
-
-    def _explain(self, shown: list[Suggestion], chosen: list[int], lrs: np.ndarray, cols: list[int]) -> None:
-        """Set each ``shown`` suggestion's evidence (its findings against the population) and what tells it
-        apart from the best-ranked other candidate among ``chosen`` (entity indices, in rank order)."""
-        w = {}
-        for i in chosen[:len(shown) + 1]:
-            x = explain.excluded(self._entities[i].excluded, cols, self._ancestors)
-            w[i] = (explain.weights(lrs[:, i], x), x)
-        for s, i in zip(shown, chosen, strict=False):
-            s.evidence = explain.bars(*w[i], cols, self._ids, self._labels)
-            rival = next((j for j in chosen[:len(shown) + 1] if self._group[j] != self._group[i]), None)
-            if rival is not None:
-                e = self._entities[rival]
-                s.contrast = {"name": e.name, "orpha": orpha_code(e.orpha), "omim": list(e.omim),
-                              "findings": explain.contrast(w[i][0], w[rival][0], cols, self._ids, self._labels)}
 
     def _suggestion(self, rank: int, e: Entity, score: float, view: _RecordView) -> Suggestion:
         url = orpha_url(e.orpha) if e.orpha else omim_url(e.omim[0])
