@@ -1,13 +1,14 @@
 """Which of a patient's findings a rare diagnosis already on the problem list explains (pure, on the
 knowledge base's annotations).
 
-A finding is explained by a documented disease when the disease is annotated (Orphanet, or the
-OMIM entries it carries or Orphanet maps exactly) with the finding itself, a descendant of it
-(the patient's "Seizure", the disease's "Focal seizure") or an ancestor of it (the disease's
-"Seizure", the patient's "Focal seizure") — the ancestor direction the ranker's log LR takes
-(``app.rank.ranker``). An annotation as broad as an organ system ("Abnormality of the nervous
-system") or broader explains no finding from above: it would explain every finding of that system.
-Findings Orphanet marks "Excluded (0%)" for the disease are no annotation.
+A finding is explained by a documented disease when the disease (the Orphanet disorder, its OMIM
+entry and the OMIM entries Orphanet maps to it as the same disease or a subtype) is annotated with
+the finding itself, a descendant of it (the patient's "Seizure", the disease's "Focal seizure") or
+an ancestor of it (the disease's "Seizure", the patient's "Focal seizure"), the ancestor direction
+the ranker's log LR takes (``app.rank.ranker``). An annotation as broad as an organ system
+("Abnormality of the nervous system") or broader explains no finding from above: it would explain
+every finding of that system. Findings Orphanet marks "Excluded (0%)" for the disease are no
+annotation.
 """
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from ..knowledge import orphanet
 from ..knowledge.ontology import ontology
 
 PHENOTYPIC_ABNORMALITY = 118  # HP:0000118
+# Orphanet's mapping relations under which an OMIM entry is the disorder itself (E) or one of its
+# subtypes (BTNT, the disorder broader than the entry: MODY and "MODY, type 1"); an entry broader than
+# the disorder (NTBT: Marfan syndrome's link to Loeys-Dietz syndrome 2) has findings it need not have.
+NARROWER_OR_SAME = {"E", "BTNT"}
 
 
 @dataclass
@@ -53,7 +58,8 @@ def _too_broad() -> frozenset[int]:
 def annotations(disease: dict, kb: orphanet.OrphanetKB) -> set[int]:
     """The HPO terms (as integers) annotated to a known disease (``{"orpha", "omim"}``, as
     ``Profile.known_diseases`` has them): its Orphanet phenotypes, less the excluded ones, and the
-    terms of its OMIM entry and of the OMIM entries Orphanet maps exactly to it."""
+    terms of its OMIM entry and of the OMIM entries Orphanet maps to it as the same disease or a
+    subtype (``NARROWER_OR_SAME``: the subtypes of "MODY" are MODY)."""
     terms: set[int] = set()
     omims: list[str] = [disease["omim"]] if disease.get("omim") else []
     record = kb.disease(disease["orpha"]) if disease.get("orpha") else None
@@ -61,7 +67,7 @@ def annotations(disease: dict, kb: orphanet.OrphanetKB) -> set[int]:
         for hpo, frequency in record["phenotypes"]:
             if orphanet.FREQUENCIES.get(frequency) != 0.0:
                 terms.add(int(hpo.split(":")[1]))
-        omims += [m for m, rel in record["omim"] if rel == "E"]
+        omims += [m for m, rel in record["omim"] if rel in NARROWER_OR_SAME]
     for m in omims:
         terms |= _omim_terms().get(int(str(m).split(":")[-1]), frozenset())
     return terms
