@@ -26,8 +26,9 @@ def contract_line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds
     ``rare_disease_probability`` is P(a rare disease not already on the problem list | findings);
     ``flagged`` is the CDS card decision (``app.pipeline.signal`` at ``thresholds``), so a batch
     screen and the chart agree; each suggestion's ``probability`` is P(that disease | findings).
+    ``documented`` (only when the problem list names a rare diagnosis): which findings each explains.
     """
-    return {
+    line = {
         "patient": patient_id,
         "engine": ENGINE,
         "rare_disease_probability": probability_value(analysis.rare_probability),
@@ -38,6 +39,9 @@ def contract_line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds
                          "score": round(float(s.score), 4), "probability": probability_value(s.probability),
                          "url": s.url} | _explanation(s) for s in analysis.suggestions],
     }
+    if analysis.documented:
+        line["documented"] = [d.to_dict() for d in analysis.documented]
+    return line
 
 
 def _explanation(s) -> dict:

@@ -80,7 +80,8 @@ def test_contract_and_order(ndjson):
     first, last = lines[0], lines[4]
     assert first["patient"] == "rd-001" and last["patient"] == "rd-002"
     for line in (first, last):
-        assert set(line) == KEYS and line["engine"] == "phenotype"
+        # rd-001's problem list names a rare diagnosis ("Choanal atresia, bilateral"): its line says what it explains.
+        assert set(line) == KEYS | ({"documented"} if line["patient"] == "rd-001" else set()) and line["engine"] == "phenotype"
         assert line["phenotypes"] and all(set(p) == {"hpo", "label", "status", "source"} for p in line["phenotypes"])
         assert all(p["status"] in ("present", "absent") and p["hpo"].startswith("HP:") for p in line["phenotypes"])
         assert 1 <= len(line["suggestions"]) <= 5

@@ -62,3 +62,15 @@ def test_findings_his_diagnosis_does_not_explain_are_named_and_can_flag(kb):
     assert [f["label"] for f in d.explained] == ["Intellectual disability"]
     assert signal(a, CdsThresholds()) is not None
     assert a.suggestions[0].name == "Marfan syndrome"
+
+
+def test_radar_rank_lines_carry_what_the_documented_diagnosis_explains(kb):
+    from app.batch import contract_line
+
+    line = contract_line("boy", analyse(boy("Intellectual disability", "Global developmental delay", "Ectopia lentis",
+                                            "Arachnodactyly"), kb))
+    [d] = line["documented"]
+    assert d["omim"] == "OMIM:616521" and d["source"] == "Condition/dx"
+    assert {f["label"] for f in d["explained"]} == {"Intellectual disability", "Global developmental delay"}
+    assert {f["label"] for f in d["unexplained"]} == {"Ectopia lentis", "Arachnodactyly"}
+    assert "documented" not in contract_line("none", analyse(PatientRecord(patient_id="none"), kb))
