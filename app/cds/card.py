@@ -10,6 +10,11 @@ from ..pipeline import ENGINE_LABEL, Analysis, signal
 from ..present import percent
 
 SUMMARY_MAX = 140  # CDS Hooks: the summary is at most 140 characters
+# A card made from a prefetch that lacked part of the record (no fhirAuthorization to read the rest).
+PREFETCH_ONLY = ", prefetched data only"
+CHART_HAS_MORE = ("The chart has more: RaDaR reads the whole record there (what is listed above as not read), "
+                  "so its findings and probability may differ from this card's.")
+CHART_LINK = "Open the chart in RaDaR (the whole record)"
 CODES_PATH = "/cds-services/codes"  # the code systems the card uses live under the app's public URL
 CODES = {
     "topic": ("RaDaR card topics", [("radar-rare-disease-screen", "Rare-disease screen")]),
@@ -28,13 +33,14 @@ def decide(analysis: Analysis, thresholds: CdsThresholds) -> dict | None:
     return None if indicator is None else {"indicator": indicator}
 
 
-def summary_line(analysis: Analysis) -> str:
+def summary_line(analysis: Analysis, label: str = "") -> str:
     """``Rare-disease pattern (62%): Marfan syndrome 31% (+2 more)``, at most 140 characters.
 
-    A long name is shortened, never the probabilities: they are what the line is for.
+    A long name is shortened, never the probabilities: they are what the line is for. ``label``
+    follows P(rare) in the brackets (``PREFETCH_ONLY``).
     """
     top = analysis.suggestions
-    head = f"Rare-disease pattern ({percent(analysis.rare_probability or 0.0)}): "
+    head = f"Rare-disease pattern ({percent(analysis.rare_probability or 0.0)}{label}): "
     tail = f" {percent(top[0].probability)}" + (f" (+{len(top) - 1} more)" if len(top) > 1 else "")
     name = top[0].name
     room = SUMMARY_MAX - len(head) - len(tail)
@@ -44,7 +50,7 @@ def summary_line(analysis: Analysis) -> str:
 
 
 def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_url: str,
-                gaps: Sequence[str] = (), background: str | None = None) -> dict:
+                gaps: Sequence[str] = (), background: str | None = None, prefetch_only: bool = False) -> dict:
     """One card: summary, detail with Orphanet links and probabilities, source, and a SMART link that opens RaDaR.
 
     ``base_url`` is this app's public URL: the SMART launch URL and the code systems it owns.
@@ -52,6 +58,9 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
     says what it did not see: fewer findings must never pass for a complete record.
     ``background`` names what P(rare) was judged against (``Ranker.background_name``); by default
     the process's knowledge (``load_knowledge``, which every door shares).
+    ``prefetch_only``: the record is the prefetch alone (no ``fhirAuthorization`` to read the rest).
+    With gaps, the chart reads more than the card did: its probability is labelled as the prefetch's,
+    never to be read as the chart's, and the card says the chart has more and links to it.
     """
     if background is None:
         from ..pipeline import load_knowledge
@@ -63,23 +72,28 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
     source = f"{ENGINE_LABEL}, from {n} findings in the record (problems, labs, notes)"
     if weighed != n:
         source += f"; the probability weighs the {weighed} most specific"
+    partial = prefetch_only and bool(gaps)
+    whose = ", from the prefetched data only (not the chart's)" if partial else ""
     lines = [source + ".",
-             f"Probability of a rare disease given these {weighed} findings: "
+             f"Probability of a rare disease given these {weighed} findings{whose}: "
              f"{percent(analysis.rare_probability or 0.0)}",
              f"Compared with ordinary records: {markdown_text(background, special='[]*_`<>#|')}.", ""]
+    lines[:0] = documented_lines(analysis)
     for s in top:
         matches = ", ".join(markdown_text(m["label"]) for m in s.matching[:5]) or "—"
         lines.append(f"{s.rank}. [{markdown_text(s.name)}]({s.url}) — {percent(s.probability)} — matches: {matches}")
     if gaps:
         # Parentheses stay: without a bracket nothing can become a link.
         lines += ["", "Not read, so not screened:"] + [f"- {markdown_text(g, special='[]*_`<>#|')}" for g in gaps]
+    if partial:
+        lines += ["", CHART_HAS_MORE]
     lines += ["", "Open RaDaR to review the findings and its reasoning. Decision support only."]
-    link = {"label": "Open RaDaR", "url": f"{base_url}/launch", "type": "smart"}
+    link = {"label": CHART_LINK if partial else "Open RaDaR", "url": f"{base_url}/launch", "type": "smart"}
     if case_id:
         link["appContext"] = json.dumps({"case": case_id})
     return {
         "uuid": str(uuid.uuid4()),
-        "summary": summary_line(analysis),
+        "summary": summary_line(analysis, PREFETCH_ONLY if partial else ""),
         "indicator": decision["indicator"],
         "detail": "\n".join(lines),
         "source": {"label": "RaDaR rare-disease navigator", "url": f"{base_url}/",
@@ -87,6 +101,20 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
         "links": [link],
         "overrideReasons": _codings("override", base_url),
     }
+
+
+def documented_lines(analysis: Analysis) -> list[str]:
+    """The card's first lines for a record whose problem list names a rare diagnosis: "Documented
+    diagnosis X explains A, B; not explained: C." and that P(rare) is another rare disease's."""
+    if not analysis.documented:
+        return []
+    out = []
+    for d in analysis.documented:
+        explained = ", ".join(markdown_text(f["label"]) for f in d.explained) or "none of the findings"
+        missing = ", ".join(markdown_text(f["label"]) for f in d.unexplained) or "none"
+        line = f"Documented diagnosis {markdown_text(d.name)} explains {explained}; not explained: {missing}."
+        out.append(line if d.annotated else line + " (the knowledge base lists no findings for it)")
+    return out + ["The probability below is of another rare disease, from the findings not explained.", ""]
 
 
 def _codings(name: str, base_url: str) -> list[dict]:

@@ -51,8 +51,10 @@ def screen(ctx: Services, hook: dict, claims: dict, base_url: str) -> list[dict]
         profile = analysis.profile
         case_id = jobs.submit_for(ctx, narrative.text, owner=owner, present=[p.hpo for p in profile.present],
                                   absent=[p.hpo for p in profile.absent])
+    # Without both, record_from_hook made the record from the prefetch alone: the chart may read more.
+    prefetch_only = not (server and hook.get("fhirAuthorization"))
     return [render_card(decision, analysis, case_id, base_url, gaps=record.gaps(),
-                        background=ctx.knowledge.ranker.background_name)]
+                        background=ctx.knowledge.ranker.background_name, prefetch_only=prefetch_only)]
 
 
 def store_feedback(ctx: Services, service_id: str, client: str, entries: list[dict]) -> None:

@@ -168,3 +168,20 @@ def test_code_systems_are_the_apps_own():
     assert card["source"]["topic"]["system"] == f"{BASE}/cds-services/codes/topic"
     assert {r["system"] for r in card["overrideReasons"]} == {f"{BASE}/cds-services/codes/override"}
     assert "radar.example" not in json.dumps(card)
+
+
+def test_a_prefetch_only_card_with_gaps_says_the_chart_has_more_and_labels_its_probability():
+    gaps = ["3 notes could not be read (note content not prefetched)"]
+    a = analysis(4, [3, 2], rare=0.62, probabilities=[0.31, 0.12])
+    card = render_card({"indicator": "info"}, a, None, BASE, gaps=gaps, prefetch_only=True)
+    assert card["summary"] == "Rare-disease pattern (62%, prefetched data only): Disease [1] 31% (+1 more)"
+    assert ("Probability of a rare disease given these 4 findings, from the prefetched data only "
+            "(not the chart's): 62%") in card["detail"].splitlines()
+    assert "The chart has more: RaDaR reads the whole record there" in card["detail"]
+    [link] = card["links"]
+    assert link["label"] == "Open the chart in RaDaR (the whole record)" and link["type"] == "smart"
+    # Nothing missing, or read with fhirAuthorization: the card is the chart's.
+    for plain in (render_card({"indicator": "info"}, a, None, BASE, prefetch_only=True),
+                  render_card({"indicator": "info"}, a, None, BASE, gaps=gaps)):
+        assert plain["summary"].startswith("Rare-disease pattern (62%): ") and "chart has more" not in plain["detail"]
+        assert plain["links"][0]["label"] == "Open RaDaR"

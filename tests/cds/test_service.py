@@ -73,7 +73,8 @@ def test_discovery(cds):
 
 @pytest.mark.parametrize("signer", ["sandbox", "epic"])
 def test_card_for_a_rare_disease_signal(cds, signer):
-    resp = call(cds, hook_body("rd-008", prefetch=prefetch_for("rd-008")), signer=signer)
+    # The whole record prefetched (reports too): a card with nothing left unread is the chart's.
+    resp = call(cds, hook_body("rd-008", prefetch=prefetch_for("rd-008", reports=True)), signer=signer)
     assert resp.status_code == 200, resp.text
     [card] = resp.json()["cards"]
     assert len(card["summary"]) <= 140
@@ -136,6 +137,45 @@ def test_partial_prefetch_completed_from_the_fhir_server(cds):
     assert resp.status_code == 200 and resp.json()["cards"]
     counts = json.dumps(stack.control("GET", "requests").json())
     assert "Observation" in counts and "Condition" in counts and "Binary" in counts
+
+
+def chart_findings(stack, pid: str) -> int:
+    """How many findings the chart shows for ``pid`` (its own launch and fetch, through the one middle)."""
+    from app.fetch.fhir import FhirClient, fetch_record
+    from app.pipeline import analyse
+    from app.smart.sessions import SessionTokens
+
+    sid = session_id(stack.launch("epic", pid))
+    ctx = stack.app.extensions["radar"]
+    client = FhirClient(ctx.http, stack.iss("epic"), SessionTokens(ctx.store, ctx.http, ctx.settings, sid), timeout=3)
+    return len(analyse(fetch_record(client, pid), ctx.knowledge).profile.present)
+
+
+def card_findings(card: dict) -> int:
+    return int(re.search(r"from (\d+) findings in the record", card["detail"]).group(1))
+
+
+def test_notes_behind_binary_links_are_read_with_fhir_authorization(cds):
+    stack = cds["stack"]
+    token = stack.store.get("session", session_id(stack.launch("epic", "rd-008")))["access_token"]
+    stack.control("DELETE", "requests")
+    body = hook_body("rd-008", prefetch=prefetch_for("rd-008", reports=True, inline_notes=False),
+                     fhirServer=stack.iss("epic"), fhirAuthorization={"access_token": token, "token_type": "Bearer"})
+    [card] = call(cds, body).json()["cards"]
+    assert "Binary" in json.dumps(stack.control("GET", "requests").json())
+    assert "could not be read" not in card["detail"] and "chart has more" not in card["detail"]
+    assert card_findings(card) == chart_findings(stack, "rd-008")
+
+
+def test_notes_behind_binary_links_without_fhir_authorization_the_card_says_the_chart_has_more(cds):
+    stack = cds["stack"]
+    body = hook_body("rd-008", prefetch=prefetch_for("rd-008", reports=True, inline_notes=False))
+    [card] = call(cds, body).json()["cards"]
+    assert "could not be read (note content not prefetched)" in card["detail"]
+    assert card_findings(card) < chart_findings(stack, "rd-008")
+    assert "The chart has more" in card["detail"] and "prefetched data only" in card["summary"]
+    assert "from the prefetched data only (not the chart's)" in card["detail"]
+    assert card["links"][0]["type"] == "smart" and "chart" in card["links"][0]["label"]
 
 
 def test_bad_fhir_authorization_is_412(cds):
