@@ -1,0 +1,40 @@
+"""The card of a patient whose problem list already names a rare diagnosis: it fires only when the
+findings that diagnosis leaves unexplained call for another, and says what it explains and what not."""
+from __future__ import annotations
+
+import pytest
+
+from app.cds.card import decide, render_card
+from app.config.cds import CdsThresholds
+from app.phenotype import Phenotype, Profile
+from app.pipeline import load_knowledge, reanalyse
+
+MARFAN = ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000768"]  # arachnodactyly, ectopia lentis, aortic root, pectus
+NOT_MARFAN = ["HP:0002521", "HP:0001263", "HP:0002071"]  # hypsarrhythmia, developmental delay, extrapyramidal signs
+DOCUMENTED = [{"orpha": "ORPHA:558", "omim": None, "name": "Marfan syndrome", "source": "Condition/dx"}]
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load_knowledge()
+
+
+def analysed(kb, terms):
+    present = [Phenotype(hpo=t, label=kb.lexicon.name(t) or t, status="present", source=f"Observation/{i}",
+                         origin="note") for i, t in enumerate(terms)]
+    return reanalyse(Profile(present=present, known_diseases=DOCUMENTED, sex="male", age_years=4.0), kb)
+
+
+def test_no_card_when_the_documented_diagnosis_explains_the_findings(kb):
+    assert decide(analysed(kb, MARFAN), CdsThresholds()) is None
+
+
+def test_the_card_names_what_the_documented_diagnosis_explains_and_what_it_does_not(kb):
+    a = analysed(kb, MARFAN + NOT_MARFAN)
+    decision = decide(a, CdsThresholds())
+    assert decision is not None
+    detail = render_card(decision, a, None, "https://radar.example", background="shipped default")["detail"]
+    first = detail.splitlines()[0]
+    assert first.startswith("Documented diagnosis Marfan syndrome explains Arachnodactyly, Ectopia lentis")
+    assert "; not explained: Hypsarrhythmia, Global developmental delay" in first
+    assert "another rare disease" in detail.splitlines()[1]
