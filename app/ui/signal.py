@@ -168,26 +168,54 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Explained:
+    """A documented rare diagnosis as the panel says it first: the disease (its link) and what it explains."""
+
+    disease: object  # app.rank.documented.Documented
+    text: str  # explained_text
+
+
+def explained_text(d) -> str:
+    """What a documented diagnosis (``Documented``) explains, to follow its name: "explains 4 of 7
+    findings: A, B. Not explained: C" (the chart writes "Documented diagnosis <name> " before it)."""
+    n = len(d.explained) + len(d.unexplained)
+    if not d.annotated:
+        return f"has no findings in the knowledge base, so which of the {n} findings it explains cannot be told"
+    if not d.unexplained:
+        return f"explains all {n} findings" if n != 1 else "explains the one finding"
+    if not d.explained:
+        return f"explains none of the {n} findings"
+    return (f"explains {len(d.explained)} of {n} findings: {', '.join(f['label'] for f in d.explained)}. "
+            f"Not explained: {', '.join(f['label'] for f in d.unexplained)}")
+
+
+@dataclass(frozen=True)
 class Panel:
     """What the suggestions panel says: its state, the sentence at the top, and the rows.
 
     ``state``: "too_few" (today's message), "empty" (no match), "flagged" (P(rare) passes the
-    flag threshold: the list is shown), "low" (below it: the list only on request) or
-    "unassessed" (no P(rare): the list as before).
+    flag threshold: the list is shown), "low" (below it: the list only on request),
+    "unassessed" (no P(rare): the list as before) or "explained" (the documented rare diagnoses
+    explain every weighed finding: nothing is left for another). ``documented`` comes first, always.
     """
 
     state: str
     level: str | None = None  # "warning" / "info" when flagged
     headline: str = ""
     rows: list[Row] = field(default_factory=list)
+    documented: list[Explained] = field(default_factory=list)
 
 
 def panel(analysis: Analysis, thresholds) -> Panel:
     """The panel for ``analysis`` under the flag thresholds (``CdsThresholds``) every door shares."""
+    documented = [Explained(d, explained_text(d)) for d in analysis.documented]
     if analysis.too_few:
-        return Panel("too_few")
+        return Panel("too_few", documented=documented)
+    if documented and not analysis.findings:
+        return Panel("explained", headline="Nothing is left unexplained for another rare disease to account for",
+                     documented=documented)
     if not analysis.suggestions:
-        return Panel("empty")
+        return Panel("empty", documented=documented)
     n = analysis.findings
     listed = {p.hpo for p in analysis.profile.present}
     rows = [Row(s, percent(s.probability), odds_phrase(s.probability, n),
@@ -196,11 +224,16 @@ def panel(analysis: Analysis, thresholds) -> Panel:
             for i, s in enumerate(analysis.suggestions)]
     p = analysis.rare_probability
     if p is None:
-        return Panel("unassessed", rows=rows)
+        return Panel("unassessed", rows=rows, documented=documented)
     level = pipeline.signal(analysis, thresholds)
+    if level and documented:
+        names = " and ".join(d.name for d in analysis.documented)
+        it = "they do" if len(analysis.documented) > 1 else "it does"
+        return Panel("flagged", level, f"Another rare-disease pattern beside {names}: probability {percent(p)} "
+                     f"{_given(n)} {it} not explain", rows, documented)
     if level:
         return Panel("flagged", level, f"Rare-disease pattern: probability {percent(p)} {_given(n)}", rows)
-    return Panel("low", headline=_low_headline(analysis, thresholds), rows=rows)
+    return Panel("low", headline=_low_headline(analysis, thresholds), rows=rows, documented=documented)
 
 
 def _apart(s, listed: set[str]) -> dict:
@@ -216,6 +249,11 @@ def _apart(s, listed: set[str]) -> dict:
 def _low_headline(analysis: Analysis, thresholds) -> str:
     p = analysis.rare_probability
     why = "about the base rate" if p <= 2 * RARE_SHARE else f"below the {percent(thresholds.min_probability)} flag threshold"
+    if analysis.documented:
+        if analysis.explained_share >= pipeline.MOSTLY_EXPLAINED:
+            why = f"the documented diagnosis explains {percent(analysis.explained_share)} of the findings"
+        return (f"No further rare-disease pattern in this record (probability {percent(p)} from the "
+                f"{analysis.findings} findings not explained, {why})")
     if analysis.known_probability >= thresholds.min_probability:
         return (f"No further rare-disease pattern in this record (probability {percent(p)}, {why}): the findings "
                 f"fit the rare disease already on the problem list ({percent(analysis.known_probability)})")
