@@ -103,8 +103,8 @@ def explain(known: list[dict], findings: list, kb: orphanet.OrphanetKB) -> list[
     """For each known disease (``Profile.known_diseases``), the ``findings`` (``Phenotype``s, each once)
     it explains and those it does not."""
     out = []
-    for disease in known:
-        below, up = _closures(annotations(disease, kb))
+    for disease in _merged(known):
+        below, up = _closures(annotations(disease, kb) | annotations({"omim": disease.get("also_omim")}, kb))
         d = Documented(name=disease.get("name") or disease.get("orpha") or disease.get("omim") or "",
                        orpha=disease.get("orpha"), omim=disease.get("omim"), source=disease.get("source"),
                        annotated=bool(up))
@@ -118,6 +118,23 @@ def explain(known: list[dict], findings: list, kb: orphanet.OrphanetKB) -> list[
             (d.explained if hit else d.unexplained).append({"hpo": p.hpo, "label": p.label})
         out.append(d)
     return out
+
+
+def _merged(known: list[dict]) -> list[dict]:
+    """One entry per disease name: a problem entry can name both an Orphanet disorder and an OMIM
+    entry Orphanet does not map exactly ("Cleidocranial dysplasia": ORPHA:1452, OMIM:119600)."""
+    out: dict[str, dict] = {}
+    for d in known:
+        key = (d.get("name") or d.get("orpha") or d.get("omim") or "").casefold()
+        first = out.setdefault(key, dict(d))
+        if first is not d and d.get("omim") and d.get("omim") != first.get("omim"):
+            if first.get("omim"):
+                first["also_omim"] = d["omim"]
+            else:
+                first["omim"] = d["omim"]
+        if not first.get("orpha") and d.get("orpha"):
+            first["orpha"] = d["orpha"]
+    return list(out.values())
 
 
 def explained_terms(documented: list[Documented]) -> set[str]:

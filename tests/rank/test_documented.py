@@ -74,3 +74,10 @@ def test_radar_rank_lines_carry_what_the_documented_diagnosis_explains(kb):
     assert {f["label"] for f in d["explained"]} == {"Intellectual disability", "Global developmental delay"}
     assert {f["label"] for f in d["unexplained"]} == {"Ectopia lentis", "Arachnodactyly"}
     assert "documented" not in contract_line("none", analyse(PatientRecord(patient_id="none"), kb))
+
+
+def test_one_problem_entry_naming_the_disease_twice_is_one_documented_diagnosis(kb):
+    known = [{"orpha": "ORPHA:1452", "omim": None, "name": "Cleidocranial dysplasia", "source": "Condition/c4"},
+             {"orpha": None, "omim": "OMIM:119600", "name": "Cleidocranial dysplasia", "source": "Condition/c4"}]
+    [d] = explain(known, [finding("HP:0000269")], kb.orphanet)  # open anterior fontanelle
+    assert (d.orpha, d.omim, d.source) == ("ORPHA:1452", "OMIM:119600", "Condition/c4")
