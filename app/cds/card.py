@@ -40,7 +40,8 @@ def summary_line(analysis: Analysis, label: str = "") -> str:
     follows P(rare) in the brackets (``PREFETCH_ONLY``).
     """
     top = analysis.suggestions
-    head = f"Rare-disease pattern ({percent(analysis.rare_probability or 0.0)}{label}): "
+    pattern = "Another rare-disease pattern" if analysis.documented else "Rare-disease pattern"  # beside a documented one
+    head = f"{pattern} ({percent(analysis.rare_probability or 0.0)}{label}): "
     tail = f" {percent(top[0].probability)}" + (f" (+{len(top) - 1} more)" if len(top) > 1 else "")
     name = top[0].name
     room = SUMMARY_MAX - len(head) - len(tail)

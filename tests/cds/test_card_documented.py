@@ -38,3 +38,9 @@ def test_the_card_names_what_the_documented_diagnosis_explains_and_what_it_does_
     assert first.startswith("Documented diagnosis Marfan syndrome explains Arachnodactyly, Ectopia lentis")
     assert "; not explained: Hypsarrhythmia, Global developmental delay" in first
     assert "another rare disease" in detail.splitlines()[1]
+
+
+def test_the_summary_says_the_pattern_is_of_another_rare_disease(kb):
+    a = analysed(kb, MARFAN + NOT_MARFAN)
+    card = render_card(decide(a, CdsThresholds()), a, None, "https://radar.example", background="shipped default")
+    assert card["summary"].startswith("Another rare-disease pattern (") and len(card["summary"]) <= 140
