@@ -445,7 +445,7 @@ def test_cors_on_every_cds_endpoint_preflight_without_a_token(cds, path, method)
 
 
 def test_code_systems_on_the_card_resolve(cds):
-    card = call(cds, hook_body("rd-006", prefetch=prefetch_for("rd-006"))).json()["cards"][0]
+    card = call(cds, hook_body("rd-040", prefetch=prefetch_for("rd-040"))).json()["cards"][0]
     system = card["overrideReasons"][0]["system"]
     assert system == f"{cds['stack'].app_url}/cds-services/codes/override"
     doc = httpx.get(system).json()

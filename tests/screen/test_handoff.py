@@ -58,7 +58,7 @@ def test_radar_queued_by_the_screen_is_waiting_in_the_chart(rig):
 
 def test_queue_radar_takes_the_most_probable_flagged_patients(rig):
     iss = rig.iss("epic")
-    pairs = [screened(rig.ctx, pid) for pid in ("rd-006", "rd-015", "rd-025", "rd-035")]
+    pairs = [screened(rig.ctx, pid) for pid in ("rd-040", "rd-015", "rd-025", "rd-036")]
     probability = {r.patient_id: a.rare_probability for r, a in pairs}
     # rd-015 is not flagged (its diagnosis is on its problem list); the other three are, with
     # distinct probabilities: the two most probable of them are queued, the third is not.
@@ -151,7 +151,7 @@ def test_the_screen_command_queues_radar_for_the_first_flagged_lines_of_its_work
 
     iss = rig.iss("epic")
     source = tmp_path / "bundles.ndjson"
-    source.write_text("".join(json.dumps(BUNDLES[p]) + "\n" for p in ("rd-006", "rd-015", "rd-025", "rd-035")))
+    source.write_text("".join(json.dumps(BUNDLES[p]) + "\n" for p in ("rd-040", "rd-015", "rd-025", "rd-036")))
     out = tmp_path / "worklist.ndjson"
     summary = screen_files(Options(out=out, master="local[2]", radar_top=2, iss=iss, actor="test", progress=False,
                                    inputs=[str(source)]), rig.ctx.settings, store=rig.store)

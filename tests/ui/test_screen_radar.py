@@ -61,7 +61,7 @@ def case_url(rig, page, cid: str) -> str:
 
 
 def test_the_screens_analysis_of_another_days_narrative_is_shown_labelled(rig):
-    pid, iss = "rd-035", rig.iss("epic")
+    pid, iss = "rd-036", rig.iss("epic")
     cid = queue_screened(rig, pid)
     screen_case = rig.store.get("case", cid)
     asked = len(stub_requests(rig))
@@ -81,7 +81,7 @@ def test_the_screens_analysis_of_another_days_narrative_is_shown_labelled(rig):
 
 
 def test_run_again_runs_todays_narrative(rig):
-    pid, iss = "rd-006", rig.iss("epic")
+    pid, iss = "rd-040", rig.iss("epic")
     cid = queue_screened(rig, pid)
     browser = new_browser()
     page = browser.get(rig.mint("epic", pid))
@@ -136,8 +136,8 @@ def test_a_case_of_another_patient_or_ehr_in_the_flag_is_never_shown(rig):
 
 def test_a_screened_case_is_kept_as_long_as_the_flag(rig):
     iss = rig.iss("epic")
-    cid = queue_screened(rig, "rd-035", years=12)
-    assert handoff.FLAG_TTL - 60 < rig.store.ttl(handoff.FLAG_KIND, handoff.flag_key(iss, "rd-035")) <= handoff.FLAG_TTL
+    cid = queue_screened(rig, "rd-036", years=12)
+    assert handoff.FLAG_TTL - 60 < rig.store.ttl(handoff.FLAG_KIND, handoff.flag_key(iss, "rd-036")) <= handoff.FLAG_TTL
     for kind in ("case", "case-reasoning", "case-content"):
         assert handoff.FLAG_TTL - 60 < rig.store.ttl(kind, cid) <= handoff.FLAG_TTL, kind
     # A case the chart ran (kept a day) that the screen then queues is kept as long as the flag from then on.
