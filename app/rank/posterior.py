@@ -62,8 +62,6 @@ development cases of ``tests/bench/bench_ranker.py``. Earlier values and figures
 - ``EXPLAIN_WEIGHT`` 2, pseudo-records pulling P(q | documented c) back to plain ``p0(q)``: an
   assumption (few records of a condition say little).
 - ``MAX_DISEASE_FREQUENCY`` 0.99, cap on ``P_D(q)``: an assumption, as the ranker's ``MAX_FREQUENCY``.
-- ``EVIDENCE_ALTERNATIVES`` 200, hypotheses mixed into a bar's "alternatives": an assumption; the
-  rest carry a negligible share of the posterior.
 - In :mod:`app.rank.background`: ``UNSEEN_FREQUENCY`` 3e-4, fraction of ordinary records, the
   floor for a finding no population source has seen: bench_real tune half (1e-3 lost AUROC
   everywhere); ``DEFAULT_WEIGHT`` 1000, pseudo-records pulling a site's own counts toward the
@@ -90,7 +88,6 @@ SPEAKS = 1.0
 SHARED = 0.1
 EXPLAIN_WEIGHT = 2.0
 MAX_DISEASE_FREQUENCY = 0.99
-EVIDENCE_ALTERNATIVES = 200
 EXPOSURE = 0.01
 UNKNOWN_PREVALENCE = 1e-6
 
@@ -117,19 +114,6 @@ class Hypotheses:
     def none(self) -> float:
         """P(no rare disease | findings)."""
         return float(math.exp(self.log_none))
-
-
-@dataclass
-class Bar:
-    """One finding's pull on one disease: natural-log likelihood ratio against the alternatives."""
-
-    hpo: str
-    label: str
-    log_lr: float
-
-    def to_dict(self) -> dict:
-        """JSON-ready, log-10 units (what the bars draw)."""
-        return {"hpo": self.hpo, "label": self.label, "log10_lr": round(self.log_lr / math.log(10), 3)}
 
 
 def prevalence_record(records: list[dict]) -> dict | None:
@@ -251,23 +235,3 @@ def explained_frequency(p0: float, pairs_q: dict[int, int], documented: list[int
         if n_c > 0:
             best = max(best, (pairs_q.get(c, 0) + EXPLAIN_WEIGHT * p0) / (n_c + EXPLAIN_WEIGHT))
     return best
-
-
-def bars(hyp: Hypotheses, disease: int, term_lrs: np.ndarray, cols: list[int], ids: list[str],
-         labels: list[str], same: np.ndarray) -> list[Bar]:
-    """Each finding's tempered log LR for ``disease`` against the posterior mixture of the alternatives.
-
-    Positive bars are findings the disease explains better than what else could explain the record
-    (other diseases and "no rare disease", weighted by their posterior); negative bars lower it.
-    The mixture is taken over the ``EVIDENCE_ALTERNATIVES`` most probable alternatives, leaving out
-    the disease's other entries (``same``: the Orphanet disorder and the OMIM entries it maps to),
-    which explain the same findings and would cancel every bar.
-    """
-    top = np.argpartition(-hyp.log_post, min(EVIDENCE_ALTERNATIVES, len(hyp.log_post) - 1))[:EVIDENCE_ALTERNATIVES]
-    alt = top[~same[top]]
-    weights = np.exp(np.append(hyp.log_post[alt], hyp.log_none))
-    weights /= weights.sum()
-    scaled = hyp.temperature * term_lrs  # findings x diseases
-    mine = scaled[:, disease]
-    others = np.log(np.exp(scaled[:, alt]) @ weights[:-1] + weights[-1])  # "none" has log LR 0
-    return [Bar(hpo=ids[q], label=labels[q], log_lr=float(m - o)) for q, m, o in zip(cols, mine, others, strict=False)]

@@ -54,16 +54,6 @@ def test_a_documented_condition_raises_the_frequency_of_what_it_explains():
     assert posterior.explained_frequency(0.01, {2: 9}, [2], counts) == 0.01  # condition never seen at all
 
 
-def test_bars_point_up_for_what_the_disease_explains_better():
-    # Two diseases; finding 0 is explained by disease 0 only, finding 1 by disease 1 only.
-    lrs = np.array([[6.0, 0.0], [0.0, 4.0]])
-    prior = posterior.log_prior(np.array([1e-5, 1e-5]))
-    hyp = posterior.posterior(prior, lrs.sum(axis=0), findings=2)
-    bars = posterior.bars(hyp, 0, lrs, [0, 1], ["HP:1", "HP:2"], ["one", "two"], np.array([True, False]))
-    assert bars[0].log_lr > 0 > bars[1].log_lr
-    assert bars[0].to_dict()["log10_lr"] == pytest.approx(round(bars[0].log_lr / math.log(10), 3))
-
-
 @pytest.fixture(scope="module")
 def ranker():
     return Ranker.load()
