@@ -6,23 +6,13 @@ import pytest
 
 from app.cds.card import decide, render_card
 from app.config.cds import CdsThresholds
-from app.phenotype import Phenotype, Profile
-from app.pipeline import load_knowledge, reanalyse
-
-MARFAN = ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000768"]  # arachnodactyly, ectopia lentis, aortic root, pectus
-NOT_MARFAN = ["HP:0002521", "HP:0001263", "HP:0002071"]  # hypsarrhythmia, developmental delay, extrapyramidal signs
-DOCUMENTED = [{"orpha": "ORPHA:558", "omim": None, "name": "Marfan syndrome", "source": "Condition/dx"}]
+from app.pipeline import load_knowledge
+from tests.support.documented import MARFAN, NOT_MARFAN, analysed
 
 
 @pytest.fixture(scope="module")
 def kb():
     return load_knowledge()
-
-
-def analysed(kb, terms):
-    present = [Phenotype(hpo=t, label=kb.lexicon.name(t) or t, status="present", source=f"Observation/{i}",
-                         origin="note") for i, t in enumerate(terms)]
-    return reanalyse(Profile(present=present, known_diseases=DOCUMENTED, sex="male", age_years=4.0), kb)
 
 
 def test_no_card_when_the_documented_diagnosis_explains_the_findings(kb):

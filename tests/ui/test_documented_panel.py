@@ -10,13 +10,9 @@ from flask import g
 from jinja2_fragments.flask import render_block
 
 from app.config.cds import CdsThresholds
-from app.phenotype import Phenotype, Profile
-from app.pipeline import load_knowledge, reanalyse
+from app.pipeline import load_knowledge
 from app.ui import chart
-
-MARFAN = ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000768"]  # arachnodactyly, ectopia lentis, aortic root, pectus
-NOT_MARFAN = ["HP:0002521", "HP:0001263", "HP:0002071"]  # hypsarrhythmia, developmental delay, extrapyramidal signs
-DOCUMENTED = [{"orpha": "ORPHA:558", "omim": None, "name": "Marfan syndrome", "source": "Condition/dx"}]
+from tests.support.documented import MARFAN, NOT_MARFAN, analysed
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +21,7 @@ def kb():
 
 
 def render(app, kb, terms) -> str:
-    present = [Phenotype(hpo=t, label=kb.lexicon.name(t) or t, status="present", source=f"Observation/{i}",
-                         origin="note") for i, t in enumerate(terms)]
-    a = reanalyse(Profile(present=present, known_diseases=DOCUMENTED, sex="male", age_years=4.0), kb)
+    a = analysed(kb, terms)
     with app.test_request_context("/"):
         g.sid = "sid-1"
         return render_block("chart.html", "analysis", csrf="t", **chart.analysis_context(a, CdsThresholds()))
