@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from flask import Flask, Response, jsonify, request
 
 from tests.servers import free_port, serve
+from tests.support.bulk import backend_auth
 
 TOKEN = "tok-" + "9" * 40
 PATIENT = {"resourceType": "Patient", "id": "hb-1", "gender": "female", "birthDate": "1990-01-01"}
@@ -135,14 +136,7 @@ class HostileBulk:
             self.seen.append(Seen(request.method, request.path, request.host,
                                   request.headers.get("Authorization") == f"Bearer {TOKEN}"))
 
-        @app.get("/fhir/.well-known/smart-configuration")
-        def config():
-            return jsonify(token_endpoint=f"{self.base}/token", authorization_endpoint=f"{self.base}/authorize",
-                           code_challenge_methods_supported=["S256"], capabilities=["client-confidential-asymmetric"])
-
-        @app.post("/fhir/token")
-        def token():
-            return jsonify(access_token=TOKEN, token_type="bearer", expires_in=300, scope=request.form["scope"])
+        backend_auth(app, self.base, TOKEN)
 
         @app.get("/fhir/Group/<gid>")
         def group(gid):

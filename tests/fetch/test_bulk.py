@@ -24,6 +24,7 @@ from app.smart.keys import generate_keys
 from app.store import connect
 from tests.backend_sandbox import backend_sandbox
 from tests.servers import free_port, serve
+from tests.support.bulk import backend_auth
 
 # Slow: live Bulk exports from the sandbox, polled to completion (make check leaves it out; test_bulk_hostile.py stays).
 pytestmark = pytest.mark.slow
@@ -122,15 +123,7 @@ class BulkServer:
         def note():
             self.seen.append((request.method, request.path, request.headers.get("Authorization") == f"Bearer {TOKEN}"))
 
-        @app.get("/fhir/.well-known/smart-configuration")
-        def config():
-            return jsonify(token_endpoint=f"{self.base}/token", authorization_endpoint=f"{self.base}/authorize",
-                           code_challenge_methods_supported=["S256"], capabilities=["client-confidential-asymmetric"])
-
-        @app.post("/fhir/token")
-        def token():
-            assert request.form["grant_type"] == "client_credentials"
-            return jsonify(access_token=TOKEN, token_type="bearer", expires_in=300, scope=request.form["scope"])
+        backend_auth(app, self.base, TOKEN)
 
         @app.get("/fhir/Group/big")
         def group():

@@ -16,6 +16,7 @@ from app.screen.run import STATE, Options, export_group, summary_text
 from app.smart.keys import generate_keys
 from app.store import connect
 from tests.servers import free_port, serve
+from tests.support.bulk import backend_auth
 
 # Slow: hostile Bulk servers read by the screen on a local Spark (make check leaves it out).
 pytestmark = pytest.mark.slow
@@ -44,14 +45,7 @@ class HostileBulk:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/fhir"
 
-        @app.get("/fhir/.well-known/smart-configuration")
-        def config():
-            return jsonify(token_endpoint=f"{self.base}/token", authorization_endpoint=f"{self.base}/authorize",
-                           code_challenge_methods_supported=["S256"], capabilities=["client-confidential-asymmetric"])
-
-        @app.post("/fhir/token")
-        def token():
-            return jsonify(access_token=TOKEN, token_type="bearer", expires_in=300, scope=request.form["scope"])
+        backend_auth(app, self.base, TOKEN)
 
         @app.get("/fhir/Group/g")
         def group():
