@@ -208,15 +208,20 @@ def test_the_ehrs_export_errors_are_counted_in_the_summary_line_and_the_report()
     assert "2026-11-30T00:00:00Z" in html
 
 
-def test_radar_screen_ehr_shows_the_ehrs_export_errors(hostile, tmp_path, monkeypatch, capsys):
-    from app.cli import main
-
+def cli_env(hostile, tmp_path, monkeypatch, *, transaction_time: str) -> None:
+    """The environment ``radar`` reads to export from the hostile EHR (embedded Redis under ``tmp_path``)."""
     server, _, _, registry, keys = hostile
-    server.transaction_time = "2026-11-30T00:00:00Z"
+    server.transaction_time = transaction_time
     monkeypatch.setenv("RADAR_EHRS", json.dumps(registry))
     monkeypatch.setenv("RADAR_JWKS", json.dumps(keys.as_dict(private=True)))
     monkeypatch.setenv("RADAR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("REDIS_URL", raising=False)
+
+
+def test_radar_screen_ehr_shows_the_ehrs_export_errors(hostile, tmp_path, monkeypatch, capsys):
+    from app.cli import main
+
+    cli_env(hostile, tmp_path, monkeypatch, transaction_time="2026-11-30T00:00:00Z")
     out = tmp_path / "worklist.ndjson"
     assert main(["screen", "--ehr", "hostile", "--group", "g", "--out", str(out), "--no-progress",
                  "--master", "local[1]"]) == 0
@@ -230,12 +235,7 @@ def test_radar_screen_ehr_shows_the_ehrs_export_errors(hostile, tmp_path, monkey
 def test_radar_learn_background_ehr_shows_the_ehrs_export_errors(hostile, tmp_path, monkeypatch, capsys):
     from app.cli import main
 
-    server, _, _, registry, keys = hostile
-    server.transaction_time = ".."
-    monkeypatch.setenv("RADAR_EHRS", json.dumps(registry))
-    monkeypatch.setenv("RADAR_JWKS", json.dumps(keys.as_dict(private=True)))
-    monkeypatch.setenv("RADAR_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("REDIS_URL", raising=False)
+    cli_env(hostile, tmp_path, monkeypatch, transaction_time="..")
     out = tmp_path / "site" / "background.json.gz"
     assert main(["learn-background", "--ehr", "hostile", "--group", "g", "--out", str(out), "--min-records", "1",
                  "--min-count", "1", "--master", "local[1]"]) == 0
