@@ -16,7 +16,7 @@ from .inference.client import InferenceError, complete
 from .inference.grounding import ground_answer
 from .knowledge import Knowledge
 from .knowledge.diseases import orpha_code
-from .pipeline import ENGINE, Analysis, CaseOptions, analyse, signal
+from .pipeline import ENGINE, Analysis, CaseOptions, analyse, signal, signal_detail
 from .present import probability_value
 
 
@@ -26,22 +26,24 @@ def contract_line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds
     ``rare_disease_probability`` is P(a rare disease not already on the problem list | findings);
     ``flagged`` is the CDS card decision (``app.pipeline.signal`` at ``thresholds``), so a batch
     screen and the chart agree; each suggestion's ``probability`` is P(that disease | findings).
-    ``documented`` (only when the problem list names a rare diagnosis): which findings each explains.
+    ``signal`` is that decision's level (``"warning"``, ``"info"`` or null) and ``next_steps`` what the
+    suggestions give to do; ``documented`` (only when the problem list names a rare diagnosis): which
+    findings each explains (``app.pipeline.signal_detail``).
     """
+    level = signal(analysis, thresholds or CdsThresholds())
     line = {
         "patient": patient_id,
         "engine": ENGINE,
         "rare_disease_probability": probability_value(analysis.rare_probability),
-        "flagged": signal(analysis, thresholds or CdsThresholds()) is not None,
+        "flagged": level is not None,
+        "signal": level,
         "phenotypes": [{"hpo": p.hpo, "label": p.label, "status": p.status, "source": p.source}
                        for p in analysis.profile.all],
         "suggestions": [{"rank": s.rank, "name": s.name, "orpha": s.orpha, "omim": s.omim,
                          "score": round(float(s.score), 4), "probability": probability_value(s.probability),
                          "url": s.url} | _explanation(s) for s in analysis.suggestions],
     }
-    if analysis.documented:
-        line["documented"] = [d.to_dict() for d in analysis.documented]
-    return line
+    return line | signal_detail(analysis)
 
 
 def _explanation(s) -> dict:

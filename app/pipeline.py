@@ -23,6 +23,7 @@ from .phenotype.text import get_matcher
 from .rank.documented import Documented, explained_terms
 from .rank.documented import explain as explain_documented
 from .rank.ranker import Ranker
+from .rank.steps import Step, lab_testable, next_steps, specialty_index
 from .record import PatientRecord
 
 ENGINE = "phenotype"
@@ -63,6 +64,7 @@ class Analysis:
     known_probability: float = 0.0  # P(a rare disease already on the problem list | findings)
     findings: int = 0  # present findings the model used (those no documented diagnosis explains)
     documented: list[Documented] = field(default_factory=list)  # rare diagnoses on the problem list, what each explains
+    steps: list[Step] = field(default_factory=list)  # what the suggestions give to do (app.rank.steps), strongest first
 
     @property
     def explained_share(self) -> float:
@@ -91,11 +93,23 @@ def signal(analysis: Analysis, thresholds) -> str | None:
 
 
 def actionable(analysis: Analysis, thresholds) -> bool:
-    """Whether a flag names something to do: its top candidate reaches ``thresholds.warning_candidate``,
-    so there is a disease to refer for or test. A high P(rare) spread thin over many candidates is
-    worth knowing (``info``), not worth interrupting for."""
+    """Whether a flag names something to do (``analysis.steps``): its top candidate reaches
+    ``thresholds.warning_candidate``, or a concrete next step (a laboratory test, a referral, RaDaR's
+    agreeing answer) addresses candidates holding ``thresholds.warning_step`` together. A high P(rare)
+    spread thin over many candidates is worth knowing (``info``), not worth interrupting for."""
     top = analysis.suggestions[0].probability if analysis.suggestions else 0.0
-    return top >= thresholds.warning_candidate
+    return top >= thresholds.warning_candidate or any(
+        step.probability >= thresholds.warning_step for step in analysis.steps if step.kind != "candidate")
+
+
+def signal_detail(analysis: Analysis) -> dict:
+    """What the flag rests on, as the machine-readable doors (``radar rank``, the screen's worklist) print
+    it: ``next_steps`` (``app.rank.steps``, strongest first) and, only when the problem list names a
+    rare diagnosis, ``documented`` (which findings each explains)."""
+    out: dict = {"next_steps": [step.to_json() for step in analysis.steps]}
+    if analysis.documented:
+        out["documented"] = [d.to_dict() for d in analysis.documented]
+    return out
 
 
 def analyse(record: PatientRecord, kb: Knowledge, *, edits: dict | None = None, top: int = 10,
@@ -145,7 +159,21 @@ def reanalyse(profile: Profile, kb: Knowledge, *, edits: dict | None = None, top
         analysis.too_few = True
         return analysis
     analysis.suggestions = assessment.suggestions
+    analysis.steps = next_steps(assessment.suggestions, *step_knowledge(kb))
     return analysis
+
+
+_STEP_KNOWLEDGE: list = []  # [(orphanet, loinc, (testable, specialties, names))]: one per knowledge in use
+
+
+def step_knowledge(kb: Knowledge) -> tuple:
+    """(lab-testable HPO terms, ORPHAcode → specialties, specialty names) of ``kb``, made once per knowledge."""
+    for orpha, loinc, made in _STEP_KNOWLEDGE:
+        if orpha is kb.orphanet and loinc is kb.loinc:
+            return made
+    made = (lab_testable(kb.loinc), *specialty_index(kb.orphanet))
+    _STEP_KNOWLEDGE[:] = [*_STEP_KNOWLEDGE[-3:], (kb.orphanet, kb.loinc, made)]
+    return made
 
 
 @lru_cache(maxsize=1)
@@ -167,10 +195,11 @@ def load_knowledge() -> Knowledge:
 
 
 def warm_up(kb: Knowledge) -> None:
-    """Build the lazily made indexes (text matcher, disease-name indexes) now, so that under
+    """Build the lazily made indexes (text matcher, disease-name indexes, next-step knowledge) now, so that under
     gunicorn they are made once in the master and shared by the forked workers, and no
     clinician or CDS call pays for them."""
     get_matcher(kb.lexicon)
     orpha_names(kb.orphanet)
     omim_names()
     name_index(kb.orphanet)
+    step_knowledge(kb)

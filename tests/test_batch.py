@@ -19,7 +19,8 @@ from app.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "dev" / "data" / "patients.ndjson.gz"
 RADAR = [sys.executable, "-m", "app.cli"]
-KEYS = {"patient", "engine", "rare_disease_probability", "flagged", "phenotypes", "suggestions", "background"}
+KEYS = {"patient", "engine", "rare_disease_probability", "flagged", "signal", "phenotypes", "suggestions", "next_steps",
+        "background"}
 SUGGESTION_KEYS = {"rank", "name", "orpha", "omim", "score", "probability", "url"}
 EXPLANATION_KEYS = {"evidence", "tells_apart"}
 
@@ -93,6 +94,14 @@ def test_contract_and_order(ndjson):
                 assert s["url"] == f"https://www.orpha.net/en/disease/detail/{s['orpha'].split(':')[1]}"
         scores = [s["score"] for s in line["suggestions"]]
         assert scores == sorted(scores, reverse=True)
+        # The card's level and what it rests on (issue 22, item 3): the top candidate is always a step.
+        assert line["signal"] in (None, "info", "warning") and line["flagged"] == (line["signal"] is not None)
+        steps = line["next_steps"]
+        assert steps and all(set(st) == {"kind", "text", "probability", "diseases"} for st in steps)
+        assert {st["kind"] for st in steps} <= {"candidate", "test", "referral"}
+        assert [st["probability"] for st in steps] == sorted((st["probability"] for st in steps), reverse=True)
+        top = next(st for st in steps if st["kind"] == "candidate")
+        assert top["diseases"] == [line["suggestions"][0]["name"]]
     errors = lines[1:4]
     assert [e["line"] for e in errors] == [2, 3, 4]
     assert "invalid JSON" in errors[0]["error"]

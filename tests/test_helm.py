@@ -75,6 +75,7 @@ BAD_VALUES = [
     (["--set", "web.replica=2"], "/web", "'replica'"),
     (["--set", "cds.minProbability=0"], "/cds/minProbability", "0"),
     (["--set-json", "cds.warningProbability=1.5"], "/cds/warningProbability", "1"),
+    (["--set-json", "cds.warningStep=0"], "/cds/warningStep", "0"),
     # helm's --set reads a decimal as a string: the schema says so rather than the app failing later.
     (["--set", "cds.minProbability=0.6"], "/cds/minProbability", "want number"),
 ]
@@ -130,6 +131,7 @@ def test_minimal_objects(rendered):
     assert "RADAR_URL" not in cfg and "RADAR_JWKS_FILE" not in cfg
     # The chart's CDS defaults are the app's own (P(rare) thresholds).
     assert (cfg["RADAR_CDS_MIN_PROBABILITY"], cfg["RADAR_CDS_WARNING_PROBABILITY"]) == ("0.5", "0.9")
+    assert (cfg["RADAR_CDS_WARNING_CANDIDATE"], cfg["RADAR_CDS_WARNING_STEP"]) == ("0.2", "0.2")
     assert load_settings(cfg).cds_thresholds == CdsThresholds()
     ingress = find(objects, "Ingress")
     assert ingress["spec"]["tls"] == [{"hosts": ["radar.hospital.example"], "secretName": f"{FULLNAME}-tls"}]

@@ -83,6 +83,7 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
     for s in top:
         matches = ", ".join(markdown_text(m["label"]) for m in s.matching[:5]) or "—"
         lines.append(f"{s.rank}. [{markdown_text(s.name)}]({s.url}) — {percent(s.probability)} — matches: {matches}")
+    lines += steps_lines(analysis)
     if gaps:
         # Parentheses stay: without a bracket nothing can become a link.
         lines += ["", "Not read, so not screened:"] + [f"- {markdown_text(g, special='[]*_`<>#|')}" for g in gaps]
@@ -102,6 +103,15 @@ def render_card(decision: dict, analysis: Analysis, case_id: str | None, base_ur
         "links": [link],
         "overrideReasons": _codings("override", base_url),
     }
+
+
+def steps_lines(analysis: Analysis) -> list[str]:
+    """"Next steps" (``app.rank.steps``): what the candidates give to do, each with the probability of
+    the candidates it addresses; a warning card always has one strong enough (``pipeline.actionable``)."""
+    if not analysis.steps:
+        return []
+    return ["", "Next steps (with the probability of the candidates each addresses):"] + [
+        f"- {markdown_text(step.text)} ({percent(step.probability)})" for step in analysis.steps]
 
 
 def documented_lines(analysis: Analysis) -> list[str]:

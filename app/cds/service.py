@@ -16,6 +16,7 @@ from .. import audit
 from ..fetch.prefetch import record_from_hook
 from ..inference import jobs
 from ..pipeline import analyse, narrate
+from ..rank.steps import radar_step
 from ..services import Services
 from .auth import client_of
 from .card import decide, render_card
@@ -51,10 +52,23 @@ def screen(ctx: Services, hook: dict, claims: dict, base_url: str) -> list[dict]
         profile = analysis.profile
         case_id = jobs.submit_for(ctx, narrative.text, owner=owner, present=[p.hpo for p in profile.present],
                                   absent=[p.hpo for p in profile.absent])
+        decision = with_radar(ctx, case_id, analysis) or decision
     # Without both, record_from_hook made the record from the prefetch alone: the chart may read more.
     prefetch_only = not (server and hook.get("fhirAuthorization"))
     return [render_card(decision, analysis, case_id, base_url, gaps=record.gaps(),
                         background=ctx.knowledge.ranker.background_name, prefetch_only=prefetch_only)]
+
+
+def with_radar(ctx: Services, case_id: str, analysis) -> dict | None:
+    """The decision again when RaDaR has already answered this case (an earlier chart open or hook) and
+    names one of the candidates: that agreement is a next step (``app.rank.steps.radar_step``), which
+    may make the card a warning. None when RaDaR has not answered or names none of them."""
+    case = ctx.store.get("case", case_id) or {}
+    step = radar_step(case.get("diagnoses") or [], analysis.suggestions) if case.get("status") == "done" else None
+    if step is None:
+        return None
+    analysis.steps = sorted([*analysis.steps, step], key=lambda s: -s.probability)
+    return decide(analysis, ctx.settings.cds_thresholds)
 
 
 def store_feedback(ctx: Services, service_id: str, client: str, entries: list[dict]) -> None:

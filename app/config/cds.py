@@ -38,26 +38,33 @@ class CdsThresholds:
     The first two are P(rare) thresholds (``app.rank.posterior``). The defaults come from development
     data (tests/bench/bench_population.py): at 0.5, 0 of 297 ordinary records and about 86% of
     ordinary records carrying a rare case's findings are flagged (5-fold, background held out).
-    ``warning_candidate`` is what makes a warning actionable: the top candidate's probability must
-    reach it, else the card stays ``info`` (a high P(rare) spread over many diseases names nothing
-    to refer for or test; tests/bench/bench_card_mix.py measures the mix).
+    A warning also needs something to do (``app.rank.steps``): the top candidate's probability
+    reaches ``warning_candidate``, or a concrete next step (a laboratory test from "look for", a
+    referral to one specialty, RaDaR's finished answer agreeing) addresses candidates holding
+    ``warning_step`` of the probability together (by default the candidate's threshold: one order or
+    referral covering several candidates is worth what one candidate of that probability is). Else the
+    card stays ``info``: a high P(rare) spread over many diseases names nothing to refer for or test
+    (tests/bench/bench_card_mix.py measures the mix).
     """
 
     min_probability: float = 0.5
     warning_probability: float = 0.9
     warning_candidate: float = 0.2
+    warning_step: float = 0.2
 
     @classmethod
     def from_env(cls, env: Env) -> CdsThresholds:
         """Read ``RADAR_CDS_MIN_PROBABILITY``, ``RADAR_CDS_WARNING_PROBABILITY`` and
-        ``RADAR_CDS_WARNING_CANDIDATE`` (each in (0, 1])."""
+        ``RADAR_CDS_WARNING_CANDIDATE`` and ``RADAR_CDS_WARNING_STEP`` (each in (0, 1])."""
         defaults = cls()
         candidate = probability(env, "RADAR_CDS_WARNING_CANDIDATE", defaults.warning_candidate)
+        step = probability(env, "RADAR_CDS_WARNING_STEP", defaults.warning_step)
         low = probability(env, "RADAR_CDS_MIN_PROBABILITY", defaults.min_probability)
         high = probability(env, "RADAR_CDS_WARNING_PROBABILITY", max(defaults.warning_probability, low))
         if high < low:
             raise ConfigError("RADAR_CDS_WARNING_PROBABILITY: must not be below RADAR_CDS_MIN_PROBABILITY")
-        return cls(min_probability=low, warning_probability=high, warning_candidate=candidate)
+        return cls(min_probability=low, warning_probability=high, warning_candidate=candidate,
+                   warning_step=step)
 
 
 def parse_clients(raw: str | None) -> list[CdsClient]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..config import CdsThresholds
 from ..fetch.build import build_record
 from ..knowledge import Knowledge
-from ..pipeline import Analysis, analyse, signal
+from ..pipeline import Analysis, analyse, signal, signal_detail
 from ..present import probability_value
 from ..record import PatientRecord
 
@@ -49,7 +49,8 @@ def screen(patient_id: str, resources: list[tuple[str, str, str]], kb: Knowledge
 
 
 def line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds, gaps: list[str] = ()) -> dict:
-    """The worklist line of one analysed patient (README: "Population screening")."""
+    """The worklist line of one analysed patient (README: "Population screening"), with what its
+    flag rests on (``next_steps``, and ``documented`` beside a rare diagnosis on the problem list)."""
     level = signal(analysis, thresholds)
     out = {
         "patient": patient_id,
@@ -61,7 +62,7 @@ def line(patient_id: str, analysis: Analysis, thresholds: CdsThresholds, gaps: l
                          "probability": probability_value(s.probability), "url": s.url}
                         for s in analysis.suggestions[:TOP]],
         "evidence": evidence(analysis),
-    }
+    } | signal_detail(analysis)
     if gaps:
         out["gaps"] = list(gaps)
     return out

@@ -204,6 +204,7 @@ class Panel:
     headline: str = ""
     rows: list[Row] = field(default_factory=list)
     documented: list[Explained] = field(default_factory=list)
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (what to do, its probability) when flagged
 
 
 def panel(analysis: Analysis, thresholds) -> Panel:
@@ -226,13 +227,14 @@ def panel(analysis: Analysis, thresholds) -> Panel:
     if p is None:
         return Panel("unassessed", rows=rows, documented=documented)
     level = pipeline.signal(analysis, thresholds)
+    steps = [(step.text, percent(step.probability)) for step in analysis.steps]
     if level and documented:
         names = " and ".join(d.name for d in analysis.documented)
         it = "they do" if len(analysis.documented) > 1 else "it does"
         return Panel("flagged", level, f"Another rare-disease pattern beside {names}: probability {percent(p)} "
-                     f"{_given(n)} {it} not explain", rows, documented)
+                     f"{_given(n)} {it} not explain", rows, documented, steps)
     if level:
-        return Panel("flagged", level, f"Rare-disease pattern: probability {percent(p)} {_given(n)}", rows)
+        return Panel("flagged", level, f"Rare-disease pattern: probability {percent(p)} {_given(n)}", rows, steps=steps)
     return Panel("low", headline=_low_headline(analysis, thresholds), rows=rows, documented=documented)
 
 

@@ -16,6 +16,7 @@ app:
   extraEnv: []
 cds:
   warningCandidate: 0.2
+  warningStep: 0.2
 inference:
   systemPrompt: ''
   promptPlacement: user

@@ -5,8 +5,10 @@ copies of them carrying a development rare case's findings, the Synthea general 
 reference ranges restored, copies of it carrying rare cases, and ordinary made-up adults and children.
 A documented subset, to keep the run to minutes: BENCH_MIX_CASES (default 100, seed 5) rare cases are
 mixed into each host population and at most BENCH_MIX_N (default 100) records per population are
-scored, a seeded sample (seed 7) where a population is larger. Printed twice on the same analyses: with the
-rule before issue 22 item 3 (no candidate needed for a warning) and with the default thresholds.
+scored, a seeded sample (seed 7) where a population is larger; BENCH_MIX_N=0 scores every record. Printed
+three times on the same analyses: with the rule before issue 22 item 3 (no candidate needed for a
+warning), with the top candidate alone making a warning actionable, and with the default thresholds
+(the candidate or a next step, ``app.rank.steps``).
 
     make bench                                  # with the other benchmarks
     .venv/bin/python -m tests.bench.bench_card_mix   # this one alone
@@ -32,7 +34,7 @@ LEVELS = ("none", "info", "warning")
 
 
 def _sample(items: list) -> list:
-    return items if len(items) <= N else random.Random(SEED).sample(items, N)
+    return items if not N or len(items) <= N else random.Random(SEED).sample(items, N)
 
 
 def populations() -> dict[str, list[dict]]:
@@ -73,13 +75,16 @@ def report(settings: tuple[CdsThresholds, ...] = (CdsThresholds(),)) -> str:
 
 # Before issue 22 item 3 a warning needed no candidate: a threshold no candidate misses gives that rule.
 BEFORE = CdsThresholds(warning_candidate=1e-12)
+# Item 3's first rule: the top candidate alone (no step reaches a share of 1).
+CANDIDATE_ONLY = CdsThresholds(warning_step=1.0)
+SETTINGS = (BEFORE, CANDIDATE_ONLY, CdsThresholds())
 
 
 @pytest.mark.skipif(not population.MIMIC.exists() or not population.SYNTHEA.exists(),
                     reason="../shared/data is not available")
 def test_card_mix():
-    print("\n" + report((BEFORE, CdsThresholds())))
+    print("\n" + report(SETTINGS))
 
 
 if __name__ == "__main__":
-    print(report((BEFORE, CdsThresholds())))
+    print(report(SETTINGS))

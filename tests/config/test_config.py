@@ -196,6 +196,14 @@ def test_module_receives_settings_and_reads_no_environment(module):
         assert word not in source, f"{module} mentions {word}"
 
 
+def test_cds_warning_step_parsed_and_checked():
+    assert load_settings({}).cds_thresholds.warning_step == CdsThresholds().warning_step == 0.2
+    assert load_settings({"RADAR_CDS_WARNING_STEP": "0.4"}).cds_thresholds.warning_step == 0.4
+    with pytest.raises(ConfigError) as err:
+        load_settings({"RADAR_CDS_WARNING_STEP": "0"})
+    assert str(err.value).startswith("RADAR_CDS_WARNING_STEP: ")
+
+
 def test_cds_warning_candidate_parsed_and_checked():
     assert load_settings({}).cds_thresholds.warning_candidate == CdsThresholds().warning_candidate
     assert load_settings({"RADAR_CDS_WARNING_CANDIDATE": "0.35"}).cds_thresholds.warning_candidate == 0.35

@@ -59,7 +59,26 @@ def test_the_thresholds_are_the_cds_cards():
 def test_a_record_with_nothing_in_it_is_a_line_too():
     line = worklist.line("empty", Analysis(profile=Profile(), too_few=True), CdsThresholds())
     assert line == {"patient": "empty", "rare_disease_probability": 0.0, "flagged": False, "signal": None,
-                    "findings": 0, "suggestions": [], "evidence": []}
+                    "findings": 0, "suggestions": [], "evidence": [], "next_steps": []}
+
+
+def test_a_line_carries_what_its_flag_rests_on_next_steps_and_a_documented_diagnosis():
+    from app.rank.documented import Documented
+    from app.rank.steps import Step
+
+    a = analysis(0.95, [suggestion(r, 0.1) for r in (1, 2, 3)], PRESENT)
+    a.steps = [Step("test", "Test for x", 0.3, ("Disease 1", "Disease 2", "Disease 3")),
+               Step("candidate", "Consider Disease 1", 0.1, ("Disease 1",))]
+    a.documented = [Documented(name="Marfan syndrome", orpha="ORPHA:558", omim=None, source="Condition/c9",
+                               explained=[{"hpo": "HP:0001166", "label": "Arachnodactyly"}])]
+    line = worklist.line("p", a, CdsThresholds())
+    assert line["signal"] == "warning"  # no candidate reaches 0.2; the test step (30 %) does
+    assert line["next_steps"] == [
+        {"kind": "test", "text": "Test for x", "probability": 0.3, "diseases": ["Disease 1", "Disease 2", "Disease 3"]},
+        {"kind": "candidate", "text": "Consider Disease 1", "probability": 0.1, "diseases": ["Disease 1"]}]
+    assert line["documented"] == [{"name": "Marfan syndrome", "orpha": "ORPHA:558", "omim": None, "source": "Condition/c9",
+                                   "annotated": True, "explained": [{"hpo": "HP:0001166", "label": "Arachnodactyly"}],
+                                   "unexplained": []}]
 
 
 def test_worklist_order_is_most_probable_first_then_by_patient():

@@ -53,3 +53,41 @@ def test_htmx_reload_keeps_the_chart(stack, chromium):
     assert page.locator("#problems").inner_text() == before
     assert page.locator("header.appbar").count() == 1  # swapped the block, not the whole page
     page.close()
+
+
+CORE = ("Obligate (100%)", "Very frequent (99-80%)", "Frequent (79-30%)")
+
+
+def test_the_bars_show_a_known_diseases_core_features_raising_it(stack, chromium):
+    """Issue 22: in a real browser, the top suggestion's bars for rd-056 (glutaryl-CoA dehydrogenase
+    deficiency) show every finding Orphanet lists as a frequent feature of it as raising it, drawn to
+    the right of the even line; a screenshot of the bars is kept in tests/artifacts."""
+    from app.phenotype import ancestors
+    from app.pipeline import load_knowledge
+
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(stack.mint("epic", "rd-056"), wait_until="domcontentloaded")
+    top = page.locator("#suggestions .ddx-item").first
+    top.locator("svg.lr-chart").first.wait_for(timeout=20_000)
+    assert top.locator(".name").inner_text() == "Glutaryl-CoA dehydrogenase deficiency"
+    assert top.locator(".codes").inner_text().startswith("ORPHA:25")
+    bars = top.locator("svg.lr-chart").first.evaluate("""svg => {
+        const zero = svg.querySelector('line.lr-zero').getBoundingClientRect().left;
+        return [...svg.querySelectorAll('a')].map(a => {
+            const bar = a.querySelector('rect.lr-bar').getBoundingClientRect();
+            const row = document.getElementById(a.getAttribute('href').slice(1));
+            return {hpo: row && row.dataset.hpo, label: a.getAttribute('aria-label'),
+                    raises: a.querySelector('rect.lr-bar').classList.contains('raises'),
+                    left: bar.left, right: bar.right, zero: zero};
+        });
+    }""")
+    core = {hpo for hpo, frequency in load_knowledge().orphanet.disease("25")["phenotypes"] if frequency in CORE}
+    # A finding is one of its features when Orphanet lists it, or a more specific form of it, as frequent.
+    core_bars = [b for b in bars if b["hpo"] in core or core & set(ancestors(b["hpo"]))]
+    assert len(core_bars) >= 3, bars  # real disease–feature pairs: dystonia, glutaric aciduria, …
+    for b in core_bars:
+        assert b["raises"] and "raises it" in b["label"], b
+        assert b["left"] >= b["zero"] - 0.5 and b["right"] > b["zero"] + 1, b  # drawn to the right of even
+    ARTIFACTS.mkdir(exist_ok=True)
+    top.locator("details.why").first.screenshot(path=str(ARTIFACTS / "bars-glutaryl-coa-dehydrogenase-deficiency.png"))
+    page.close()

@@ -221,3 +221,19 @@ def test_the_panel_says_the_bars_are_against_the_population_and_what_tells_it_ap
     # Nothing tells the second apart from the first: said in words, no empty chart.
     assert "<summary>What tells it apart from Marfan syndrome</summary>" in html
     assert "None of the findings tells it apart from Marfan syndrome" in html
+
+
+def test_a_flagged_panel_lists_the_next_steps_escaped_and_a_step_can_make_the_warning(app):
+    from app.rank.steps import Step
+
+    a = analysis_of(0.95, flagged().suggestions)  # top candidate 12%: no warning by itself
+    assert 'class="signal signal-info"' in render(app, a) and 'id="next-steps"' not in render(app, a)
+    a.steps = [Step("test", "Test for <b>high CK</b> (a laboratory result shows it)", 0.25, ("A", "B")),
+               Step("candidate", "Consider Marfan syndrome", 0.12, ("Marfan syndrome",))]
+    html = render(app, a)
+    assert 'class="signal signal-warning"' in html  # the test step (25%) is something to do
+    steps = re.search(r'<div class="next-steps" id="next-steps">(.*?)</div>', html, re.S).group(1)
+    assert re.findall(r"<li>(.*?) <span class=\"pct\">([^<]+)</span></li>", steps) == [
+        ("Test for &lt;b&gt;high CK&lt;/b&gt; (a laboratory result shows it)", "25%"),
+        ("Consider Marfan syndrome", "12%")]
+    assert "<b>" not in html
