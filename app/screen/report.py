@@ -60,6 +60,8 @@ class Row:
     candidates: list[Candidate]
     evidence: list[dict]
     gaps: list[str]
+    steps: list[tuple[str, str]] = ()  # (what to do, the probability of the candidates it addresses)
+    documented: list[str] = ()  # "Marfan syndrome explains 4 of 6 findings" for a rare diagnosis already documented
 
 
 def render(lines: Iterable[dict], summary: dict, *, max_rows: int = 2000) -> str:
@@ -96,7 +98,16 @@ def row(n: int, line: dict) -> Row:
                candidates=[candidate(s) for s in _list(_get(line, "suggestions")) if isinstance(s, dict)],
                evidence=[{"hpo": _text(e.get("hpo")), "label": _text(e.get("label")), "source": _text(e.get("source"))}
                          for e in _list(_get(line, "evidence")) if isinstance(e, dict)],
-               gaps=[_text(g) for g in _list(_get(line, "gaps"))])
+               gaps=[_text(g) for g in _list(_get(line, "gaps"))],
+               steps=[(_text(st.get("text")), percent(st.get("probability"))) for st in _list(_get(line, "next_steps"))
+                      if isinstance(st, dict)],
+               documented=[documented_text(d) for d in _list(_get(line, "documented")) if isinstance(d, dict)])
+
+
+def documented_text(d: dict) -> str:
+    """A documented rare diagnosis in words: "Marfan syndrome (on the problem list) explains 4 of 6 findings"."""
+    explained, unexplained = len(_list(d.get("explained"))), len(_list(d.get("unexplained")))
+    return f"{_text(d.get('name'))} (on the problem list) explains {explained} of {explained + unexplained} findings"
 
 
 def candidate(s: dict) -> Candidate:

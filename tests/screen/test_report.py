@@ -137,6 +137,20 @@ def test_summary_table_and_flagged_details():
     assert "https://omim.org/entry/154700" in page.links()
 
 
+def test_a_flagged_patients_section_gives_the_next_steps_and_the_documented_diagnosis():
+    flagged = {**LINES[0], "next_steps": [
+        {"kind": "test", "text": "Test for <b>high CK</b>", "probability": 0.31, "diseases": ["A", "B"]},
+        {"kind": "candidate", "text": "Consider Marfan syndrome", "probability": 0.62, "diseases": ["Marfan syndrome"]}],
+        "documented": [{"name": "Ehlers-Danlos <i>syndrome</i>", "orpha": "ORPHA:98249", "omim": None, "source": "Condition/c1",
+                        "annotated": True, "explained": [{"hpo": "HP:1", "label": "x"}],
+                        "unexplained": [{"hpo": "HP:2", "label": "y"}, {"hpo": "HP:3", "label": "z"}]}]}
+    page = Page(render([flagged], SUMMARY))
+    text = page.text()
+    assert "Test for <b>high CK</b> (31%)" in text and "Consider Marfan syndrome (62%)" in text
+    assert "Ehlers-Danlos <i>syndrome</i> (on the problem list) explains 1 of 3 findings" in text
+    assert [t for t, _ in page.tags if t in ("b", "i")] == []
+
+
 def test_hostile_values_are_text():
     script = "<script>alert('x')</script>"
     hostile = [line(script, 0.95, signal="warning", suggestions=[
