@@ -17,6 +17,7 @@ from fhirclient.models import condition, diagnosticreport, documentreference, fh
 
 from ..record import EXCLUDED_STATUSES, Note, PatientRecord, effective, onset, text_of
 from . import notes as notes_mod
+from .valid import valid
 
 MODELS = {"Patient": patient.Patient, "Condition": condition.Condition, "Observation": observation.Observation,
           "DocumentReference": documentreference.DocumentReference,
@@ -111,7 +112,14 @@ _UNSEEN = object()
 
 
 def invalid_reason(res: dict) -> str | None:
-    """None when ``res`` parses as its FHIR R4 model, else why not in a few words (no data values)."""
+    """None when ``res`` parses as its FHIR R4 model, else why not in a few words (no data values).
+
+    ``valid.valid`` vouches for a valid resource by the models' own rules without building one
+    (``app.fetch.valid`` says how much faster); the model is built only for the rest, to give the
+    verdict and the reason."""
+    model = MODELS.get(res.get("resourceType"))
+    if model is not None and valid(res, model):
+        return None
     # The same resources arrive again on every chart open and CDS call; hashing the JSON costs
     # a fraction of a full model parse, so remember the verdict per exact content.
     try:
@@ -120,7 +128,6 @@ def invalid_reason(res: dict) -> str | None:
         return "not JSON"
     verdict = _VALIDATED.get(key, _UNSEEN)
     if verdict is _UNSEEN:
-        model = MODELS.get(res.get("resourceType"))
         try:
             if model:
                 model(res, strict=True)
@@ -216,8 +223,9 @@ def build_record(patient_id: str, resources: Iterable[dict], *, read_url: UrlRea
     could not use (``bundle_resources``), to which the resources failing validation are added.
 
     Left out on purpose, and not counted: types a record is not made of, repeated versions of a
-    resource, Observations that are not laboratory or were cancelled or entered in error, notes
-    entered in error and reports without a narrative (``notes.note_stub``).
+    resource, Observations that are not laboratory or were cancelled or entered in error (not
+    validated either, ``passed_over``), notes entered in error and reports without a narrative
+    (``notes.note_stub``).
     """
     warnings = list(warnings or [])
     left_out = {kind: dict(details) for kind, details in (left_out or {}).items()}
@@ -233,6 +241,7 @@ def build_record(patient_id: str, resources: Iterable[dict], *, read_url: UrlRea
                 continue
             seen.add((kind, rid))
         by_type[kind].append(res)
+    by_type["Observation"] = [o for o in by_type["Observation"] if not passed_over(o)]
     for kind in MODELS:
         by_type[kind] = valid_resources(by_type[kind], warnings, left_out)
     binaries = {b.get("id"): b for b in by_type["Binary"] if isinstance(b.get("id"), str)}
@@ -264,6 +273,36 @@ def _newest_first(resources, when: Callable[[dict], str | None]) -> list[dict]:
 def _patient(patients: list[dict], patient_id: str) -> dict | None:
     # A Patient without an id can only be the one a door already matched to ``patient_id``.
     return next((p for p in patients if p.get("id") in (patient_id, None)), None)
+
+
+def passed_over(observation: dict) -> bool:
+    """Whether the record leaves ``observation`` out whatever it holds: well-formed as far as that is
+    decided (``status``, ``category``) and not laboratory, or cancelled or entered in error. Nothing
+    reads such an Observation, so it is not validated either (a third of a general population's);
+    one whose category or status is malformed is validated, and counted when it fails."""
+    status = observation.get("status")
+    if status is not None and type(status) is not str:
+        return False
+    if status in EXCLUDED_STATUSES:
+        return True
+    categories = observation.get("category")
+    if not categories or type(categories) is not list:
+        return False
+    codes = set()
+    for concept in categories:
+        if type(concept) is not dict:
+            return False
+        codings = concept.get("coding")
+        if codings is None:
+            continue
+        if type(codings) is not list:
+            return False
+        for coding in codings:
+            code = coding.get("code") if type(coding) is dict else 0
+            if code is not None and type(code) is not str:
+                return False
+            codes.add(code)
+    return bool(codes) and "laboratory" not in codes
 
 
 def is_lab(observation: dict) -> bool:

@@ -2,7 +2,7 @@
 
 Python's ``json`` recurses once per nesting level: a line of 100,000 ``[`` ends in a
 RecursionError, which is not a ``ValueError`` and used to end a whole screen or ``radar rank``.
-Here a line is refused before ``json.loads`` when it is longer than ``MAX_CHARS`` or nested
+Here a line is refused when it is longer than ``MAX_CHARS`` (before ``json.loads``) or nested
 deeper than ``MAX_DEPTH`` (FHIR resources nest a few tens of levels; the builder and the FHIR
 models recurse on them too), so every reader counts it as bad input and goes on.
 """
@@ -31,14 +31,19 @@ def parse(text: str, *, max_chars: int = MAX_CHARS, max_depth: int = MAX_DEPTH) 
     """The JSON value of ``text``, or BadLine: too long, nested too deeply, or invalid JSON."""
     if len(text) > max_chars:
         raise BadLine(f"line longer than {_size(max_chars)}")
-    if too_deep(text, max_depth):
-        raise BadLine(f"JSON nested deeper than {max_depth} levels")
+    deeper = BadLine(f"JSON nested deeper than {max_depth} levels")
+    # Counting brackets outside strings costs more than parsing a Bundle (a regex over every string
+    # of it): parse first and measure the nesting of what was parsed, which for valid JSON is the
+    # same number. The text is scanned only when it does not parse, to give the same reason as before.
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BadLine(f"invalid JSON ({exc.msg})") from None
+        raise (deeper if too_deep(text, max_depth) else BadLine(f"invalid JSON ({exc.msg})")) from None
     except RecursionError:  # a deep stack at the caller: still bad input, never the end of the run
-        raise BadLine("JSON nested too deeply") from None
+        raise (deeper if too_deep(text, max_depth) else BadLine("JSON nested too deeply")) from None
+    if nested_deeper(value, max_depth):
+        raise deeper
+    return value
 
 
 def too_deep(text: str, max_depth: int = MAX_DEPTH) -> bool:
@@ -47,6 +52,21 @@ def too_deep(text: str, max_depth: int = MAX_DEPTH) -> bool:
         return False
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     return max(accumulate(_STEP[c] for c in brackets), default=0) > max_depth
+
+
+def nested_deeper(value: object, limit: int = MAX_DEPTH) -> bool:
+    """Whether a parsed JSON ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
+    level, depth = [value], 1
+    while level:
+        if depth > limit:
+            return True
+        below = []
+        for item in level:
+            for child in item.values() if type(item) is dict else item if type(item) is list else ():
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        level, depth = below, depth + 1
+    return False
 
 
 def numbered(source: IO[str], max_chars: int = MAX_CHARS) -> Iterator[tuple[int, str | BadLine]]:

@@ -189,3 +189,31 @@ def test_prefetch_entries_without_a_resource_are_gaps_of_the_cds_record():
     record = record_from_hook(hook({**PREFETCH, "conditions": conditions}), http=None)
     assert record.left_out[NOT_A_RESOURCE] == {"no resourceType": 1, "not an object": 1}
     assert "Bundle entry without a FHIR resource: 1 left out (not an object)" in record.gaps()
+
+
+def test_only_the_observations_the_record_uses_are_validated_and_counted():
+    """A vital sign or a cancelled lab is left out whatever it holds, as it always was: it is not
+    validated, so a malformed one is not named in the gaps. A laboratory result, or an Observation
+    whose category or status is itself malformed, is validated, and left out and named when it fails."""
+    subject = {"reference": "Patient/p-1"}
+    bad_value = {"value": "7.2", "unit": "mmol/L"}  # a number as a string: not valid FHIR R4
+
+    def obs(oid, category, **more):
+        return {"resourceType": "Observation", "id": oid, "status": "final", "subject": subject,
+                "code": {"text": "x"}, "valueQuantity": bad_value, "category": category} | more
+
+    vital = [{"coding": [{"code": "vital-signs"}]}]
+    lab = [{"coding": [{"code": "laboratory"}]}]
+    record = build_record("p-1", [
+        {"resourceType": "Patient", "id": "p-1"},
+        obs("vital", vital), obs("cancelled", lab, status="cancelled"), obs("lab", lab), obs("no-category", None),
+        obs("odd-category", [{"coding": [{"code": {"code": "vital-signs"}}]}]),
+        obs("odd-status", vital, status=3, valueQuantity={"value": 7.2}),
+        obs("odd-concept", ["vital-signs"], valueQuantity={"value": 7.2}),
+        obs("fine-vital", vital, valueQuantity={"value": 7.2}),
+    ])
+    assert record.observations == []
+    assert record.left_out == {INVALID: {"Observation: valueQuantity.value of the wrong type": 2,
+                                         "Observation: category.coding.code of the wrong type": 1,
+                                         "Observation: status of the wrong type": 1,
+                                         "Observation: category not valid": 1}}

@@ -38,3 +38,10 @@ def test_numbered_lines_skip_an_oversized_line_without_holding_it():
     got = list(lines.numbered(source, max_chars=20))
     assert got[0] == (1, "short\n") and got[2] == (3, "last")
     assert got[1][0] == 2 and isinstance(got[1][1], lines.BadLine)
+
+
+@pytest.mark.parametrize("text", ["[" * 101 + "]" * 101, '{"a":' * 101 + "1" + "}" * 101, "[" * 500, '{"a":[' * 60],
+                         ids=["list", "object", "unclosed", "unclosed object"])
+def test_a_line_just_past_the_limit_says_so_whether_or_not_it_parses(text):
+    with pytest.raises(lines.BadLine, match="nested deeper than 100 levels"):
+        lines.parse(text)
