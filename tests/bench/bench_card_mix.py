@@ -26,6 +26,7 @@ from app.fetch.files import record_from_bundle
 from app.pipeline import extract, load_knowledge, reanalyse, signal
 
 from . import common_problems, population
+from .scoring import hit
 
 CASES = int(os.environ.get("BENCH_MIX_CASES", "100"))
 N = int(os.environ.get("BENCH_MIX_N", "100"))
@@ -37,16 +38,15 @@ def _sample(items: list) -> list:
     return items if not N or len(items) <= N else random.Random(SEED).sample(items, N)
 
 
-def populations() -> dict[str, list[dict]]:
-    """Each population's Bundles (sampled)."""
-    out: dict[str, list[dict]] = {"real inpatients": _sample(population.mimic_records())}
+def populations() -> dict[str, list[tuple[dict, dict | None]]]:
+    """Each population's (Bundle, truth) pairs (sampled); truth is None for ordinary records."""
+    out: dict[str, list] = {"real inpatients": _sample([(b, None) for b in population.mimic_records()])}
     for name, build in (("real + rare", population.mimic_mixed), ("synthetic + rare", population.synthea_labs_mixed)):
         path, truth = build(CASES, 5)
-        rare = [b for b, t in zip(population.read_ndjson(path), truth, strict=True) if t["rare"]]
-        out[name] = _sample(rare)
-    out["synthetic general"] = _sample(population.synthea_labs())
-    out["common adults"] = _sample([b for b, _ in common_problems.adults()])
-    out["common children"] = _sample([b for b, _ in common_problems.children()])
+        out[name] = _sample([(b, t) for b, t in zip(population.read_ndjson(path), truth, strict=True) if t["rare"]])
+    out["synthetic general"] = _sample([(b, None) for b in population.synthea_labs()])
+    out["common adults"] = _sample([(b, None) for b, _ in common_problems.adults()])
+    out["common children"] = _sample([(b, None) for b, _ in common_problems.children()])
     return out
 
 
@@ -58,18 +58,33 @@ def card_mix(analyses: list, thresholds: CdsThresholds) -> Counter:
     return mix
 
 
+def named(analysed: list[tuple], thresholds: CdsThresholds, orphanet) -> dict[str, str]:
+    """Per card level, the share of rare cases whose diagnosis is among the first three candidates (what a
+    card lists and its next steps are made of): whether a warning names the right thing more often."""
+    out = {}
+    for level in ("info", "warning"):
+        cases = [(a, t) for a, t in analysed if t is not None and signal(a, thresholds) == level]
+        hits = sum(any(hit(s, t["diagnoses"], orphanet) for s in a.suggestions[:3]) for a, t in cases)
+        out[level] = f"{100 * hits / len(cases):.0f}% of {len(cases)}" if cases else "-"
+    return out
+
+
 def report(settings: tuple[CdsThresholds, ...] = (CdsThresholds(),)) -> str:
-    """The mix per population as a table, for each of ``settings`` on the same analyses."""
+    """The mix per population as a table, for each of ``settings`` on the same analyses; for the
+    populations of rare cases, how often each level's candidates include the diagnosis."""
     kb = load_knowledge()
-    analysed = {name: [reanalyse(extract(record_from_bundle(b), kb), kb, top=10) for b in bundles]
-                for name, bundles in populations().items()}
+    analysed = {name: [(reanalyse(extract(record_from_bundle(b), kb), kb, top=10), t) for b, t in pairs]
+                for name, pairs in populations().items()}
     lines = []
     for thresholds in settings:
-        lines += [f"card mix at {thresholds} (cases={CASES}, n<={N} per population)",
-                  f"{'population':<20} {'n':>4} " + " ".join(f"{lv:>8}" for lv in LEVELS)]
-        for name, analyses in analysed.items():
-            mix = card_mix(analyses, thresholds)
-            lines.append(f"{name:<20} {len(analyses):>4} " + " ".join(f"{mix[lv]:>8}" for lv in LEVELS))
+        lines += [f"card mix at {thresholds} (cases={CASES}, n<={N or 'all'} per population)",
+                  f"{'population':<20} {'n':>4} " + " ".join(f"{lv:>8}" for lv in LEVELS)
+                  + "   diagnosis in the first 3: info / warning"]
+        for name, pairs in analysed.items():
+            mix = card_mix([a for a, _ in pairs], thresholds)
+            right = named(pairs, thresholds, kb.orphanet) if any(t for _, t in pairs) else None
+            lines.append(f"{name:<20} {len(pairs):>4} " + " ".join(f"{mix[lv]:>8}" for lv in LEVELS)
+                         + (f"   {right['info']} / {right['warning']}" if right else ""))
     return "\n".join(lines)
 
 
