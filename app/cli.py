@@ -119,7 +119,7 @@ def cmd_audit(args) -> int:
 def cmd_rank(args) -> int:
     """Rank each input Bundle; one NDJSON line per input, in order; errors as lines with ``error``."""
     from .batch import rank_stream
-    from .pipeline import load_knowledge
+    from .pipeline import load_knowledge, warm_up
 
     if args.top < 1 or args.top > 100:
         print("radar rank: --top must be between 1 and 100", file=sys.stderr)
@@ -137,9 +137,10 @@ def cmd_rank(args) -> int:
         except OSError as exc:
             print(f"radar rank: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
             return 2
+    kb = load_knowledge()
+    warm_up(kb)
     with source:
-        ok, failed = rank_stream(source, sys.stdout, load_knowledge(), top=args.top, engine=args.engine,
-                                 settings=settings)
+        ok, failed = rank_stream(source, sys.stdout, kb, top=args.top, engine=args.engine, settings=settings)
     if ok == 0:
         print(f"radar rank: nothing could be read ({failed} bad input(s))", file=sys.stderr)
         return 1

@@ -26,16 +26,15 @@ def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[d
         status = ABSENT if verification == "refuted" else PRESENT
         code = c.get("code") or {}
         text = text_of(code)
-        names = _known_diseases(code, text, kb) if status == PRESENT else []  # a refuted diagnosis is not known
+        names, hpos, mentions = _read(code, text, status == PRESENT, kb)
         for key, entry in names:
             known.setdefault(key, {**entry, "source": ref})
         entry_found: list[Phenotype] = []
-        hpos = _from_snomed(code, text, kb)
         if hpos:
             entry_found = [Phenotype(hpo=h, label=kb.lexicon.name(h) or text, status=status, source=ref,
                                      origin="condition", evidence=text) for h in dict.fromkeys(hpos)]
         elif text:
-            for p in mentions_to_phenotypes(text, ref, "condition", kb):
+            for p in mentions_to_phenotypes(text, ref, "condition", kb, mentions):
                 if status == ABSENT:
                     p.status = ABSENT
                 p.span = None  # the whole problem entry is the evidence
@@ -47,6 +46,35 @@ def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[d
             p.diagnosis = bool(names)
         found.extend(entry_found)
     return found, list(known.values())
+
+
+# A population's problem lists repeat the same few hundred entries ("Essential hypertension", one
+# ICD-10-CM code): what an entry's code and text name is read once per knowledge in use.
+_READ: list = []  # [(lexicon, orphanet, {entry key: (names, hpos, mentions)})], the last few knowledges
+_READ_MAX = 50_000
+
+
+def _read(code: dict, text: str, present: bool, kb) -> tuple[list, list[str], list | None]:
+    """(the rare diseases the entry names, when ``present``; the HPO terms of its SNOMED CT codings; the
+    mentions in its text, when no coding gave a term) for a problem entry's code and text, memoised."""
+    memo = next((m for lexicon, orphanet, m in _READ if lexicon is kb.lexicon and orphanet is kb.orphanet), None)
+    if memo is None:
+        memo = {}
+        _READ[:] = [*_READ[-3:], (kb.lexicon, kb.orphanet, memo)]
+    try:
+        key = (present, text, tuple((c.get("system"), c.get("code"), c.get("display")) for c in code.get("coding", [])))
+        read = memo.get(key)
+    except (TypeError, AttributeError):  # unhashable parts: read it, unmemoised
+        key = read = None
+    if read is None:
+        names = _known_diseases(code, text, kb) if present else []  # a refuted diagnosis is not known
+        hpos = _from_snomed(code, text, kb)
+        read = (names, hpos, recognize(text, kb.lexicon) if text and not hpos else None)
+        if key is not None:
+            if len(memo) >= _READ_MAX:
+                memo.clear()
+            memo[key] = read
+    return read
 
 
 def _from_snomed(code: dict, text: str, kb) -> list[str]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..record import Note
-from .model import ABSENT, PRESENT, Phenotype
+from .model import ABSENT, PRESENT, Mention, Phenotype
 from .text import MAX_CHARS, recognize
 
 CONTEXT = 80  # characters shown either side of a mention
@@ -23,10 +23,12 @@ def from_notes(notes: list[Note], kb) -> tuple[list[Phenotype], list[str]]:
     return found, warnings
 
 
-def mentions_to_phenotypes(text: str, source: str, origin: str, kb) -> list[Phenotype]:
-    """The patient's own mentions in ``text`` as phenotypes (family history and hypotheticals dropped)."""
+def mentions_to_phenotypes(text: str, source: str, origin: str, kb, mentions: list[Mention] | None = None
+                           ) -> list[Phenotype]:
+    """The patient's own mentions in ``text`` as phenotypes (family history and hypotheticals dropped);
+    ``mentions``: what ``recognize`` found in ``text`` already, where the caller has it."""
     out = []
-    for m in recognize(text, kb.lexicon):
+    for m in recognize(text, kb.lexicon) if mentions is None else mentions:
         if m.family or m.hypothetical:
             continue
         before = text[max(0, m.start - CONTEXT):m.start]

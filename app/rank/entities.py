@@ -163,3 +163,20 @@ def groups(entities: list[Entity]) -> np.ndarray:
             j = first.setdefault(key, i)
             parent[find(i)] = find(j)
     return np.array([find(i) for i in range(len(entities))])
+
+
+def named_index(entities: list[Entity]) -> dict[tuple[str, str], list[int]]:
+    """("orpha", a related ORPHAcode) and ("omim", an OMIM id) → the positions of the diseases they name."""
+    index: dict[tuple[str, str], list[int]] = {}
+    for i, e in enumerate(entities):
+        for key in [*(("orpha", c) for c in e.related_orpha), *(("omim", m) for m in e.omim)]:
+            index.setdefault(key, []).append(i)
+    return index
+
+
+def named(index: dict[tuple[str, str], list[int]], orphas: set[str], omims: set[str]) -> list[int]:
+    """The positions of the diseases a related ORPHAcode in ``orphas`` or an OMIM id in ``omims`` names,
+    in order (as a scan of every disease for ``related_orpha & orphas or omims & omim`` finds them)."""
+    keys = [*(("orpha", c) for c in orphas), *(("omim", m) for m in omims)]
+    return sorted({i for key in keys for i in index.get(key, ())})
+

@@ -117,6 +117,7 @@ class Ranker:
         self._score_lock = threading.Lock()
         self._index_terms()
         self._entities = entities.build(ontology, kb, self._col, self._term_col, hpoa.load())
+        self._by_known: dict = {}  # entities.named_index, made on first use
         self._build_matrices()
         self._set_background(background or {})
 
@@ -233,13 +234,14 @@ class Ranker:
         return np.logaddexp(best + math.log1p(-noise), math.log(noise))
 
     def _cached(self, cache: dict[int, np.ndarray], q: int, make) -> np.ndarray:
-        # Common findings recur across patients and CDS calls; 256 vectors cost about 21 MB a cache.
+        # Common findings recur across patients and CDS calls; 512 vectors in all cost about 43 MB. Most
+        # findings take the plain LR, so it has 384 (issue 23; the scores behind a plain LR are not kept).
         cached = cache.get(q)
         if cached is None:
             cached = make(q)
             cached.flags.writeable = False
             with self._score_lock:
-                if len(cache) >= 256:
+                if len(cache) >= (384 if cache is self._lr_cache else 128):
                     cache.pop(next(iter(cache)))
                 cache[q] = cached
         return cached
@@ -314,7 +316,7 @@ class Ranker:
         return posterior.log_lr(self._cached_term_scores(q), self._ic[q], p0)
 
     def _plain_term_lr(self, q: int) -> np.ndarray:
-        return posterior.log_lr(self._cached_term_scores(q), self._ic[q], self._p0[q])
+        return posterior.log_lr(self._term_scores(q), self._ic[q], self._p0[q])
 
     def _related(self, a: int, b: int) -> bool:
         return b in self._ancestors(a) or a in self._ancestors(b)
@@ -350,13 +352,13 @@ class Ranker:
         exclude_omim = set(exclude_omim)
         known = np.zeros(len(self._entities), bool)
         if excluded or exclude_omim:
-            known[[i for i, e in enumerate(self._entities)
-                   if e.related_orpha & excluded or exclude_omim.intersection(e.omim)]] = True
+            self._by_known = self._by_known or entities.named_index(self._entities)
+            known[entities.named(self._by_known, excluded, exclude_omim)] = True
         p_known = float(np.exp(hyp.log_post[known]).sum()) if known.any() else 0.0
         rare = max(0.0, 1.0 - hyp.none - p_known)
         if not cols:
             return Assessment(rare_probability=rare, suggestions=[], findings=0, known_probability=p_known)
-        order = np.lexsort((np.arange(len(hyp.log_post)), -hyp.log_post))
+        order = posterior.best_first(hyp.log_post, top + int(known.sum()))
         best = hyp.log_post[order[0]]
         out, chosen = [], []
         for i in order:
@@ -397,8 +399,11 @@ class Ranker:
         IC over its descendants in rising IC order leaves the maximum.
         """
         best = np.zeros(len(self._ic))
-        for a in shared[np.argsort(self._ic[shared], kind="stable")]:
-            best[self._descendants(a)] = self._ic[a]
+        starts, ends = self._desc.indptr[shared], self._desc.indptr[shared + 1]
+        # All at once (issue 23): the same maximum as writing them in rising order, no IC being negative.
+        sizes = ends - starts
+        at = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        np.maximum.at(best, self._desc.indices[at], np.repeat(self._ic[shared], sizes))
         return best
 
     def _view(self, cols: list[int], absent: set[int]) -> _RecordView:

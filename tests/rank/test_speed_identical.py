@@ -1,0 +1,68 @@
+"""The ranker's faster steps (issue 23) give the very numbers of the steps they replaced."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp as scipy_logsumexp
+
+from app.pipeline import load_knowledge
+from app.rank import posterior
+
+
+def arrays():
+    rng = np.random.default_rng(23)
+    for n in (1, 2, 3, 50, 10_000):
+        for k in range(60):
+            a = rng.normal(0, [0.1, 1, 10, 300][k % 4], n)
+            if k % 3 == 0:
+                a[rng.integers(0, n, max(1, n // 10))] = a.max()  # tied maxima
+            if k % 5 == 0:
+                a[rng.integers(0, n, max(1, n // 3))] = -np.inf
+            yield a
+    yield np.array([-np.inf, -np.inf])
+    yield np.array([np.inf, 1.0])
+    yield np.array([np.nan, 1.0])
+
+
+def test_logsumexp_is_scipys_to_the_last_bit():
+    for a in arrays():
+        ours, theirs = posterior.logsumexp(a), scipy_logsumexp(a)
+        assert type(ours) is type(theirs)
+        assert ours == theirs or (np.isnan(ours) and np.isnan(theirs)), a[:5]
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 25, 10_000])
+def test_best_first_is_the_prefix_of_the_full_order(k):
+    rng = np.random.default_rng(k)
+    for _ in range(50):
+        v = np.round(rng.normal(0, 3, 500), 1)  # many ties
+        v[rng.integers(0, 500, 20)] = -np.inf
+        full = np.lexsort((np.arange(len(v)), -v))
+        got = posterior.best_first(v, k)
+        assert len(got) >= min(k, len(v)) and np.array_equal(got, full[:len(got)])
+
+
+def test_shared_ic_is_the_highest_ic_of_a_shared_ancestor():
+    ranker = load_knowledge().ranker
+    assert not np.signbit(ranker._ic).any()  # what lets _shared_ic take the maximum at once
+    rng = np.random.default_rng(5)
+    for q in rng.integers(0, len(ranker._ic), 40):
+        shared = ranker._ancestors(int(q))
+        slow = np.zeros(len(ranker._ic))
+        for a in shared[np.argsort(ranker._ic[shared], kind="stable")]:  # the loop it replaced
+            slow[ranker._descendants(a)] = ranker._ic[a]
+        assert np.array_equal(ranker._shared_ic(shared), slow)
+
+
+def test_the_diseases_a_documented_diagnosis_names_are_those_a_scan_finds():
+    from app.rank import entities
+
+    found = load_knowledge().ranker._entities
+    index = entities.named_index(found)
+    rng = np.random.default_rng(7)
+    some = [found[int(i)] for i in rng.integers(0, len(found), 30)]
+    for e in some:
+        orphas = set(list(e.related_orpha)[:1]) | {"999999"}
+        omims = set(e.omim[:1]) | {"OMIM:000000"}
+        scan = [i for i, d in enumerate(found) if d.related_orpha & orphas or omims.intersection(d.omim)]
+        assert entities.named(index, orphas, omims) == scan and (scan or not (e.related_orpha or e.omim))
