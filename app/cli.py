@@ -179,7 +179,7 @@ def _screen_parser(sub) -> None:
     screen.add_argument("--workdir", help="where exports are kept (default: radar-export/ next to --out)")
     screen.add_argument("--iss", help="for files: the EHR they came from, so its charts show the flags")
     screen.add_argument("--master", help="Spark master (default RADAR_SPARK_MASTER, else local[*])")
-    screen.add_argument("--partitions", type=int, help="patient partitions (default 4 per core)")
+    screen.add_argument("--partitions", type=int, help="patient partitions (default 4 per core, or 1 per 64 MiB of input)")
     screen.add_argument("--radar-top", type=int, default=0, help="queue RaDaR for the N most probable flagged patients")
     screen.add_argument("--actor", help="who runs the screen, for the audit trail (default: the OS user)")
     screen.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -197,7 +197,7 @@ def _learn_parser(sub) -> None:
     learn.add_argument("--since", help="auto: only what changed since the last export kept in --workdir")
     learn.add_argument("--workdir", help="where exports are kept (default: radar-export/ next to --out)")
     learn.add_argument("--master", help="Spark master (default RADAR_SPARK_MASTER, else local[*])")
-    learn.add_argument("--partitions", type=int, help="patient partitions (default 4 per core)")
+    learn.add_argument("--partitions", type=int, help="patient partitions (default 4 per core, or 1 per 64 MiB of input)")
     learn.add_argument("--actor", help="who runs it, for the audit trail of a live export (default: the OS user)")
 
 

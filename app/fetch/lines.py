@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from itertools import accumulate
 from typing import IO
 
+import numpy as np
+
 # A Binary holding a 20 MiB attachment (notes.MAX_ATTACHMENT_BYTES) is about 27 MiB of base64.
 MAX_CHARS = 64 * 1024 * 1024
 MAX_DEPTH = 100
@@ -21,6 +23,8 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _CHUNK = 1024 * 1024
+_QUOTE, _OPEN_LIST, _CLOSE_LIST, _OPEN_OBJECT, _CLOSE_OBJECT = b'"[]{}'
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
 class BadLine(ValueError):
@@ -41,7 +45,7 @@ def parse(text: str, *, max_chars: int = MAX_CHARS, max_depth: int = MAX_DEPTH) 
         raise (deeper if too_deep(text, max_depth) else BadLine(f"invalid JSON ({exc.msg})")) from None
     except RecursionError:  # a deep stack at the caller: still bad input, never the end of the run
         raise (deeper if too_deep(text, max_depth) else BadLine("JSON nested too deeply")) from None
-    if nested_deeper(value, max_depth):
+    if text.count("[") + text.count("{") > max_depth and _valid_json_depth(text) > max_depth:
         raise deeper
     return value
 
@@ -54,19 +58,21 @@ def too_deep(text: str, max_depth: int = MAX_DEPTH) -> bool:
     return max(accumulate(_STEP[c] for c in brackets), default=0) > max_depth
 
 
-def nested_deeper(value: object, limit: int = MAX_DEPTH) -> bool:
-    """Whether a parsed JSON ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
-    level, depth = [value], 1
-    while level:
-        if depth > limit:
-            return True
-        below = []
-        for item in level:
-            for child in item.values() if type(item) is dict else item if type(item) is list else ():
-                if type(child) is dict or type(child) is list:
-                    below.append(child)
-        level, depth = below, depth + 1
-    return False
+def _valid_json_depth(text: str) -> int:
+    """How deep the brackets of a *valid* JSON text nest, strings left out, at C speed: in valid JSON
+    every backslash starts a two-character escape, so once the escaped backslashes and the escaped
+    quotes are taken out, quotes alternate opening and closing and a bracket after an odd number of
+    them is inside a string. Faster than walking the parsed value (issue 23: 0.2 s against 0.5 s for
+    the 588 records of the development screening population)."""
+    raw = text.encode("utf-8", "surrogatepass").replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = np.frombuffer(raw.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
+    if not marks.size:
+        return 0
+    quotes = np.cumsum(marks == _QUOTE)
+    steps = np.where(marks == _OPEN_LIST, 1, 0) + np.where(marks == _OPEN_OBJECT, 1, 0) \
+        - np.where(marks == _CLOSE_LIST, 1, 0) - np.where(marks == _CLOSE_OBJECT, 1, 0)
+    steps[quotes % 2 == 1] = 0
+    return int(np.cumsum(steps).max())
 
 
 def numbered(source: IO[str], max_chars: int = MAX_CHARS) -> Iterator[tuple[int, str | BadLine]]:

@@ -30,6 +30,10 @@ JOB_GROUP = "radar-screen"
 BACKGROUND_ENV = "RADAR_BACKGROUND"  # set in each executor process to the background the driver names
 DRIVERS = "driver's"  # screen(background=…): the driver's RADAR_BACKGROUND
 _LOADS: dict = {"count": 0, "background": DRIVERS}  # DRIVERS: no knowledge loaded in this process yet
+PER_CORE = 4  # patient partitions per core at least: one slow partition does not leave the other cores idle
+# Input per partition at most: 64 MiB is about 330 patients of the development population (195 KB of
+# NDJSON each), a task of some 10 s on one core; a million patients make 3,000 such tasks.
+PARTITION_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -107,7 +111,7 @@ def patients(spark, files: list[str], partitions: int | None = None) -> tuple:
     sc = spark.sparkContext
     rows = spark.read.text(files).select("value", input_file_name().alias("file")).rdd
     items = rows.flatMap(lambda r: sources.keyed(r[0], os.path.basename(r[1]))).persist(StorageLevel.MEMORY_AND_DISK)
-    n = partitions or max(2, sc.defaultParallelism * 4)
+    n = partitions or partition_count(sc.defaultParallelism, files)
     if items.filter(lambda i: i[0] == "bin").isEmpty():
         grouped = items.filter(lambda i: i[0] == "res").map(lambda i: (i[1], i[2])).groupByKey(n)
     else:
@@ -118,6 +122,15 @@ def patients(spark, files: list[str], partitions: int | None = None) -> tuple:
         by_binary = items.filter(lambda i: i[0] != "bad" and i[0] != "skip").map(_join_key).groupByKey(n)
         grouped = by_binary.flatMap(_resolve).groupByKey(n)
     return items, grouped, n
+
+
+def partition_count(cores: int, files: list[str]) -> int:
+    """Patient partitions for ``cores`` (the cluster's task slots, ``defaultParallelism``) and the input:
+    ``PER_CORE`` per core, so that every core stays busy to the end, and more when the input is large,
+    one per ``PARTITION_BYTES`` of it (local files; other URLs count as nothing), so that a task's
+    patients stay a few hundred however large the population."""
+    size = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
+    return max(2, PER_CORE * cores, -(-size // PARTITION_BYTES))
 
 
 def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int | None, progress,
@@ -134,21 +147,22 @@ def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int |
     try:
         if progress is not None:
             progress.start(sc, JOB_GROUP, patients_done)
-        screened.foreach(lambda item: patients_done.add(1) if item[0] == "line" else None)
+        # One pass over the screened partitions and one over the input for every count, example and
+        # statistic (issue 23: each further action re-read a persisted RDD; six passes were a quarter
+        # of a 588-patient screen).
+        counts, screened_examples, processes = _merged(
+            screened.mapPartitions(lambda part: [_screen_tally(part, patients_done)]).collect())
     finally:
         if progress is not None:
             progress.stop()
-    counts = dict(screened.map(lambda i: (_count_key(i), 1)).reduceByKey(lambda a, b: a + b).collect())
-    tallies = items.filter(lambda i: i[0] in ("bad", "skip")).map(lambda i: ((i[0], i[1]), 1)) \
-        .reduceByKey(lambda a, b: a + b).collect()
-    bad = {what: n for (kind, what), n in tallies if kind == "bad"}
-    skipped = {what: n for (kind, what), n in tallies if kind == "skip"}
-    examples = items.filter(lambda i: i[0] == "bad").map(lambda i: i[2]).take(10)
+    tallies, examples, _ = _merged(items.mapPartitions(lambda part: [_input_tally(part)]).collect())
+    bad = {what: n for (kind, what), n in tallies.items() if kind == "bad"}
+    skipped = {what: n for (kind, what), n in tallies.items() if kind == "skip"}
+    examples = examples[:10]
     for key, value in counts.items():
         if key.startswith("bad:"):
             bad[key[4:]] = bad.get(key[4:], 0) + value
-    examples += screened.filter(lambda i: i[0] == "bad").map(lambda i: i[2]).take(10)
-    processes = screened.filter(lambda i: i[0] == "stats").map(lambda i: i[1]).collect()
+    examples += screened_examples[:10]
     ordered = screened.filter(lambda i: i[0] == "line").map(lambda i: i[1]).sortBy(worklist.sort_key, numPartitions=n)
     items.unpersist()
     return Result(patients=sum(v for k, v in counts.items() if k.split(":")[0] == "line"),
@@ -204,6 +218,44 @@ def _resolve(group: tuple) -> Iterator[tuple]:
         if k == "bin":
             for patient in patients or [UNBOUND]:
                 yield patient, ("~", "Binary", text)
+
+
+def _screen_tally(part, done) -> dict:
+    """One partition of screened items: how many of each ``_count_key``, its first ten bad examples, its
+    process statistics; ``done`` (an accumulator) counts the patients as they pass, for the progress bar."""
+    counts: dict[str, int] = {}
+    examples, stats = [], []
+    for item in part:
+        key = _count_key(item)
+        counts[key] = counts.get(key, 0) + 1
+        if item[0] == "line":
+            done.add(1)
+        elif item[0] == "bad" and len(examples) < 10:
+            examples.append(item[2])
+        elif item[0] == "stats":
+            stats.append(item[1])
+    return {"counts": counts, "examples": examples, "stats": stats}
+
+
+def _input_tally(part) -> dict:
+    """One partition of input items: how many bad and skipped of each (kind, what), its first ten bad examples."""
+    counts: dict[tuple[str, str], int] = {}
+    examples = []
+    for item in part:
+        if item[0] in ("bad", "skip"):
+            counts[(item[0], item[1])] = counts.get((item[0], item[1]), 0) + 1
+            if item[0] == "bad" and len(examples) < 10:
+                examples.append(item[2])
+    return {"counts": counts, "examples": examples, "stats": []}
+
+
+def _merged(tallies: list[dict]) -> tuple[dict, list, list]:
+    """(counts summed, examples and statistics in partition order) of per-partition tallies."""
+    counts: dict = {}
+    for tally in tallies:
+        for key, n in tally["counts"].items():
+            counts[key] = counts.get(key, 0) + n
+    return counts, [e for t in tallies for e in t["examples"]], [s for t in tallies for s in t["stats"]]
 
 
 def _count_key(item: tuple) -> str:

@@ -45,3 +45,20 @@ def test_numbered_lines_skip_an_oversized_line_without_holding_it():
 def test_a_line_just_past_the_limit_says_so_whether_or_not_it_parses(text):
     with pytest.raises(lines.BadLine, match="nested deeper than 100 levels"):
         lines.parse(text)
+
+
+def depth(value) -> int:
+    """How deep lists and objects nest in a parsed value (0 for a plain value)."""
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+    return 0 if children is None else 1 + max((depth(c) for c in children), default=0)
+
+
+@pytest.mark.parametrize("value", [
+    {"a": "[[[{{{", "b": ['\\"[', "\\\\", "\\\\\\\"]]]"], "c": {"d": [[["é[", "\u2028}"]]]}},
+    [[[[]]], {"x": {"y": "]}]}"}}, "\\", '"', "\\\\[", ""], "plain", 3, [],
+    {"resourceType": "Bundle", "entry": [{"resource": {"text": {"div": '<div>a "quoted" [x]</div>'}}}] * 3},
+])
+def test_the_depth_of_a_valid_line_is_the_nesting_of_its_value(value):
+    text = json.dumps(value)
+    assert lines._valid_json_depth(text) == depth(value)
+    assert lines._valid_json_depth(json.dumps(value, ensure_ascii=False)) == depth(value)
