@@ -52,6 +52,7 @@ def from_conditions(conditions: list[dict], kb) -> tuple[list[Phenotype], list[d
 # ICD-10-CM code): what an entry's code and text name is read once per knowledge in use.
 _READ: list = []  # [(lexicon, orphanet, {entry key: (names, hpos, mentions)})], the last few knowledges
 _READ_MAX = 50_000
+_ABSENT = object()  # an element left out, told apart from one given as null (read as "" and as None)
 
 
 def _read(code: dict, text: str, present: bool, kb) -> tuple[list, list[str], list | None]:
@@ -62,7 +63,8 @@ def _read(code: dict, text: str, present: bool, kb) -> tuple[list, list[str], li
         memo = {}
         _READ[:] = [*_READ[-3:], (kb.lexicon, kb.orphanet, memo)]
     try:
-        key = (present, text, tuple((c.get("system"), c.get("code"), c.get("display")) for c in code.get("coding", [])))
+        key = (present, text, tuple((c.get("system", _ABSENT), c.get("code", _ABSENT), c.get("display", _ABSENT))
+                                    for c in code.get("coding", [])))
         read = memo.get(key)
     except (TypeError, AttributeError):  # unhashable parts: read it, unmemoised
         key = read = None
