@@ -118,8 +118,10 @@ def cmd_audit(args) -> int:
 
 def cmd_rank(args) -> int:
     """Rank each input Bundle; one NDJSON line per input, in order; errors as lines with ``error``."""
+    import gc
+
     from .batch import rank_stream
-    from .pipeline import load_knowledge, warm_up
+    from .pipeline import BATCH_GC_THRESHOLDS, load_knowledge, warm_up
 
     if args.top < 1 or args.top > 100:
         print("radar rank: --top must be between 1 and 100", file=sys.stderr)
@@ -139,6 +141,7 @@ def cmd_rank(args) -> int:
             return 2
     kb = load_knowledge()
     warm_up(kb)
+    gc.set_threshold(*BATCH_GC_THRESHOLDS)
     with source:
         ok, failed = rank_stream(source, sys.stdout, kb, top=args.top, engine=args.engine, settings=settings)
     if ok == 0:

@@ -13,6 +13,7 @@ patient whose note points at them → group by patient → ``worklist.screen`` p
 """
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import resource
@@ -296,7 +297,7 @@ def _knowledge(background: str | None = None):
     """The executor process's knowledge, judged against ``background`` (a path; None: the shipped one).
 
     Python workers outlive jobs: one that loaded another background for an earlier job loads again."""
-    from ..pipeline import load_knowledge, warm_up
+    from ..pipeline import BATCH_GC_THRESHOLDS, load_knowledge, warm_up
 
     if _LOADS["background"] != background:
         if background:
@@ -308,6 +309,7 @@ def _knowledge(background: str | None = None):
     if load_knowledge.cache_info().currsize == 0:
         _LOADS["count"] += 1
         warm_up(load_knowledge())
+        gc.set_threshold(*BATCH_GC_THRESHOLDS)
     return load_knowledge()
 
 

@@ -37,13 +37,16 @@ OLD = os.environ.get("BENCH_SCALE_OLD", "bec5c42")
 CASES = int(os.environ.get("BENCH_SCALE_CASES", "291"))
 
 RANK = r"""
-import io, json, resource, sys, time
+import gc, io, json, resource, sys, time
+from app import pipeline
 from app.batch import rank_stream
 from app.pipeline import load_knowledge, warm_up
 records, out = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
 kb = load_knowledge()
 warm_up(kb)
+if hasattr(pipeline, "BATCH_GC_THRESHOLDS"):  # as the tree's `radar rank` sets it up (app.cli.cmd_rank)
+    gc.set_threshold(*pipeline.BATCH_GC_THRESHOLDS)
 lines = open(records).readlines()
 rank_stream(io.StringIO("".join(lines[:10])), io.StringIO(), kb)
 start = (time.process_time(), time.perf_counter())
