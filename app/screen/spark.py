@@ -6,8 +6,8 @@ service. Executors need this package and its knowledge installed (the same image
 app): the knowledge is loaded once per executor Python process (Spark reuses its Python workers)
 and then serves every patient of every task that process runs.
 
-Plan: read the lines with the file they came from → ``sources.keyed`` → Binaries joined to the
-patient whose note points at them → group by patient → ``worklist.screen`` per patient in
+Plan: read the lines with the file they came from → ``sources.keyed`` → rows in the JVM, where
+Binaries are joined to the patients whose notes point at them and rows grouped by patient → ``worklist.screen`` per patient in
 ``mapPartitions`` → persisted results, counted, then streamed to the driver in worklist order
 (``toLocalIterator``: one partition in memory at a time, never the whole population).
 """
@@ -113,16 +113,48 @@ def patients(spark, files: list[str], partitions: int | None = None) -> tuple:
     rows = spark.read.text(files).select("value", input_file_name().alias("file")).rdd
     items = rows.flatMap(lambda r: sources.keyed(r[0], os.path.basename(r[1]))).persist(StorageLevel.MEMORY_AND_DISK)
     n = partitions or partition_count(sc.defaultParallelism, files)
-    if items.filter(lambda i: i[0] == "bin").isEmpty():
-        grouped = items.filter(lambda i: i[0] == "res").map(lambda i: (i[1], i[2])).groupByKey(n)
-    else:
-        # Binaries name no patient: a first shuffle by Binary id meets each with the notes that
-        # point at it, a second by patient makes the records. (Not a join: a union of Python RDDs
-        # below groupByKey makes every task run its branches in extra Python workers, which then
-        # take screening tasks and load the knowledge too.)
-        by_binary = items.filter(lambda i: i[0] != "bad" and i[0] != "skip").map(_join_key).groupByKey(n)
-        grouped = by_binary.flatMap(_resolve).groupByKey(n)
-    return items, grouped, n
+    return items, _grouped(_rows(spark, items), n), n
+
+
+FLAT = "kind string, key string, order string, type string, text string"  # an input item (sources.keyed) as a row
+
+
+def _flat(item: tuple) -> tuple:
+    """An input item as a row of ``FLAT``: a resource's (order, type, json) in its columns, anything else's value in text."""
+    if item[0] == "res":
+        return ("res", item[1], *item[2])
+    return (item[0], item[1], None, "Binary" if item[0] == "bin" else None, item[2])
+
+
+def _rows(spark, items):
+    """The DataFrame of ``FLAT`` rows of an RDD of input items."""
+    return spark.createDataFrame(items.map(_flat), FLAT, verifySchema=False)
+
+
+def _grouped(flat, n: int):
+    """(patient id, [(order, type, json) …]) of every patient, Binaries with the patients whose notes point at them.
+
+    The rows leave Python once and the join and grouping run in the JVM (issue 23: two Python
+    shuffles, each pickling, unpickling and grouping every resource in Python, were most of what the
+    screen added to the pipeline's own cost). Binaries name no patient: a window over the Binary id
+    gives each the patients of the references to it (a Binary no note points at goes to
+    ``UNBOUND``), then rows are grouped by patient, a patient's resources as one row of arrays, so
+    a Python worker holds one patient at a time."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    flat = flat.filter(F.col("kind").isin("res", "bin", "ref"))
+    res, ref = F.col("kind") == "res", F.col("kind") == "ref"
+    joined = flat.withColumn("jk", F.when(res, F.concat(F.lit("p"), "key")).otherwise(F.concat(F.lit("b"), "key")))
+    owners = F.array_sort(F.collect_set(F.when(ref, F.col("text"))).over(Window.partitionBy("jk")))
+    joined = joined.withColumn("owners", F.when(F.col("kind") == "bin", owners)).filter(~ref)
+    patient = F.explode(F.when(res, F.array("key")).when(F.size("owners") > 0, F.col("owners"))
+                        .otherwise(F.array(F.lit(UNBOUND))))
+    rows = joined.select(patient.alias("patient"), F.when(res, F.col("order")).otherwise(F.lit("~")).alias("order"),
+                         "type", "text")
+    by_patient = rows.repartition(n, "patient").groupBy("patient") \
+        .agg(F.collect_list(F.array("order", "type", "text")).alias("items"))
+    return by_patient.rdd.map(lambda r: (r[0], [tuple(x) for x in r[1]]))
 
 
 def partition_count(cores: int, files: list[str]) -> int:
@@ -198,27 +230,6 @@ def pyspark_sockets():
 
 
 UNBOUND = "\x00unbound"  # the patient key of Binaries no note points at (reported as bad input)
-
-
-def _join_key(item: tuple) -> tuple:
-    kind, key, value = item
-    return (("p", key), value) if kind == "res" else (("b", key), (kind, value))
-
-
-def _resolve(group: tuple) -> Iterator[tuple]:
-    """One shuffle group → (patient, resource item): a patient's resources as they are; a Binary to
-    every patient whose note points at it (or to ``UNBOUND``)."""
-    (kind, key), values = group
-    if kind == "p":
-        for value in values:
-            yield key, value
-        return
-    values = list(values)
-    patients = sorted({v for k, v in values if k == "ref"})
-    for k, text in values:
-        if k == "bin":
-            for patient in patients or [UNBOUND]:
-                yield patient, ("~", "Binary", text)
 
 
 def _screen_tally(part, done) -> dict:
