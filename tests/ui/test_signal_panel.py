@@ -232,7 +232,12 @@ def test_a_flagged_panel_lists_the_next_steps_escaped_and_a_step_can_make_the_wa
                Step("candidate", "Consider Marfan syndrome", 0.12, ("Marfan syndrome",))]
     html = render(app, a)
     assert 'class="signal signal-warning"' in html  # the test step (25%) is something to do
-    steps = re.search(r'<div class="next-steps" id="next-steps">(.*?)</div>', html, re.S).group(1)
+    steps = re.search(r'<details class="next-steps" id="next-steps">(.*?)</details>', html, re.S).group(1)
+    # Closed, one line: how many, then the strongest with its probability first (a long text is cut, never
+    # the number); the list inside.
+    assert re.search(r'<summary title="Test for &lt;b&gt;high CK&lt;/b&gt; \(a laboratory result shows it\)">Next steps '
+                     r'\(2\) · <span class="pct">25%</span>: Test for &lt;b&gt;high CK&lt;/b&gt; \(a laboratory result '
+                     r'shows it\)</summary>', steps)
     assert re.findall(r"<li>(.*?) <span class=\"pct\">([^<]+)</span></li>", steps) == [
         ("Test for &lt;b&gt;high CK&lt;/b&gt; (a laboratory result shows it)", "25%"),
         ("Consider Marfan syndrome", "12%")]
