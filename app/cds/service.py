@@ -16,7 +16,7 @@ from .. import audit
 from ..fetch.prefetch import record_from_hook
 from ..inference import jobs
 from ..pipeline import analyse, narrate
-from ..rank.steps import radar_step
+from ..rank.steps import radar_step, strongest_first
 from ..services import Services
 from .auth import client_of
 from .card import decide, render_card
@@ -67,7 +67,7 @@ def with_radar(ctx: Services, case_id: str, analysis) -> dict | None:
     step = radar_step(case.get("diagnoses") or [], analysis.suggestions) if case.get("status") == "done" else None
     if step is None:
         return None
-    analysis.steps = sorted([*analysis.steps, step], key=lambda s: -s.probability)
+    analysis.steps = strongest_first([*analysis.steps, step])
     return decide(analysis, ctx.settings.cds_thresholds)
 
 

@@ -21,7 +21,7 @@ The thresholds that make a step strong enough live with the other card threshold
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import cache
 
@@ -56,7 +56,7 @@ class Step:
                 "diseases": list(self.diseases)}
 
 
-def next_steps(suggestions: Sequence, testable: Iterable[str] = (), specialties: Mapping[str, frozenset] | None = None,
+def next_steps(suggestions: Sequence, testable: Set[str] = frozenset(), specialties: Mapping[str, frozenset] | None = None,
                names: Mapping[str, str] | None = None) -> list[Step]:
     """The steps ``suggestions`` (ranked, with ``probability`` and ``look_for``) name, strongest first.
 
@@ -69,12 +69,17 @@ def next_steps(suggestions: Sequence, testable: Iterable[str] = (), specialties:
         return []
     top = suggestions[0]
     steps = [Step("candidate", f"Consider {top.name}", top.probability, (top.name,))]
-    steps += _best(_test_steps(suggestions, set(testable)))
+    steps += _best(_test_steps(suggestions, testable))
     steps += _best(_referral_steps(suggestions, specialties or {}, names or {}))
+    return strongest_first(steps)
+
+
+def strongest_first(steps: Iterable[Step]) -> list[Step]:
+    """``steps`` ordered as every door lists them: the largest share of the probability first."""
     return sorted(steps, key=lambda s: -s.probability)
 
 
-def _test_steps(suggestions: Sequence, testable: set[str]) -> list[Step]:
+def _test_steps(suggestions: Sequence, testable: Set[str]) -> list[Step]:
     by_term: dict[str, list] = {}
     labels: dict[str, str] = {}
     for s in suggestions:
@@ -93,23 +98,21 @@ def _referral_steps(suggestions: Sequence, specialties: Mapping[str, frozenset],
         for root in specialties.get(orphanet_mod.bare_orpha(s.orpha), ()) if s.orpha else ():
             by_root.setdefault(root, []).append(s)
     # Specialties that share exactly the same candidates are one step: "… in A or B".
-    by_candidates: dict[tuple, list[str]] = {}
+    by_candidates: dict[tuple, tuple[list, list[str]]] = {}
     for root, found in by_root.items():
-        by_candidates.setdefault(tuple(s.rank for s in found), []).append(names.get(root, root).lower())
-    steps = []
-    for ranks, specialty_names in sorted(by_candidates.items()):
-        found = [s for s in suggestions if s.rank in ranks]
-        steps.append(Step("referral", f"Refer to a specialist in {' or '.join(sorted(specialty_names))}: {_names(found)}",
-                          _mass(found), tuple(s.name for s in found)))
-    return steps
+        by_candidates.setdefault(tuple(s.rank for s in found), (found, []))[1].append(names.get(root, root).lower())
+    return [Step("referral", f"Refer to a specialist in {' or '.join(sorted(specialty_names))}: {_names(found)}",
+                 _mass(found), tuple(s.name for s in found))
+            for _, (found, specialty_names) in sorted(by_candidates.items())]
 
 
 def radar_step(diagnoses: Iterable[Mapping], suggestions: Sequence) -> Step | None:
     """RaDaR's grounded ``diagnoses`` (a finished case's) agreeing with a ranked candidate, else None.
 
-    The step addresses the probability of the candidates RaDaR also names."""
+    The step addresses the probability of the candidates RaDaR also names, among the first
+    ``STEP_CANDIDATES`` as for every other step."""
     named = {d.get("orpha") for d in diagnoses if d.get("orpha")}
-    agreed = [s for s in suggestions if s.orpha and s.orpha in named]
+    agreed = [s for s in suggestions[:STEP_CANDIDATES] if s.orpha and s.orpha in named]
     if not agreed:
         return None
     return Step("radar", f"Review RaDaR's reasoning: it also names {_names(agreed)}", _mass(agreed),
