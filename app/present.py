@@ -39,3 +39,17 @@ def percent(p) -> str:
     if p >= 0.995:
         return ">99%"
     return f"{math.floor(100 * p + 0.5)}%"
+
+
+def explains(explained: list[str], unexplained: list[str], annotated: bool = True) -> str:
+    """What a documented rare diagnosis explains, from its findings' labels, to follow its name:
+    "explains 4 of 7 findings: A, B. Not explained: C". One wording for the chart and the screen's
+    report; ``annotated`` False: the knowledge has no findings for it, so nothing can be told."""
+    n = len(explained) + len(unexplained)
+    if not annotated:
+        return f"has no findings in the knowledge base, so which of the {n} findings it explains cannot be told"
+    if not unexplained:
+        return f"explains all {n} findings" if n != 1 else "explains the one finding"
+    if not explained:
+        return f"explains none of the {n} findings"
+    return f"explains {len(explained)} of {n} findings: {', '.join(explained)}. Not explained: {', '.join(unexplained)}"

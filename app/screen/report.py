@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from ..knowledge.diseases import allowed_link, omim_code, omim_url, orpha_code, orpha_url
-from ..present import finite, percent
+from ..present import explains, finite, percent
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 TEMPLATE = "screen_report.html"
@@ -105,9 +105,12 @@ def row(n: int, line: dict) -> Row:
 
 
 def documented_text(d: dict) -> str:
-    """A documented rare diagnosis in words: "Marfan syndrome (on the problem list) explains 4 of 6 findings"."""
-    explained, unexplained = len(_list(d.get("explained"))), len(_list(d.get("unexplained")))
-    return f"{_text(d.get('name'))} (on the problem list) explains {explained} of {explained + unexplained} findings"
+    """A documented rare diagnosis in words, as the chart says it (``present.explains``): "Marfan
+    syndrome (on the problem list) explains 4 of 6 findings: A, B. Not explained: C"."""
+    labels = {key: [_text(f.get("label")) for f in _list(d.get(key)) if isinstance(f, dict)]
+              for key in ("explained", "unexplained")}
+    return f"{_text(d.get('name'))} (on the problem list) " + explains(labels["explained"], labels["unexplained"],
+                                                                       d.get("annotated") is not False)
 
 
 def candidate(s: dict) -> Candidate:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .. import pipeline
 from ..pipeline import Analysis
-from ..present import finite, percent, unit
+from ..present import explains, finite, percent, unit
 from ..rank.posterior import RARE_SHARE
 
 CLIP = 2.0  # bars are drawn up to log10 LR ±2 (×100, ×0.01); the text still says the real value
@@ -178,15 +178,7 @@ class Explained:
 def explained_text(d) -> str:
     """What a documented diagnosis (``Documented``) explains, to follow its name: "explains 4 of 7
     findings: A, B. Not explained: C" (the chart writes "Documented diagnosis <name> " before it)."""
-    n = len(d.explained) + len(d.unexplained)
-    if not d.annotated:
-        return f"has no findings in the knowledge base, so which of the {n} findings it explains cannot be told"
-    if not d.unexplained:
-        return f"explains all {n} findings" if n != 1 else "explains the one finding"
-    if not d.explained:
-        return f"explains none of the {n} findings"
-    return (f"explains {len(d.explained)} of {n} findings: {', '.join(f['label'] for f in d.explained)}. "
-            f"Not explained: {', '.join(f['label'] for f in d.unexplained)}")
+    return explains([f["label"] for f in d.explained], [f["label"] for f in d.unexplained], d.annotated)
 
 
 @dataclass(frozen=True)

@@ -143,11 +143,17 @@ def test_a_flagged_patients_section_gives_the_next_steps_and_the_documented_diag
         {"kind": "candidate", "text": "Consider Marfan syndrome", "probability": 0.62, "diseases": ["Marfan syndrome"]}],
         "documented": [{"name": "Ehlers-Danlos <i>syndrome</i>", "orpha": "ORPHA:98249", "omim": None, "source": "Condition/c1",
                         "annotated": True, "explained": [{"hpo": "HP:1", "label": "x"}],
-                        "unexplained": [{"hpo": "HP:2", "label": "y"}, {"hpo": "HP:3", "label": "z"}]}]}
+                        "unexplained": [{"hpo": "HP:2", "label": "y"}, {"hpo": "HP:3", "label": "z"}]},
+                       {"name": "Immunodeficiency 126", "orpha": None, "omim": "OMIM:620931", "source": "Condition/c2",
+                        "annotated": False, "explained": [], "unexplained": [{"hpo": "HP:2", "label": "y"}]}]}
     page = Page(render([flagged], SUMMARY))
     text = page.text()
     assert "Test for <b>high CK</b> (31%)" in text and "Consider Marfan syndrome (62%)" in text
     assert "Ehlers-Danlos <i>syndrome</i> (on the problem list) explains 1 of 3 findings" in text
+    # The chart's wording: the findings named, and no "explains 0" for a diagnosis the knowledge cannot judge.
+    assert "explains 1 of 3 findings: x. Not explained: y, z" in text
+    assert ("Immunodeficiency 126 (on the problem list) has no findings in the knowledge base, so which of the 1 "
+            "findings it explains cannot be told") in text
     assert [t for t, _ in page.tags if t in ("b", "i")] == []
 
 
