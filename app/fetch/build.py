@@ -285,27 +285,39 @@ def passed_over(observation: dict) -> bool:
         return False
     if status in EXCLUDED_STATUSES:
         return True
-    categories = observation.get("category")
-    if not categories or type(categories) is not list:
-        return False
-    codes = set()
-    for concept in categories:
-        if type(concept) is not dict:
-            return False
-        codings = concept.get("coding")
-        if codings is None:
-            continue
-        if type(codings) is not list:
-            return False
-        for coding in codings:
-            code = coding.get("code") if type(coding) is dict else 0
-            if code is not None and type(code) is not str:
-                return False
-            codes.add(code)
+    codes = category_codes(observation)
     return bool(codes) and "laboratory" not in codes
 
 
 def is_lab(observation: dict) -> bool:
     """A laboratory Observation: category laboratory, or no category at all."""
-    codes = {c.get("code") for cat in observation.get("category") or [] for c in cat.get("coding") or []}
+    codes = category_codes(observation)
     return not codes or "laboratory" in codes
+
+
+def category_codes(observation: dict) -> set | None:
+    """The codes of an Observation's categories (None for a coding without one); None when the
+    category is malformed (not a list of concepts, codings or string codes): that is for validation
+    to judge, so nothing is decided on it (``passed_over``)."""
+    categories = observation.get("category")
+    if not categories:
+        return set()
+    if type(categories) is not list:
+        return None
+    codes = set()
+    for concept in categories:
+        if type(concept) is not dict:
+            return None
+        codings = concept.get("coding")
+        if codings is None:
+            continue
+        if type(codings) is not list:
+            return None
+        for coding in codings:
+            if type(coding) is not dict:
+                return None
+            code = coding.get("code")
+            if code is not None and type(code) is not str:
+                return None
+            codes.add(code)
+    return codes
