@@ -7,10 +7,10 @@ chart would show the card. The line format is the README's worklist contract.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from ..config import CdsThresholds
+from ..fetch import lines
 from ..fetch.build import build_record
 from ..knowledge import Knowledge
 from ..pipeline import Analysis, analyse, signal, signal_detail
@@ -33,7 +33,8 @@ class Screened:
 
 def record_of(patient_id: str, resources: list[tuple[str, str, str]]) -> PatientRecord:
     """The PatientRecord of ``patient_id`` from its ``(order, type, json)`` resource items, newest first."""
-    parsed = [json.loads(text) for _, _, text in sorted(resources)]
+    # Each text parsed as a line of the input already (sources.keyed): valid JSON within the limits.
+    parsed = [lines.loads(text) for _, _, text in sorted(resources)]
     return build_record(patient_id, parsed, missing_content=NO_BINARY)
 
 
