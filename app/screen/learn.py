@@ -79,7 +79,7 @@ def _learn(spark, files: list[str], k: int, partitions: int | None) -> Learned:
     from . import spark as plan
 
     sc = spark.sparkContext
-    items, grouped, _ = plan.patients(spark, files, partitions)
+    grouped, _ = plan.patients(spark, files, partitions)
     # Per record: ("rec", its terms, its documented-condition terms) — sorted tuples, no id.
     closures = grouped.mapPartitions(_closures).persist(StorageLevel.MEMORY_AND_DISK)
     records = closures.filter(lambda r: r[0] == "rec")
@@ -92,11 +92,11 @@ def _learn(spark, files: list[str], k: int, partitions: int | None) -> Learned:
         .filter(lambda kv: kv[1] >= k).collect()
     for (a, b), c in sorted(kept):
         pairs.setdefault(a, {})[b] = c
-    bad = dict(items.filter(lambda i: i[0] == "bad").map(lambda i: (i[1], 1)).reduceByKey(add).collect())
+    inputs, _ = plan.input_counts(closures.filter(lambda r: r[0] == "input").map(lambda r: r[1:]).collect())
+    bad = {what: c for (kind, what), c in inputs.items() if kind == "bad"}
     for kind, c in closures.filter(lambda r: r[0] == "bad").map(lambda r: (r[1], 1)).reduceByKey(add).collect():
         bad[kind] = bad.get(kind, 0) + c
     closures.unpersist()
-    items.unpersist()
     explainers.unpersist()
     return Learned(records=n, counts=counts, pairs=pairs, bad_input=bad)
 
@@ -105,11 +105,15 @@ def _closures(part) -> Iterator[tuple]:
     """One task: each patient's record → its weighed findings closed upward, and those of its documented conditions."""
     from ..phenotype import extract
     from . import worklist
-    from .spark import UNBOUND
+    from .spark import UNBOUND, tally_rows
 
     kb, ont = _extraction()
     for patient_id, group in part:
-        resources = list(group)
+        tally, resources = tally_rows(patient_id, list(group))
+        if tally:
+            yield ("input", patient_id, tally)
+            if not resources:
+                continue
         if patient_id == UNBOUND:
             yield ("bad", sources.UNBOUND_BINARY)
             continue

@@ -6,10 +6,12 @@ service. Executors need this package and its knowledge installed (the same image
 app): the knowledge is loaded once per executor Python process (Spark reuses its Python workers)
 and then serves every patient of every task that process runs.
 
-Plan: read the lines with the file they came from → ``sources.keyed`` → rows in the JVM, where
-Binaries are joined to the patients whose notes point at them and rows grouped by patient → ``worklist.screen`` per patient in
-``mapPartitions`` → persisted results, counted, then streamed to the driver in worklist order
-(``toLocalIterator``: one partition in memory at a time, never the whole population).
+Plan: read the lines with the file they came from → ``sources.keyed``, bad and skipped input counted
+per input partition → rows in the JVM, where Binaries are joined to the patients whose notes point
+at them and rows grouped by patient (each partition's counts as one more group) →
+``worklist.screen`` per patient in ``mapPartitions`` → persisted results, counted, then streamed to
+the driver in worklist order (``toLocalIterator``: one partition in memory at a time, never the
+whole population). The input is read once and never kept.
 """
 from __future__ import annotations
 
@@ -104,25 +106,78 @@ def screen(spark, files: list[str], *, thresholds: CdsThresholds | None = None, 
 
 
 def patients(spark, files: list[str], partitions: int | None = None) -> tuple:
-    """The plan's first half, shared by the screen and ``radar learn-background``: (the persisted
-    input items, the RDD of (patient id, resource items) ready for ``worklist.record_of``, partitions)."""
-    from pyspark import StorageLevel
+    """The plan's first half, shared by the screen and ``radar learn-background``: (the RDD of
+    (patient id, resource items) ready for ``worklist.record_of``, partitions). Besides the
+    patients, one group per input partition keyed ``TALLY`` and the partition's number holds what
+    its lines held that is no patient's: bad and skipped input, counted (``input_counts``)."""
     from pyspark.sql.functions import input_file_name
 
     sc = spark.sparkContext
     rows = spark.read.text(files).select("value", input_file_name().alias("file")).rdd
-    items = rows.flatMap(lambda r: sources.keyed(r[0], os.path.basename(r[1]))).persist(StorageLevel.MEMORY_AND_DISK)
+    items = rows.mapPartitionsWithIndex(_keyed_partition)
     n = partitions or partition_count(sc.defaultParallelism, files)
-    return items, _grouped(_rows(spark, items), n), n
+    return _grouped(_rows(spark, items), n), n
+
+
+TALLY = "\x00input "  # the patient key of an input partition's count of bad and skipped lines (and its number)
+EXAMPLES = 10  # bad-input examples kept per partition
+
+
+def _keyed_partition(index: int, rows) -> Iterator[tuple]:
+    """The items of one input partition's lines (``sources.keyed``): resources, Binaries and their
+    references as they come; bad and skipped input counted, and at the end one ``("tally", key,
+    (kind, what, count))`` per kind of it and ``("tally", key, ("example", "", text))`` per example.
+
+    Counted where the lines are read, the input is not kept for a second pass (issue 23: the
+    persisted items, every line's text, were read back in Python for these counts alone)."""
+    counts: dict[tuple[str, str], int] = {}
+    examples: list[str] = []
+    for value, path in rows:
+        for item in sources.keyed(value, os.path.basename(path)):
+            if item[0] in ("bad", "skip"):
+                counts[item[:2]] = counts.get(item[:2], 0) + 1
+                if item[0] == "bad" and len(examples) < EXAMPLES:
+                    examples.append(item[2])
+            else:
+                yield item
+    key = f"{TALLY}{index:09d}"
+    yield from (("tally", key, (kind, what, str(n))) for (kind, what), n in counts.items())
+    yield from (("tally", key, ("example", "", example)) for example in examples)
+
+
+def tally_rows(patient_id: str, resources: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """(the tally rows, the resources) of a group: a ``TALLY`` group's rows are counts and examples
+    (a resource's order always holds a NUL, so a Patient whose id looks like the key stays a patient)."""
+    if not patient_id.startswith(TALLY):
+        return [], resources
+    tally = [r for r in resources if r[0] in _TALLY_KINDS]
+    return tally, [r for r in resources if r[0] not in _TALLY_KINDS]
+
+
+_TALLY_KINDS = frozenset({"bad", "skip", "example"})
+
+
+def input_counts(groups: list[tuple[str, list]]) -> tuple[dict[tuple[str, str], int], list[str]]:
+    """((kind, what) → how many, bad-input examples in input order) of the ``TALLY`` groups."""
+    counts: dict[tuple[str, str], int] = {}
+    examples: list[str] = []
+    for _, rows in sorted(groups):
+        for kind, what, value in rows:
+            if kind == "example":
+                examples.append(value)
+            else:
+                counts[(kind, what)] = counts.get((kind, what), 0) + int(value)
+    return counts, examples
 
 
 FLAT = "kind string, key string, order string, type string, text string"  # an input item (sources.keyed) as a row
 
 
 def _flat(item: tuple) -> tuple:
-    """An input item as a row of ``FLAT``: a resource's (order, type, json) in its columns, anything else's value in text."""
-    if item[0] == "res":
-        return ("res", item[1], *item[2])
+    """An input item as a row of ``FLAT``: a resource's (order, type, json) or a tally's three values
+    in its columns, anything else's value in text."""
+    if item[0] in ("res", "tally"):
+        return (item[0], item[1], *item[2])
     return (item[0], item[1], None, "Binary" if item[0] == "bin" else None, item[2])
 
 
@@ -143,8 +198,8 @@ def _grouped(flat, n: int):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    flat = flat.filter(F.col("kind").isin("res", "bin", "ref"))
-    res, ref = F.col("kind") == "res", F.col("kind") == "ref"
+    flat = flat.filter(F.col("kind").isin("res", "bin", "ref", "tally"))
+    res, ref = F.col("kind").isin("res", "tally"), F.col("kind") == "ref"
     joined = flat.withColumn("jk", F.when(res, F.concat(F.lit("p"), "key")).otherwise(F.concat(F.lit("b"), "key")))
     owners = F.array_sort(F.collect_set(F.when(ref, F.col("text"))).over(Window.partitionBy("jk")))
     joined = joined.withColumn("owners", F.when(F.col("kind") == "bin", owners)).filter(~ref)
@@ -172,7 +227,7 @@ def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int |
 
     sc = spark.sparkContext
     limits = thresholds.min_probability, thresholds.warning_probability
-    items, grouped, n = patients(spark, files, partitions)
+    grouped, n = patients(spark, files, partitions)
     screened = grouped.mapPartitions(lambda part: _screen_partition(part, limits, top, background)) \
         .persist(StorageLevel.MEMORY_AND_DISK)
     sc.setJobGroup(JOB_GROUP, "screen patients")
@@ -183,21 +238,20 @@ def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int |
         # One pass over the screened partitions and one over the input for every count, example and
         # statistic (issue 23: each further action re-read a persisted RDD; six passes were a quarter
         # of a 588-patient screen).
-        counts, screened_examples, processes = _merged(
+        counts, screened_examples, processes, inputs = _merged(
             screened.mapPartitions(lambda part: [_screen_tally(part, patients_done)]).collect())
     finally:
         if progress is not None:
             progress.stop()
-    tallies, examples, _ = _merged(items.mapPartitions(lambda part: [_input_tally(part)]).collect())
+    tallies, examples = input_counts(inputs)
     bad = {what: n for (kind, what), n in tallies.items() if kind == "bad"}
     skipped = {what: n for (kind, what), n in tallies.items() if kind == "skip"}
-    examples = examples[:10]
+    examples = examples[:EXAMPLES]
     for key, value in counts.items():
         if key.startswith("bad:"):
             bad[key[4:]] = bad.get(key[4:], 0) + value
     examples += screened_examples[:10]
     ordered = screened.filter(lambda i: i[0] == "line").map(lambda i: i[1]).sortBy(worklist.sort_key, numPartitions=n)
-    items.unpersist()
     return Result(patients=sum(v for k, v in counts.items() if k.split(":")[0] == "line"),
                   flagged=counts.get("line:info", 0) + counts.get("line:warning", 0),
                   warning=counts.get("line:warning", 0), bad_input=bad, bad_examples=examples[:10], skipped=skipped,
@@ -236,8 +290,11 @@ def _screen_tally(part, done) -> dict:
     """One partition of screened items: how many of each ``_count_key``, its first ten bad examples, its
     process statistics; ``done`` (an accumulator) counts the patients as they pass, for the progress bar."""
     counts: dict[str, int] = {}
-    examples, stats = [], []
+    examples, stats, inputs = [], [], []
     for item in part:
+        if item[0] == "input":
+            inputs.append(item[1:])
+            continue
         key = _count_key(item)
         counts[key] = counts.get(key, 0) + 1
         if item[0] == "line":
@@ -246,28 +303,18 @@ def _screen_tally(part, done) -> dict:
             examples.append(item[2])
         elif item[0] == "stats":
             stats.append(item[1])
-    return {"counts": counts, "examples": examples, "stats": stats}
+    return {"counts": counts, "examples": examples, "stats": stats, "inputs": inputs}
 
 
-def _input_tally(part) -> dict:
-    """One partition of input items: how many bad and skipped of each (kind, what), its first ten bad examples."""
-    counts: dict[tuple[str, str], int] = {}
-    examples = []
-    for item in part:
-        if item[0] in ("bad", "skip"):
-            counts[(item[0], item[1])] = counts.get((item[0], item[1]), 0) + 1
-            if item[0] == "bad" and len(examples) < 10:
-                examples.append(item[2])
-    return {"counts": counts, "examples": examples, "stats": []}
-
-
-def _merged(tallies: list[dict]) -> tuple[dict, list, list]:
-    """(counts summed, examples and statistics in partition order) of per-partition tallies."""
+def _merged(tallies: list[dict]) -> tuple[dict, list, list, list]:
+    """(counts summed, examples and statistics in partition order, the input's ``TALLY`` groups) of
+    per-partition tallies."""
     counts: dict = {}
     for tally in tallies:
         for key, n in tally["counts"].items():
             counts[key] = counts.get(key, 0) + n
-    return counts, [e for t in tallies for e in t["examples"]], [s for t in tallies for s in t["stats"]]
+    return counts, [e for t in tallies for e in t["examples"]], [s for t in tallies for s in t["stats"]], \
+        [i for t in tallies for i in t["inputs"]]
 
 
 def _count_key(item: tuple) -> str:
@@ -282,7 +329,11 @@ def _screen_partition(part, limits: tuple[float, float], top: int, background: s
     thresholds = CdsThresholds(min_probability=limits[0], warning_probability=limits[1])
     done = 0
     for patient_id, group in part:
-        resources = list(group)
+        tally, resources = tally_rows(patient_id, list(group))
+        if tally:
+            yield ("input", patient_id, tally)
+            if not resources:
+                continue
         if patient_id == UNBOUND:
             for _ in resources:
                 yield ("bad", sources.UNBOUND_BINARY, "a Binary no note of the input points at")

@@ -1,6 +1,7 @@
 """The screen's grouping (``spark.patients``): each patient's resources once, a Binary with every
 patient whose note points at it, a Binary no note points at under ``UNBOUND``, bad and skipped input
-not among the patients' resources; the items are what ``sources.keyed`` made of each line."""
+not among the patients' resources but counted per input partition under ``TALLY``; the items are
+what ``sources.keyed`` made of each line."""
 from __future__ import annotations
 
 import json
@@ -33,9 +34,11 @@ def test_binaries_go_to_every_patient_whose_note_points_at_them(tmp_path, spark_
     ]
     path = tmp_path / "input.ndjson"
     path.write_text("".join(json.dumps(r) + "\n" for r in lines) + "{broken\n")
-    items, grouped, _ = spark.patients(spark_local, [str(path)], partitions=3)
+    grouped, _ = spark.patients(spark_local, [str(path)], partitions=3)
     with spark.pyspark_sockets():
-        pairs, input_items = grouped.collect(), items.collect()
+        pairs = grouped.collect()
+    tallies = [(pid, group) for pid, group in pairs if pid.startswith(spark.TALLY)]
+    pairs = [(pid, group) for pid, group in pairs if not pid.startswith(spark.TALLY)]
     got = {pid: sorted(group) for pid, group in pairs}
     assert len(pairs) == len(got)  # each patient once
 
@@ -51,6 +54,23 @@ def test_binaries_go_to_every_patient_whose_note_points_at_them(tmp_path, spark_
     expected[spark.UNBOUND] = [("~", "Binary", json.dumps(lines[10]))]
     assert got == {pid: sorted(group) for pid, group in expected.items()}
     assert all(type(item) is tuple for group in got.values() for item in group)
-    assert sorted(i[:2] for i in input_items if i[0] in ("bad", "skip")) == \
-        [("bad", sources.MALFORMED), ("skip", "Encounter")]
-    items.unpersist()
+    counts, examples = spark.input_counts(tallies)
+    assert counts == {("bad", sources.MALFORMED): 1, ("skip", "Encounter"): 1}
+    assert examples == [next(i[2] for i in sources.keyed("{broken", "input.ndjson"))]
+
+
+def test_a_patient_whose_id_looks_like_a_tally_stays_a_patient(tmp_path, spark_local):
+    """Patient ids are the input's: one that starts like ``TALLY`` keeps its resources, and the
+    partition's counts are still read."""
+    pid = spark.TALLY + "000000000"
+    lines = [{"resourceType": "Patient", "id": pid},
+             {"resourceType": "Encounter", "id": "e", "subject": {"reference": "Patient/x"}}]
+    path = tmp_path / "input.ndjson"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    grouped, _ = spark.patients(spark_local, [str(path)], partitions=1)
+    with spark.pyspark_sockets():
+        pairs = grouped.collect()
+    (group,) = [g for p, g in pairs if p == pid]
+    tally, resources = spark.tally_rows(pid, group)
+    assert [r[1] for r in resources] == ["Patient"]
+    assert spark.input_counts([(pid, tally)])[0] == {("skip", "Encounter"): 1}
