@@ -33,7 +33,11 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _CHUNK = 1024 * 1024
-_QUOTE, _OPEN_LIST, _CLOSE_LIST, _OPEN_OBJECT, _CLOSE_OBJECT = b'"[]{}'
+_QUOTE = ord('"')
+_ESCAPE = re.compile(rb"\\.", re.S)
+_BRACKET_STEP = np.zeros(256, dtype=np.int32)
+_BRACKET_STEP[list(b"[{")] = 1
+_BRACKET_STEP[list(b"]}")] = -1
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 # For ``_wide_integer``: digits as "d", every other byte as a space (which the search skips over).
 _DIGIT_MARKS = bytes(ord("d") if chr(b) in "0123456789" else ord(" ") for b in range(256))
@@ -117,19 +121,20 @@ def too_deep(text: str, max_depth: int = MAX_DEPTH) -> bool:
 
 def _valid_json_depth(text: str) -> int:
     """How deep the brackets of a *valid* JSON text nest, strings left out, at C speed: in valid JSON
-    every backslash starts a two-character escape, so once the escaped backslashes and the escaped
-    quotes are taken out, quotes alternate opening and closing and a bracket after an odd number of
-    them is inside a string. Faster than walking the parsed value (issue 23: 0.2 s against 0.5 s for
-    the 588 records of the development screening population)."""
-    raw = text.encode("utf-8", "surrogatepass").replace(b"\\\\", b"").replace(b'\\"', b"")
+    every backslash starts an escape whose second character is ASCII, so once each backslash is
+    taken out with the character after it, quotes alternate opening and closing and a bracket after
+    an odd number of them is inside a string. Faster than walking the parsed value (issue 23: 0.2 s
+    against 0.5 s for the 588 records of the development screening population; escapes taken out
+    by one regex pass and the steps read from a table, 1.3 -> 0.65 ms a record)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if b"\\" in raw:
+        raw = _ESCAPE.sub(b"", raw)
     marks = np.frombuffer(raw.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
     if not marks.size:
         return 0
-    quotes = np.cumsum(marks == _QUOTE)
-    steps = np.where(marks == _OPEN_LIST, 1, 0) + np.where(marks == _OPEN_OBJECT, 1, 0) \
-        - np.where(marks == _CLOSE_LIST, 1, 0) - np.where(marks == _CLOSE_OBJECT, 1, 0)
-    steps[quotes % 2 == 1] = 0
-    return int(np.cumsum(steps).max())
+    steps = _BRACKET_STEP[marks]
+    steps[np.bitwise_xor.accumulate(marks == _QUOTE)] = 0  # inside a string (the opening quote's own step is 0)
+    return int(np.cumsum(steps, dtype=np.int32).max())
 
 
 def numbered(source: IO[str], max_chars: int = MAX_CHARS) -> Iterator[tuple[int, str | BadLine]]:
