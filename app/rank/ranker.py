@@ -95,9 +95,11 @@ class _RecordView:
     """One record, as the explanations of its suggestions look at it (``Ranker._view``)."""
 
     cols: list[int]  # the patient's terms, most specific
-    mica: np.ndarray  # patient term x HPO term: IC of their most informative common ancestor
+    ancestors: np.ndarray  # patient term x HPO term: True at the patient term's ancestors (and itself)
     related: np.ndarray  # HPO terms at or above a recorded (present or absent) term
     below: np.ndarray  # HPO terms at or below a recorded term
+    terms: np.ndarray | None = None  # HPO terms (sorted) whose ``mica`` is known: the suggestions' annotations
+    mica: np.ndarray | None = None  # patient term x ``terms``: Ranker._mica
 
 
 def _frequency_label(f: float | None) -> str | None:
@@ -270,10 +272,8 @@ class Ranker:
                 out[c] = max(out.get(c, 0.0), min(float(p), MAX_CHANCE))
         return out
 
-    def _hypotheses(self, cols: list[int], documented, sex, age_years, shared_ic: np.ndarray | None = None,
-                    floors: dict[int, float] | None = None):
-        """(the findings' log LR rows, the posterior) of a record's query columns; ``shared_ic`` as
-        :meth:`_coverage` takes it, where the caller has it already; ``floors`` from :meth:`_floors`."""
+    def _hypotheses(self, cols: list[int], documented, sex, age_years, floors: dict[int, float] | None = None):
+        """(the findings' log LR rows, the posterior) of a record's query columns; ``floors`` from :meth:`_floors`."""
         docs = self._documented_cols(documented)
         floors = floors or {}
         lrs = np.array([self._term_lr(q, docs, floors.get(q, 0.0)) for q in cols]) if cols \
@@ -285,21 +285,19 @@ class Ranker:
             hyp = posterior.reweigh(hyp, (posterior.disease_temperatures(lrs, weights) - hyp.temperature)
                                     * lrs.sum(axis=0))
         if cols and COVERAGE_WEIGHT:
-            hyp = posterior.reweigh(hyp, COVERAGE_WEIGHT * hyp.temperature * len(cols) * self._coverage(cols, shared_ic))
+            hyp = posterior.reweigh(hyp, COVERAGE_WEIGHT * hyp.temperature * len(cols) * self._coverage(cols))
         return lrs, hyp
 
-    def _coverage(self, cols: list[int], shared_ic: np.ndarray | None = None) -> np.ndarray:
+    def _coverage(self, cols: list[int]) -> np.ndarray:
         """Per disease, how well the patient shows the disease's findings (nats; the disease-to-patient
         direction that the per-finding LR lacks): the frequency-weighted mean, over the disease's
         annotations ``b``, of the IC of the most informative ancestor ``b`` shares with a patient term.
 
         A disease with hundreds of annotations explains most vague neurodevelopmental records
         finding by finding; on coverage it scores what share of its picture the patient has.
-        ``shared_ic`` is :meth:`_shared_ic` over every ancestor of the patient's terms (the maximum
-        over the rows of a :class:`_RecordView`'s ``mica``); computed here when not given.
+        The shared ICs are :meth:`_shared_ic` over every ancestor of the patient's terms at once.
         """
-        if shared_ic is None:
-            shared_ic = self._shared_ic(np.unique(np.concatenate([self._ancestors(q) for q in cols])))
+        shared_ic = self._shared_ic(np.unique(np.concatenate([self._ancestors(q) for q in cols])))
         return (self._freq @ shared_ic) / self._freq_sum
 
     def _term_lr(self, q: int, documented: set[int], floor: float = 0.0) -> np.ndarray:
@@ -346,8 +344,7 @@ class Ranker:
         cols = self._query_cols(present)
         # The explanations' view of the record also gives the coverage its shared ICs (one pass, not two).
         view = self._view(cols, {c for c in (self._term_col(t) for t in absent) if c is not None})
-        lrs, hyp = self._hypotheses(cols, documented, sex, age_years,
-                                    view.mica.max(axis=0) if cols else None, self._floors(cols, chance))
+        lrs, hyp = self._hypotheses(cols, documented, sex, age_years, floors=self._floors(cols, chance))
         excluded = {orphanet.bare_orpha(c) for c in exclude_orpha}
         exclude_omim = set(exclude_omim)
         known = np.zeros(len(self._entities), bool)
@@ -359,6 +356,9 @@ class Ranker:
         if not cols:
             return Assessment(rare_probability=rare, suggestions=[], findings=0, known_probability=p_known)
         order = posterior.best_first(hyp.log_post, top + int(known.sum()))
+        # The explanations' common ancestors, for every annotation of the suggestions at once.
+        view.terms = np.unique(np.concatenate([np.fromiter(self._entities[i].annotations, np.int64) for i in order]))
+        view.mica = self._mica(view, view.terms)
         best = hyp.log_post[order[0]]
         out, chosen = [], []
         for i in order:
@@ -414,8 +414,31 @@ class Ranker:
         for c in recorded:
             related[self._ancestors(c)] = True
             below[self._descendants(c)] = True
-        mica = np.array([self._shared_ic(self._ancestors(q)) for q in cols]).reshape(len(cols), len(self._ic))
-        return _RecordView(cols=list(cols), mica=mica, related=related, below=below)
+        ancestors = np.zeros((len(cols), len(self._ic)), bool)
+        for row, q in enumerate(cols):
+            ancestors[row, self._ancestors(q)] = True
+        return _RecordView(cols=list(cols), ancestors=ancestors, related=related, below=below)
+
+    def _mica(self, view: _RecordView, terms: np.ndarray) -> np.ndarray:
+        """Patient term x ``terms``: the IC of their most informative common ancestor (0 without one),
+        as :meth:`_shared_ic` of the patient term's ancestors gives it at ``terms``; only the columns
+        a suggestion's explanation reads (issue 23: a whole row per patient term was most of the view)."""
+        if not len(terms):
+            return np.zeros((len(view.cols), 0))
+        starts, ends = self._anc.indptr[terms], self._anc.indptr[terms + 1]
+        sizes = ends - starts
+        firsts = np.cumsum(sizes) - sizes
+        anc = self._anc.indices[np.repeat(starts - firsts, sizes) + np.arange(sizes.sum())]
+        # Every term is its own ancestor, so no group is empty; no IC is negative, so 0 is the floor.
+        return np.maximum.reduceat(np.where(view.ancestors[:, anc], self._ic[anc], 0.0), firsts, axis=1)
+
+    def _mica_at(self, view: _RecordView, terms: np.ndarray) -> np.ndarray:
+        """:meth:`_mica` at ``terms``, from the view's when it has them all."""
+        if view.terms is not None and len(view.terms) and len(terms):
+            at = np.minimum(np.searchsorted(view.terms, terms), len(view.terms) - 1)
+            if np.array_equal(view.terms[at], terms):
+                return view.mica[:, at]
+        return self._mica(view, terms)
 
     def _matches(self, view: _RecordView, e: Entity) -> list[dict]:
         """The patient terms that raise the disease's score, each with the annotation explaining it.
@@ -429,7 +452,7 @@ class Ranker:
         order = np.lexsort((ann, -freq))
         ann, freq = ann[order], freq[order]
         out = []
-        llrs = (1.0 + SPECIFICITY) * view.mica[:, ann] + np.log(freq)
+        llrs = (1.0 + SPECIFICITY) * self._mica_at(view, ann) + np.log(freq)
         for q, llr in zip(view.cols, llrs, strict=False):
             llr = llr - SPECIFICITY * self._ic[q]
             best = int(np.argmax(llr))  # first maximum: the most frequent annotation

@@ -185,3 +185,25 @@ def test_one_record_is_chosen_for_the_prevalence_shown_and_the_prior():
     assert posterior.prevalence_record([incidence, birth, point]) is birth  # Orphanet's order among prevalences
     assert posterior.prevalence_record([incidence, birth, point, world]) is world
     assert posterior.prevalence([incidence, birth, point]) == posterior.PREVALENCE[birth["class"]]
+
+
+@pytest.mark.parametrize("present", [MARFAN, ["HP:0001250", "HP:0001263", "HP:0000252"], ["HP:0000118"]])
+def test_the_explanations_common_ancestors_are_the_shared_ic_rows_at_the_terms_read(ranker, present):
+    """``_mica`` gives, at the columns a suggestion's explanation reads, exactly the row per patient
+    term that ``_shared_ic`` of its ancestors gives (issue 23: only those columns are computed);
+    ``_mica_at`` the same from the view's columns or without them; coverage as the rows' maximum."""
+    cols = ranker._query_cols(present)
+    view = ranker._view(cols, set())
+    rows = np.array([ranker._shared_ic(ranker._ancestors(q)) for q in cols]).reshape(len(cols), len(ranker._ic))
+    rng = np.random.default_rng(3)
+    terms = np.unique(np.concatenate([rng.choice(len(ranker._ic), 400, replace=False),
+                                      *[ranker._ancestors(q) for q in cols], *[ranker._descendants(q)[:50] for q in cols]]))
+    assert np.array_equal(ranker._mica(view, terms), rows[:, terms])
+    view.terms, view.mica = terms, ranker._mica(view, terms)
+    some = terms[::3]
+    assert np.array_equal(ranker._mica_at(view, some), rows[:, some])
+    outside = np.setdiff1d(np.arange(len(ranker._ic)), terms)[:200]
+    assert np.array_equal(ranker._mica_at(view, outside), rows[:, outside])
+    assert ranker._mica(view, np.array([], dtype=np.int64)).shape == (len(cols), 0)
+    shared = ranker._shared_ic(np.unique(np.concatenate([ranker._ancestors(q) for q in cols])))
+    assert np.array_equal(shared, rows.max(axis=0))
