@@ -52,6 +52,7 @@ from ..knowledge.diseases import Disease, omim_url, orpha_code, orpha_url
 from ..knowledge.ontology import ontology
 from . import background as background_mod
 from . import entities, explain, posterior
+from .ancestors import RecordView, mica, mica_at, shared_ic
 from .entities import Entity
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
@@ -88,18 +89,6 @@ class Assessment:
     suggestions: list[Suggestion]
     findings: int  # present findings the model used (known phenotypic-abnormality terms, most specific)
     known_probability: float = 0.0  # P(a rare disease already on the problem list | the findings)
-
-
-@dataclass
-class _RecordView:
-    """One record, as the explanations of its suggestions look at it (``Ranker._view``)."""
-
-    cols: list[int]  # the patient's terms, most specific
-    ancestors: np.ndarray  # patient term x HPO term: True at the patient term's ancestors (and itself)
-    related: np.ndarray  # HPO terms at or above a recorded (present or absent) term
-    below: np.ndarray  # HPO terms at or below a recorded term
-    terms: np.ndarray | None = None  # HPO terms (sorted) whose ``mica`` is known: the suggestions' annotations
-    mica: np.ndarray | None = None  # patient term x ``terms``: Ranker._mica
 
 
 def _frequency_label(f: float | None) -> str | None:
@@ -295,10 +284,10 @@ class Ranker:
 
         A disease with hundreds of annotations explains most vague neurodevelopmental records
         finding by finding; on coverage it scores what share of its picture the patient has.
-        The shared ICs are :meth:`_shared_ic` over every ancestor of the patient's terms at once.
+        The shared ICs are ``ancestors.shared_ic`` over every ancestor of the patient's terms at once.
         """
-        shared_ic = self._shared_ic(np.unique(np.concatenate([self._ancestors(q) for q in cols])))
-        return (self._freq @ shared_ic) / self._freq_sum
+        shared = shared_ic(self._desc, self._ic, np.unique(np.concatenate([self._ancestors(q) for q in cols])))
+        return (self._freq @ shared) / self._freq_sum
 
     def _term_lr(self, q: int, documented: set[int], floor: float = 0.0) -> np.ndarray:
         """log LR of finding ``q`` against "no rare disease", for every disease (rank.posterior);
@@ -358,7 +347,7 @@ class Ranker:
         order = posterior.best_first(hyp.log_post, top + int(known.sum()))
         # The explanations' common ancestors, for every annotation of the suggestions at once.
         view.terms = np.unique(np.concatenate([np.fromiter(self._entities[i].annotations, np.int64) for i in order]))
-        view.mica = self._mica(view, view.terms)
+        view.mica = mica(self._anc, self._ic, view.ancestors, view.terms)
         best = hyp.log_post[order[0]]
         out, chosen = [], []
         for i in order:
@@ -392,21 +381,7 @@ class Ranker:
     def _descendants(self, col: int) -> np.ndarray:
         return self._desc.indices[self._desc.indptr[col]:self._desc.indptr[col + 1]]
 
-    def _shared_ic(self, shared: np.ndarray) -> np.ndarray:
-        """Per term ``t``, the highest IC among ``t``'s ancestors that are in ``shared`` (columns).
-
-        A term's IC is at least its ancestors' (``_index_terms``), so writing each shared term's
-        IC over its descendants in rising IC order leaves the maximum.
-        """
-        best = np.zeros(len(self._ic))
-        starts, ends = self._desc.indptr[shared], self._desc.indptr[shared + 1]
-        # All at once (issue 23): the same maximum as writing them in rising order, no IC being negative.
-        sizes = ends - starts
-        at = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
-        np.maximum.at(best, self._desc.indices[at], np.repeat(self._ic[shared], sizes))
-        return best
-
-    def _view(self, cols: list[int], absent: set[int]) -> _RecordView:
+    def _view(self, cols: list[int], absent: set[int]) -> RecordView:
         """What every suggestion's explanation of one record needs, computed once for the record."""
         recorded = sorted(set(cols) | set(absent))
         related = np.zeros(len(self._ic), bool)
@@ -417,30 +392,9 @@ class Ranker:
         ancestors = np.zeros((len(cols), len(self._ic)), bool)
         for row, q in enumerate(cols):
             ancestors[row, self._ancestors(q)] = True
-        return _RecordView(cols=list(cols), ancestors=ancestors, related=related, below=below)
+        return RecordView(cols=list(cols), ancestors=ancestors, related=related, below=below)
 
-    def _mica(self, view: _RecordView, terms: np.ndarray) -> np.ndarray:
-        """Patient term x ``terms``: the IC of their most informative common ancestor (0 without one),
-        as :meth:`_shared_ic` of the patient term's ancestors gives it at ``terms``; only the columns
-        a suggestion's explanation reads (issue 23: a whole row per patient term was most of the view)."""
-        if not len(terms):
-            return np.zeros((len(view.cols), 0))
-        starts, ends = self._anc.indptr[terms], self._anc.indptr[terms + 1]
-        sizes = ends - starts
-        firsts = np.cumsum(sizes) - sizes
-        anc = self._anc.indices[np.repeat(starts - firsts, sizes) + np.arange(sizes.sum())]
-        # Every term is its own ancestor, so no group is empty; no IC is negative, so 0 is the floor.
-        return np.maximum.reduceat(np.where(view.ancestors[:, anc], self._ic[anc], 0.0), firsts, axis=1)
-
-    def _mica_at(self, view: _RecordView, terms: np.ndarray) -> np.ndarray:
-        """:meth:`_mica` at ``terms``, from the view's when it has them all."""
-        if view.terms is not None and len(view.terms) and len(terms):
-            at = np.minimum(np.searchsorted(view.terms, terms), len(view.terms) - 1)
-            if np.array_equal(view.terms[at], terms):
-                return view.mica[:, at]
-        return self._mica(view, terms)
-
-    def _matches(self, view: _RecordView, e: Entity) -> list[dict]:
+    def _matches(self, view: RecordView, e: Entity) -> list[dict]:
         """The patient terms that raise the disease's score, each with the annotation explaining it.
 
         The annotation is the one giving the term its log LR (the term itself, a descendant,
@@ -452,7 +406,7 @@ class Ranker:
         order = np.lexsort((ann, -freq))
         ann, freq = ann[order], freq[order]
         out = []
-        llrs = (1.0 + SPECIFICITY) * self._mica_at(view, ann) + np.log(freq)
+        llrs = (1.0 + SPECIFICITY) * mica_at(self._anc, self._ic, view, ann) + np.log(freq)
         for q, llr in zip(view.cols, llrs, strict=False):
             llr = llr - SPECIFICITY * self._ic[q]
             best = int(np.argmax(llr))  # first maximum: the most frequent annotation
@@ -464,7 +418,7 @@ class Ranker:
                         "disease_label": self._labels[b], "frequency": _frequency_label(known)})
         return out
 
-    def _look_for(self, view: _RecordView, e: Entity) -> list[dict]:
+    def _look_for(self, view: RecordView, e: Entity) -> list[dict]:
         """Frequent, informative disease terms the patient lacks (not related to what is recorded)."""
         ann = np.fromiter(e.annotations.keys(), dtype=np.int64)
         freq = np.fromiter(e.annotations.values(), dtype=np.float64)
@@ -475,7 +429,7 @@ class Ranker:
                  "frequency": _frequency_label(None if b in e.unknown_frequency else f)}
                 for b, f in zip(ann[order].tolist(), freq[order].tolist(), strict=False)]
 
-    def _suggestion(self, rank: int, e: Entity, score: float, view: _RecordView) -> Suggestion:
+    def _suggestion(self, rank: int, e: Entity, score: float, view: RecordView) -> Suggestion:
         url = orpha_url(e.orpha) if e.orpha else omim_url(e.omim[0])
         return Suggestion(
             rank=rank, name=e.name, orpha=orpha_code(e.orpha), omim=list(e.omim),

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from app.rank import posterior
+from app.rank import ancestors, posterior
 from app.rank.ranker import Ranker
 
 MARFAN = ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000098"]
@@ -189,21 +189,22 @@ def test_one_record_is_chosen_for_the_prevalence_shown_and_the_prior():
 
 @pytest.mark.parametrize("present", [MARFAN, ["HP:0001250", "HP:0001263", "HP:0000252"], ["HP:0000118"]])
 def test_the_explanations_common_ancestors_are_the_shared_ic_rows_at_the_terms_read(ranker, present):
-    """``_mica`` gives, at the columns a suggestion's explanation reads, exactly the row per patient
-    term that ``_shared_ic`` of its ancestors gives (issue 23: only those columns are computed);
-    ``_mica_at`` the same from the view's columns or without them; coverage as the rows' maximum."""
+    """``ancestors.mica`` gives, at the columns a suggestion's explanation reads, exactly the row per patient
+    term that ``shared_ic`` of its ancestors gives (issue 23: only those columns are computed);
+    ``mica_at`` the same from the view's columns or without them; coverage as the rows' maximum."""
     cols = ranker._query_cols(present)
     view = ranker._view(cols, set())
-    rows = np.array([ranker._shared_ic(ranker._ancestors(q)) for q in cols]).reshape(len(cols), len(ranker._ic))
+    rows = np.array([ancestors.shared_ic(ranker._desc, ranker._ic, ranker._ancestors(q)) for q in cols])
+    rows = rows.reshape(len(cols), len(ranker._ic))
     rng = np.random.default_rng(3)
     terms = np.unique(np.concatenate([rng.choice(len(ranker._ic), 400, replace=False),
                                       *[ranker._ancestors(q) for q in cols], *[ranker._descendants(q)[:50] for q in cols]]))
-    assert np.array_equal(ranker._mica(view, terms), rows[:, terms])
-    view.terms, view.mica = terms, ranker._mica(view, terms)
+    assert np.array_equal(ancestors.mica(ranker._anc, ranker._ic, view.ancestors, terms), rows[:, terms])
+    view.terms, view.mica = terms, ancestors.mica(ranker._anc, ranker._ic, view.ancestors, terms)
     some = terms[::3]
-    assert np.array_equal(ranker._mica_at(view, some), rows[:, some])
+    assert np.array_equal(ancestors.mica_at(ranker._anc, ranker._ic, view, some), rows[:, some])
     outside = np.setdiff1d(np.arange(len(ranker._ic)), terms)[:200]
-    assert np.array_equal(ranker._mica_at(view, outside), rows[:, outside])
-    assert ranker._mica(view, np.array([], dtype=np.int64)).shape == (len(cols), 0)
-    shared = ranker._shared_ic(np.unique(np.concatenate([ranker._ancestors(q) for q in cols])))
+    assert np.array_equal(ancestors.mica_at(ranker._anc, ranker._ic, view, outside), rows[:, outside])
+    assert ancestors.mica(ranker._anc, ranker._ic, view.ancestors, np.array([], dtype=np.int64)).shape == (len(cols), 0)
+    shared = ancestors.shared_ic(ranker._desc, ranker._ic, np.unique(np.concatenate([ranker._ancestors(q) for q in cols])))
     assert np.array_equal(shared, rows.max(axis=0))
