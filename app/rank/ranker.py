@@ -406,11 +406,13 @@ class Ranker:
         order = np.lexsort((ann, -freq))
         ann, freq = ann[order], freq[order]
         out = []
+        if not len(ann) or not view.cols:
+            return out
         llrs = (1.0 + SPECIFICITY) * mica_at(self._anc, self._ic, view, ann) + np.log(freq)
-        for q, llr in zip(view.cols, llrs, strict=False):
-            llr = llr - SPECIFICITY * self._ic[q]
-            best = int(np.argmax(llr))  # first maximum: the most frequent annotation
-            if llr[best] <= 0.0:
+        llrs = llrs - (SPECIFICITY * self._ic[view.cols])[:, None]
+        bests = np.argmax(llrs, axis=1)  # per patient term, the first maximum: the most frequent annotation
+        for q, best, llr in zip(view.cols, bests.tolist(), llrs[np.arange(len(bests)), bests].tolist(), strict=True):
+            if llr <= 0.0:
                 continue
             b = int(ann[best])
             known = None if b in e.unknown_frequency else freq[best]
