@@ -42,7 +42,9 @@ def screen(patient_id: str, resources: list[tuple[str, str, str]], kb: Knowledge
            *, top: int = 10) -> Screened:
     """Build, analyse and decide one patient; the worklist line plus the notes that could not be read."""
     record = record_of(patient_id, resources)
-    analysis = analyse(record, kb, top=top)
+    # The line shows the first TOP candidates; further ones would be ranked and explained for nothing
+    # (the first ones, the steps and the signal are the same whatever comes after them).
+    analysis = analyse(record, kb, top=min(top, TOP))
     unreadable = [f"{n.ref}: {n.error}" for n in record.notes if n.error]
     out = line(patient_id, analysis, thresholds, record.gaps())
     out["background"] = kb.ranker.background_name  # what P(rare) was judged against, as in `radar rank`

@@ -96,3 +96,27 @@ def test_the_record_keeps_the_newest_version_of_a_resource():
     new = dict(old, gender="female", meta={"lastUpdated": "2026-06-01T00:00:00Z"})
     items = [(order(old, "a"), "Patient", json.dumps(old)), (order(new, "b"), "Patient", json.dumps(new))]
     assert worklist.record_of("p", items).patient["gender"] == "female"
+
+
+def test_a_screened_patient_is_ranked_only_as_far_as_the_line_shows_and_the_line_is_the_same():
+    """worklist.screen ranks the first TOP candidates (issue 23: the other five were ranked and explained
+    for nothing); the line equals the one made from a full ten-candidate analysis, on sandbox patients."""
+    import json
+
+    from app.pipeline import analyse, load_knowledge
+    from app.screen.sources import keyed
+    from tests.support.exports import bundles
+
+    kb = load_knowledge()
+    checked = 0
+    for bundle in bundles()[:12]:
+        items = [i for i in keyed(json.dumps(bundle), "b.ndjson") if i[0] == "res"]
+        pid, resources = items[0][1], [i[2] for i in items]
+        record = worklist.record_of(pid, resources)
+        full = analyse(record, kb, top=10)
+        expected = worklist.line(pid, full, CdsThresholds(), record.gaps())
+        expected["background"] = kb.ranker.background_name
+        got = worklist.screen(pid, resources, kb, CdsThresholds(), top=10).line
+        assert got == expected
+        checked += len(full.suggestions) > worklist.TOP
+    assert checked >= 5  # patients whose full analysis had candidates past the line's five
