@@ -118,10 +118,8 @@ def cmd_audit(args) -> int:
 
 def cmd_rank(args) -> int:
     """Rank each input Bundle; one NDJSON line per input, in order; errors as lines with ``error``."""
-    import gc
-
     from .batch import rank_stream
-    from .pipeline import BATCH_GC_THRESHOLDS, load_knowledge, warm_up
+    from .pipeline import load_knowledge, warm_up_for_batch
 
     if args.top < 1 or args.top > 100:
         print("radar rank: --top must be between 1 and 100", file=sys.stderr)
@@ -140,8 +138,7 @@ def cmd_rank(args) -> int:
             print(f"radar rank: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
             return 2
     kb = load_knowledge()
-    warm_up(kb)
-    gc.set_threshold(*BATCH_GC_THRESHOLDS)
+    warm_up_for_batch(kb)
     with source:
         ok, failed = rank_stream(source, sys.stdout, kb, top=args.top, engine=args.engine, settings=settings)
     if ok == 0:

@@ -215,3 +215,10 @@ def warm_up(kb: Knowledge) -> None:
     # every full collection (a patient's Bundle makes a million objects; issue 23: 0.4 s in 588 records),
     # and forked workers do not touch its pages.
     gc.freeze()
+
+
+def warm_up_for_batch(kb: Knowledge) -> None:
+    """``warm_up``, then the collector set for a batch process (``radar rank``, a Spark worker):
+    ``BATCH_GC_THRESHOLDS``."""
+    warm_up(kb)
+    gc.set_threshold(*BATCH_GC_THRESHOLDS)

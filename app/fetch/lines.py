@@ -67,7 +67,7 @@ def parse(text: str, *, max_chars: int = MAX_CHARS, max_depth: int = MAX_DEPTH) 
         raise (deeper if too_deep(text, max_depth) else BadLine(f"invalid JSON ({exc.msg})")) from None
     except RecursionError:  # a deep stack at the caller: still bad input, never the end of the run
         raise (deeper if too_deep(text, max_depth) else BadLine("JSON nested too deeply")) from None
-    if text.count("[") + text.count("{") > max_depth and _valid_json_depth(text) > max_depth:
+    if _may_nest_deeper(text, max_depth) and _valid_json_depth(text) > max_depth:
         raise deeper
     return value
 
@@ -111,9 +111,14 @@ def _wide_integer(raw: bytes) -> bool:
     return False
 
 
+def _may_nest_deeper(text: str, max_depth: int) -> bool:
+    """Whether ``text`` opens more than ``max_depth`` brackets in all, so that it may nest deeper."""
+    return text.count("[") + text.count("{") > max_depth
+
+
 def too_deep(text: str, max_depth: int = MAX_DEPTH) -> bool:
     """Whether ``text`` opens more than ``max_depth`` brackets at once, counted outside strings."""
-    if text.count("[") + text.count("{") <= max_depth:  # the common case, without a scan
+    if not _may_nest_deeper(text, max_depth):  # the common case, without a scan
         return False
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     return max(accumulate(_STEP[c] for c in brackets), default=0) > max_depth

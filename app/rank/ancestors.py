@@ -21,15 +21,22 @@ class RecordView:
     mica: np.ndarray | None = None  # patient term x ``terms``: :func:`mica`
 
 
+def _rows(matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the column indices of ``rows`` of a CSR ``matrix``, one after another; each row's size; where
+    each row starts among them), gathered at once."""
+    starts, ends = matrix.indptr[rows], matrix.indptr[rows + 1]
+    sizes = ends - starts
+    firsts = np.cumsum(sizes) - sizes
+    return matrix.indices[np.repeat(starts - firsts, sizes) + np.arange(sizes.sum())], sizes, firsts
+
+
 def shared_ic(desc, ic: np.ndarray, shared: np.ndarray) -> np.ndarray:
     """Per term ``t``, the highest IC among ``t``'s ancestors that are in ``shared`` (columns; 0
     without one): each shared term's IC written over its descendants, keeping the maximum."""
     best = np.zeros(len(ic))
-    starts, ends = desc.indptr[shared], desc.indptr[shared + 1]
+    below, sizes, _ = _rows(desc, shared)
     # All at once (issue 23): the same maximum as writing them in rising order, no IC being negative.
-    sizes = ends - starts
-    at = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
-    np.maximum.at(best, desc.indices[at], np.repeat(ic[shared], sizes))
+    np.maximum.at(best, below, np.repeat(ic[shared], sizes))
     return best
 
 
@@ -40,10 +47,7 @@ def mica(anc, ic: np.ndarray, ancestors: np.ndarray, terms: np.ndarray) -> np.nd
     whole row per patient term was most of the ranker's view of a record)."""
     if not len(terms):
         return np.zeros((len(ancestors), 0))
-    starts, ends = anc.indptr[terms], anc.indptr[terms + 1]
-    sizes = ends - starts
-    firsts = np.cumsum(sizes) - sizes
-    above = anc.indices[np.repeat(starts - firsts, sizes) + np.arange(sizes.sum())]
+    above, _, firsts = _rows(anc, terms)
     # Every term is its own ancestor, so no group is empty; no IC is negative, so 0 is the floor.
     return np.maximum.reduceat(np.where(ancestors[:, above], ic[above], 0.0), firsts, axis=1)
 

@@ -331,7 +331,6 @@ class Ranker:
         (HPO id → probability) raises a finding's ordinary frequency for this record (``_floors``).
         """
         cols = self._query_cols(present)
-        # The explanations' view of the record also gives the coverage its shared ICs (one pass, not two).
         view = self._view(cols, {c for c in (self._term_col(t) for t in absent) if c is not None})
         lrs, hyp = self._hypotheses(cols, documented, sex, age_years, floors=self._floors(cols, chance))
         excluded = {orphanet.bare_orpha(c) for c in exclude_orpha}

@@ -15,7 +15,6 @@ whole population). The input is read once and never kept.
 """
 from __future__ import annotations
 
-import gc
 import importlib.util
 import os
 import resource
@@ -120,7 +119,7 @@ def patients(spark, files: list[str], partitions: int | None = None) -> tuple:
 
 
 TALLY = "\x00input "  # the patient key of an input partition's count of bad and skipped lines (and its number)
-EXAMPLES = 10  # bad-input examples kept per partition
+EXAMPLES = 10  # bad-input examples kept per partition, and in the screen's summary
 
 
 def _keyed_partition(index: int, rows) -> Iterator[tuple]:
@@ -250,11 +249,11 @@ def _screen(spark, files, thresholds: CdsThresholds, top: int, partitions: int |
     for key, value in counts.items():
         if key.startswith("bad:"):
             bad[key[4:]] = bad.get(key[4:], 0) + value
-    examples += screened_examples[:10]
+    examples += screened_examples[:EXAMPLES]
     ordered = screened.filter(lambda i: i[0] == "line").map(lambda i: i[1]).sortBy(worklist.sort_key, numPartitions=n)
     return Result(patients=sum(v for k, v in counts.items() if k.split(":")[0] == "line"),
                   flagged=counts.get("line:info", 0) + counts.get("line:warning", 0),
-                  warning=counts.get("line:warning", 0), bad_input=bad, bad_examples=examples[:10], skipped=skipped,
+                  warning=counts.get("line:warning", 0), bad_input=bad, bad_examples=examples[:EXAMPLES], skipped=skipped,
                   processes=_merge(processes), lines=lambda: _streamed(ordered), grouped=grouped)
 
 
@@ -287,7 +286,7 @@ UNBOUND = "\x00unbound"  # the patient key of Binaries no note points at (report
 
 
 def _screen_tally(part, done) -> dict:
-    """One partition of screened items: how many of each ``_count_key``, its first ten bad examples, its
+    """One partition of screened items: how many of each ``_count_key``, its first ``EXAMPLES`` bad examples, its
     process statistics; ``done`` (an accumulator) counts the patients as they pass, for the progress bar."""
     counts: dict[str, int] = {}
     examples, stats, inputs = [], [], []
@@ -299,7 +298,7 @@ def _screen_tally(part, done) -> dict:
         counts[key] = counts.get(key, 0) + 1
         if item[0] == "line":
             done.add(1)
-        elif item[0] == "bad" and len(examples) < 10:
+        elif item[0] == "bad" and len(examples) < EXAMPLES:
             examples.append(item[2])
         elif item[0] == "stats":
             stats.append(item[1])
@@ -359,7 +358,7 @@ def _knowledge(background: str | None = None):
     """The executor process's knowledge, judged against ``background`` (a path; None: the shipped one).
 
     Python workers outlive jobs: one that loaded another background for an earlier job loads again."""
-    from ..pipeline import BATCH_GC_THRESHOLDS, load_knowledge, warm_up
+    from ..pipeline import load_knowledge, warm_up_for_batch
 
     if _LOADS["background"] != background:
         if background:
@@ -370,8 +369,7 @@ def _knowledge(background: str | None = None):
         _LOADS["background"] = background
     if load_knowledge.cache_info().currsize == 0:
         _LOADS["count"] += 1
-        warm_up(load_knowledge())
-        gc.set_threshold(*BATCH_GC_THRESHOLDS)
+        warm_up_for_batch(load_knowledge())
     return load_knowledge()
 
 
