@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..config import CdsThresholds, background_setting
-from . import sources, worklist
+from . import jvm, sources, worklist
 
 APP_NAME = "radar-screen"
 JOB_GROUP = "radar-screen"
@@ -63,7 +63,8 @@ def unavailable() -> str | None:
 
 
 def session(master: str | None = None, *, config: dict | None = None):
-    """A SparkSession on ``master`` (default ``local[*]``); an active one on another master is stopped first."""
+    """A SparkSession on ``master`` (default ``local[*]``); an active one on another master is stopped first.
+    A local master's JVM gets the parallel garbage collector unless the deployment chose one (``jvm``)."""
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
@@ -84,7 +85,8 @@ def session(master: str | None = None, *, config: dict | None = None):
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no "hostname resolves to a loopback address" warning
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-    for key, value in (config or {}).items():
+    config = {**jvm.options(master, config or {}, os.environ), **(config or {})}
+    for key, value in config.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
