@@ -10,11 +10,21 @@ why, is pinned too. ``tests/fixtures/development-expected.json`` is what the cod
 (commit bec5c42) made of them: per record the probabilities unrounded, the suggestions, whether it is
 flagged, the phenotypes and the gaps. Regenerate it only for a change meant to change outputs:
 ``python -m tests.test_outputs_unchanged --write``.
+
+Both sides are computed with numpy, OpenBLAS and glibc's libm held to their baseline kernels
+(:func:`pinned_environment`), in a child process: their CPU-dispatched kernels (AVX2 against
+AVX-512 ``exp``, ``log``, ``power`` and ``dgemv``) round the last bits of a probability differently,
+so the same code gives 170 differences in the 16th digit between an AVX2 and an AVX-512 machine;
+glibc's libm likewise picks FMA variants of ``exp`` and ``log`` where the CPU has FMA.
+The comparison stays exact; what it no longer depends on is which CPU the run happened to get.
 """
 from __future__ import annotations
 
 import gzip
 import json
+import os
+import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +32,8 @@ from app.config import CdsThresholds
 from app.fetch.files import record_from_bundle
 from app.pipeline import analyse, load_knowledge, signal
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
 RECORDS = FIXTURES / "development-records.ndjson.gz"
 EXPECTED = FIXTURES / "development-expected.json"
 
@@ -89,13 +100,60 @@ def outputs(bundles: list[dict]) -> list[dict]:
     return out
 
 
-def test_the_analysis_of_the_development_records_is_unchanged():
+# OpenBLAS's kernels for each architecture's baseline (x86-64-v2's SSE4.2 is Nehalem's).
+BASELINE_BLAS = {"x86_64": "Nehalem", "AMD64": "Nehalem", "aarch64": "ARMV8", "arm64": "ARMV8"}
+HWCAPS = "glibc.cpu.hwcaps"
+
+
+def dispatched_features() -> list[str]:
+    """The numpy kernel groups this process picked beyond the build's baseline (empty when pinned)."""
+    from numpy._core import _multiarray_umath as umath
+
+    return [f for f in umath.__cpu_dispatch__ if umath.__cpu_features__.get(f) and f not in umath.__cpu_baseline__]
+
+
+def pinned_environment() -> dict[str, str]:
+    """This environment with numpy's, OpenBLAS's and glibc libm's CPU dispatch held to the baseline,
+    and one BLAS thread."""
+    from numpy._core import _multiarray_umath as umath
+
+    env = {k: v for k, v in os.environ.items() if k != "NPY_ENABLE_CPU_FEATURES"}  # numpy takes one of the two
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    # Every group the build dispatches to, whatever this process uses: one this machine lacks is only warned about.
+    env["NPY_DISABLE_CPU_FEATURES"] = " ".join(f for f in umath.__cpu_dispatch__ if f not in umath.__cpu_baseline__)
+    blas = BASELINE_BLAS.get(platform.machine())
+    if blas:
+        env["OPENBLAS_CORETYPE"] = blas
+    # glibc's libm picks FMA variants of exp, log and pow where the CPU has FMA (math.exp and numpy's
+    # baseline kernels call them): held to the generic ones too, keeping any other glibc tunable.
+    tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t and not t.startswith(HWCAPS + "=")]
+    env["GLIBC_TUNABLES"] = ":".join([*tunables, f"{HWCAPS}=-AVX,-AVX2,-FMA,-FMA4,-AVX512F"])
+    return env
+
+
+def pinned_outputs(path: Path) -> dict:
+    """:func:`outputs` of :func:`records` computed in a child process under :func:`pinned_environment`,
+    with the numpy kernel groups that child still dispatched to."""
+    subprocess.run([sys.executable, "-m", "tests.test_outputs_unchanged", "--dump", str(path)], cwd=ROOT,
+                   env=pinned_environment(), check=True)
+    return json.loads(path.read_text())
+
+
+def test_the_child_runs_numpy_on_its_baseline_kernels_only(tmp_path):
+    assert pinned_outputs(tmp_path / "out.json")["dispatched"] == []
+
+
+def test_the_analysis_of_the_development_records_is_unchanged(tmp_path):
     expected = json.loads(EXPECTED.read_text())
-    got = json.loads(json.dumps(outputs(records())))  # as saved: tuples as lists
+    got = pinned_outputs(tmp_path / "out.json")["outputs"]  # as saved: tuples as lists
     assert [e["patient"] for e in expected] == [g["patient"] for g in got]
     for want, have in zip(expected, got, strict=True):
         assert have == want, want["patient"]
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
-    EXPECTED.write_text(json.dumps(outputs(records()), indent=1) + "\n")
+if __name__ == "__main__" and sys.argv[1:2] == ["--dump"]:
+    Path(sys.argv[2]).write_text(json.dumps({"dispatched": dispatched_features(), "outputs": outputs(records())}))
+elif __name__ == "__main__" and sys.argv[1:] == ["--write"]:
+    dump = EXPECTED.with_suffix(".tmp")
+    EXPECTED.write_text(json.dumps(pinned_outputs(dump)["outputs"], indent=1) + "\n")
+    dump.unlink()
