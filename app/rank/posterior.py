@@ -244,7 +244,9 @@ def disease_temperatures(log_lrs: np.ndarray, weights: np.ndarray) -> np.ndarray
     independent of each other either). Used to share P(rare) among the diseases
     (:func:`reweigh`), never for P(rare) itself.
     """
-    speaks = np.minimum(1.0, np.maximum(log_lrs, 0.0) / SPEAKS)
+    speaks = np.maximum(log_lrs, 0.0)
+    speaks /= SPEAKS  # in place, the same numbers: half the time of three temporaries of findings x diseases
+    np.minimum(speaks, 1.0, out=speaks)
     n = weights @ speaks + SHARED * weights.sum()
     return TEMPERATURE * (np.maximum(n, 1.0) / REFERENCE_FINDINGS) ** (EVIDENCE_EXPONENT - 1.0)
 

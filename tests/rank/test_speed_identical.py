@@ -66,3 +66,40 @@ def test_the_diseases_a_documented_diagnosis_names_are_those_a_scan_finds():
         omims = set(e.omim[:1]) | {"OMIM:000000"}
         scan = [i for i, d in enumerate(found) if d.related_orpha & orphas or omims.intersection(d.omim)]
         assert entities.named(index, orphas, omims) == scan and (scan or not (e.related_orpha or e.omim))
+
+
+def test_the_score_caches_drop_the_least_recently_used_vector():
+    import threading
+    from types import SimpleNamespace
+
+    from app.rank.ranker import Ranker
+
+    owner = SimpleNamespace(_score_lock=threading.Lock(), _lr_cache={})
+    cache: dict = {}  # not the LR cache: 128 vectors
+    made: list[int] = []
+
+    def make(q):
+        made.append(q)
+        return np.full(3, float(q))
+
+    for q in range(128):
+        Ranker._cached(owner, cache, q, make)
+    assert Ranker._cached(owner, cache, 0, make)[0] == 0.0  # a hit: 0 is now the most recent
+    Ranker._cached(owner, cache, 128, make)  # full: the least recently used, 1, makes room
+    assert 0 in cache and 1 not in cache and len(cache) == 128
+    Ranker._cached(owner, cache, 1, make)
+    assert made == [*range(129), 1] and 2 not in cache
+    assert not cache[0].flags.writeable
+
+
+def test_disease_temperatures_are_the_formulas_numbers():
+    rng = np.random.default_rng(7)
+    for k in (1, 2, 5, 12, 40):
+        log_lrs = rng.normal(0, 2, (k, 500))
+        log_lrs[:, ::7] = -np.inf
+        weights = rng.random(k)
+        speaks = np.minimum(1.0, np.maximum(log_lrs, 0.0) / posterior.SPEAKS)  # as written before issue 23
+        n = weights @ speaks + posterior.SHARED * weights.sum()
+        want = posterior.TEMPERATURE * (np.maximum(n, 1.0) / posterior.REFERENCE_FINDINGS) ** (
+            posterior.EVIDENCE_EXPONENT - 1.0)
+        assert np.array_equal(posterior.disease_temperatures(log_lrs, weights), want)
