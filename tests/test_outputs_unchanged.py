@@ -28,6 +28,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from app.config import CdsThresholds
 from app.fetch.files import record_from_bundle
 from app.pipeline import analyse, load_knowledge, signal
@@ -139,13 +141,19 @@ def pinned_outputs(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_the_child_runs_numpy_on_its_baseline_kernels_only(tmp_path):
-    assert pinned_outputs(tmp_path / "out.json")["dispatched"] == []
+@pytest.fixture(scope="module")
+def pinned(tmp_path_factory) -> dict:
+    """:func:`pinned_outputs`, computed once for both tests (the child takes seconds)."""
+    return pinned_outputs(tmp_path_factory.mktemp("pinned") / "out.json")
 
 
-def test_the_analysis_of_the_development_records_is_unchanged(tmp_path):
+def test_the_child_runs_numpy_on_its_baseline_kernels_only(pinned):
+    assert pinned["dispatched"] == []
+
+
+def test_the_analysis_of_the_development_records_is_unchanged(pinned):
     expected = json.loads(EXPECTED.read_text())
-    got = pinned_outputs(tmp_path / "out.json")["outputs"]  # as saved: tuples as lists
+    got = pinned["outputs"]  # as saved: tuples as lists
     assert [e["patient"] for e in expected] == [g["patient"] for g in got]
     for want, have in zip(expected, got, strict=True):
         assert have == want, want["patient"]
